@@ -168,6 +168,8 @@ static int read_limits(dec *d, pvm_limits_range *out) {
   const uint8_t *at = d->r.p;
   uint8_t flags;
   RD(d, vm_read_u8(&d->r, &flags));
+  /* The flags are a one-byte LEB128 in the reference interpreter. */
+  if (flags & 0x80) return fail_at(d, at, PVM_ERR_MALFORMED, "integer representation too long");
   if (flags > 1) return fail_at(d, at, PVM_ERR_MALFORMED, "integer too large");
   RD(d, vm_read_u32(&d->r, &out->min));
   out->has_max = flags == 1;
@@ -190,6 +192,13 @@ static int read_global_type(dec *d, vm_global_type *out) {
   if (mut > 1) return fail_at(d, at, PVM_ERR_MALFORMED, "malformed mutability");
   out->mutable_ = mut == 1;
   return 0;
+}
+
+/* Whether |op| starts some 2.0 instruction (0xfc and 0xfd are prefixes). */
+static bool opcode_exists(uint8_t op) {
+  return op <= 0x05 || (op >= 0x0b && op <= 0x11) || (op >= 0x1a && op <= 0x1c) ||
+         (op >= 0x20 && op <= 0x26) || (op >= 0x28 && op <= 0xc4) ||
+         (op >= 0xd0 && op <= 0xd2) || op == 0xfc || op == 0xfd;
 }
 
 /* A constant expression: in 2.0 exactly one constant instruction then `end`. Anything
@@ -240,6 +249,7 @@ static int read_const_expr(dec *d, vm_const_expr *out) {
       RD(d, vm_read_u32(&d->r, &out->index));
       break;
     default:
+      if (!opcode_exists(op)) return fail_at(d, at, PVM_ERR_MALFORMED, "illegal opcode");
       return fail_at(d, at, PVM_ERR_INVALID, "constant expression required");
     }
     out->op = op;
@@ -252,7 +262,7 @@ static int read_const_expr(dec *d, vm_const_expr *out) {
 static int sec_type(dec *d) {
   vm_module *m = d->m;
   uint32_t n;
-  TRY(read_count(d, 3, &n));
+  TRY(read_count(d, 1, &n));
   m->types = alloc_array(n, sizeof *m->types);
   if (!m->types) return nomem(d);
   for (uint32_t i = 0; i < n; i++) {
@@ -291,7 +301,7 @@ static int sec_type(dec *d) {
 static int sec_import(dec *d) {
   vm_module *m = d->m;
   uint32_t n;
-  TRY(read_count(d, 4, &n));
+  TRY(read_count(d, 1, &n));
   m->imports = alloc_array(n, sizeof *m->imports);
   if (!m->imports) return nomem(d);
   m->nimports = n;
@@ -343,7 +353,7 @@ static int sec_function(dec *d) {
 static int sec_table(dec *d) {
   vm_module *m = d->m;
   uint32_t n;
-  TRY(read_count(d, 3, &n));
+  TRY(read_count(d, 1, &n));
   m->tables = alloc_array(n, sizeof *m->tables);
   if (!m->tables) return nomem(d);
   m->ntables = n;
@@ -354,7 +364,7 @@ static int sec_table(dec *d) {
 static int sec_memory(dec *d) {
   vm_module *m = d->m;
   uint32_t n;
-  TRY(read_count(d, 2, &n));
+  TRY(read_count(d, 1, &n));
   m->mems = alloc_array(n, sizeof *m->mems);
   if (!m->mems) return nomem(d);
   m->nmems = n;
@@ -365,7 +375,7 @@ static int sec_memory(dec *d) {
 static int sec_global(dec *d) {
   vm_module *m = d->m;
   uint32_t n;
-  TRY(read_count(d, 4, &n));
+  TRY(read_count(d, 1, &n));
   m->globals = alloc_array(n, sizeof *m->globals);
   if (!m->globals) return nomem(d);
   m->nglobals = n;
@@ -379,7 +389,7 @@ static int sec_global(dec *d) {
 static int sec_export(dec *d) {
   vm_module *m = d->m;
   uint32_t n;
-  TRY(read_count(d, 3, &n));
+  TRY(read_count(d, 1, &n));
   m->exports = alloc_array(n, sizeof *m->exports);
   if (!m->exports) return nomem(d);
   m->nexports = n;
@@ -407,7 +417,7 @@ static int sec_start(dec *d) {
 /* Element segment items: either function indices (flags 0-3) or expressions (4-7). */
 static int read_elem_items(dec *d, vm_elem *e, bool exprs) {
   uint32_t n;
-  TRY(read_count(d, exprs ? 2 : 1, &n));
+  TRY(read_count(d, 1, &n));
   e->items = alloc_array(n, sizeof *e->items);
   if (!e->items) return nomem(d);
   e->count = n;
@@ -459,7 +469,7 @@ static int read_elem(dec *d, vm_elem *e) {
 static int sec_element(dec *d) {
   vm_module *m = d->m;
   uint32_t n;
-  TRY(read_count(d, 2, &n));
+  TRY(read_count(d, 1, &n));
   m->elems = alloc_array(n, sizeof *m->elems);
   if (!m->elems) return nomem(d);
   m->nelems = n;
@@ -484,7 +494,7 @@ static int read_code(dec *d, vm_func *f) {
   }
   body_end = d->r.p + size;
   d->r.end = body_end;
-  TRY(read_count(d, 2, &nruns));
+  TRY(read_count(d, 1, &nruns));
   f->local_runs = alloc_array(nruns, sizeof *f->local_runs);
   if (!f->local_runs) return nomem(d);
   f->nlocal_runs = nruns;
@@ -515,7 +525,7 @@ static int sec_code(dec *d) {
     return fail_at(d, at, PVM_ERR_MALFORMED,
                    "function and code section have inconsistent lengths");
   d->r.p = at;
-  TRY(read_count(d, 2, &n));
+  TRY(read_count(d, 1, &n));
   for (uint32_t i = 0; i < n; i++) TRY(read_code(d, &m->funcs[i]));
   d->has_code_section = true;
   return 0;
@@ -550,7 +560,7 @@ static int sec_data(dec *d) {
   vm_module *m = d->m;
   uint32_t n;
   const uint8_t *at = d->r.p;
-  TRY(read_count(d, 3, &n));
+  TRY(read_count(d, 1, &n));
   if (m->has_data_count && n != m->data_count)
     return fail_at(d, at, PVM_ERR_MALFORMED,
                    "data count and data section have inconsistent lengths");
