@@ -585,7 +585,8 @@ static int op_end(val *v, bool *done) {
   TRY(pop_results(v, c));
   /* An if without else passes its params through the missing else. */
   if (c->kind == K_IF &&
-      (c->nparams != c->nresults || memcmp(c->params, c->results, c->nparams) != 0))
+      (c->nparams != c->nresults ||
+       (c->nparams > 0 && memcmp(c->params, c->results, c->nparams) != 0)))
     return invalid(v, "type mismatch");
   v->nctrls--;
   if (v->nctrls == 0) {
