@@ -55,7 +55,7 @@ static int fail_at(dec *d, const uint8_t *at, int status, const char *msg) {
  * "unexpected end of section or function", reading into the next section is noticed
  * afterwards as "section size mismatch". Custom sections are read from a sub-stream. */
 static const char *overrun_message(const dec *d) {
-  if (d->sec_id == SEC_CUSTOM) return MSG_UNEXPECTED_END;
+  if (d->sec_id == SEC_CUSTOM || d->sec_id < 0) return MSG_UNEXPECTED_END;
   if (d->r.end == d->file_end) return "unexpected end of section or function";
   return "section size mismatch";
 }
@@ -276,22 +276,17 @@ static int sec_type(dec *d) {
       return fail_at(d, at, PVM_ERR_MALFORMED, "malformed functype");
     }
     TRY(read_count(d, 1, &np));
-    /* Params are read into a temporary spot: results follow them in one array. */
-    const uint8_t *params = d->r.p;
-    d->r.p += np; /* read_count checked they fit */
-    TRY(read_count(d, 1, &nr));
-    ft->types = malloc((size_t)np + nr + 1);
+    ft->types = malloc((size_t)np + 1);
     if (!ft->types) return nomem(d);
     m->ntypes = i + 1; /* so vm_module_free frees it */
     ft->nparams = np;
+    for (uint32_t k = 0; k < np; k++) TRY(read_valtype(d, &ft->types[k]));
+    TRY(read_count(d, 1, &nr));
+    /* Results follow the params in the same array. */
+    uint8_t *types = realloc(ft->types, (size_t)np + nr + 1);
+    if (!types) return nomem(d);
+    ft->types = types;
     ft->nresults = nr;
-    for (uint32_t k = 0; k < np; k++) {
-      if (!is_valtype(params[k])) {
-        d->r.p = params + k;
-        return read_valtype(d, &ft->types[k]);
-      }
-      ft->types[k] = params[k];
-    }
     for (uint32_t k = 0; k < nr; k++) TRY(read_valtype(d, &ft->types[np + k]));
   }
   m->ntypes = n;
