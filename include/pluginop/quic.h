@@ -1,0 +1,177 @@
+/*
+ * pluginop QUIC: a sans-I/O QUIC v1 stack (RFC 9000/9001/9002), public API, prefix `pq_`.
+ *
+ * DRAFT CONTRACT (first session): the shape the connection engine, the programs and the
+ * plugin runtime agree on. Fields may be added; nothing here is implemented until the
+ * connection engine lands (see the issue notes).
+ *
+ * The core does no I/O and reads no clock: the application hands in each received
+ * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
+ * (pq_conn_write), asks when to wake up (pq_conn_expiry) and reports that time has come
+ * (pq_conn_handle_expiry). Time is a monotonic count of nanoseconds chosen by the caller,
+ * so tests run on simulated time.
+ */
+#ifndef PLUGINOP_QUIC_H
+#define PLUGINOP_QUIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PQ_API __attribute__((visibility("default")))
+
+typedef uint64_t pq_tstamp;             /* nanoseconds, monotonic, from the application */
+#define PQ_TSTAMP_NEVER UINT64_MAX
+
+typedef struct pq_conn pq_conn;
+
+/* Status codes: 0 or negative. Below PQ_ERR_FATAL the connection is unusable. */
+typedef enum pq_status {
+  PQ_OK = 0,
+  PQ_ERR_NOBUF = -1,        /* output buffer too small */
+  PQ_ERR_INVALID_ARG = -2,
+  PQ_ERR_STREAM_STATE = -3, /* stream closed, unknown, or not writable */
+  PQ_ERR_STREAM_LIMIT = -4, /* peer's stream limit reached: wait for MAX_STREAMS */
+  PQ_ERR_FLOW_CONTROL = -5, /* no credit: wait */
+  PQ_ERR_DROP = -6,         /* datagram dropped (undecryptable, unknown, malformed) */
+  PQ_ERR_CLOSED = -7,       /* connection is closing/draining/closed */
+  PQ_ERR_FATAL = -500,
+  PQ_ERR_NOMEM = -501,
+  PQ_ERR_TLS = -502,        /* TLS failure (alert), connection closed */
+  PQ_ERR_CALLBACK = -503,   /* a callback returned an error */
+} pq_status;
+
+/* A network path: local and remote socket addresses (copied by the core). */
+typedef struct pq_path {
+  struct sockaddr_storage local;
+  socklen_t local_len;
+  struct sockaddr_storage remote;
+  socklen_t remote_len;
+} pq_path;
+
+/* Cipher suites, for pq_settings.ciphers (0 = GnuTLS's default order). */
+#define PQ_CIPHER_AES_128_GCM 0x1u
+#define PQ_CIPHER_AES_256_GCM 0x2u
+#define PQ_CIPHER_CHACHA20_POLY1305 0x4u
+
+/* Local behaviour and the transport parameters we announce. Fill with
+ * pq_settings_default() then override. The core copies it. */
+typedef struct pq_settings {
+  uint64_t initial_max_data;                 /* default 16 MiB */
+  uint64_t initial_max_stream_data_bidi_local;  /* default 1 MiB */
+  uint64_t initial_max_stream_data_bidi_remote; /* default 1 MiB */
+  uint64_t initial_max_stream_data_uni;      /* default 1 MiB */
+  uint64_t initial_max_streams_bidi;         /* default 100 */
+  uint64_t initial_max_streams_uni;          /* default 100 */
+  uint64_t max_idle_timeout;                 /* ns, default 30 s; 0 = none */
+  uint64_t max_ack_delay;                    /* ns, default 25 ms */
+  uint32_t ack_delay_exponent;               /* default 3 */
+  uint32_t max_udp_payload_size;             /* default 1452 (what we send at most) */
+  uint32_t active_connection_id_limit;       /* default 4 */
+  uint32_t ciphers;                          /* PQ_CIPHER_* mask, default 0 (all) */
+  const char *alpn;                          /* default "h3" (borrowed) */
+  const char *cc_algorithm;                  /* default "newreno" (borrowed) */
+  bool pacing;                               /* default true */
+  const char *keylog_file;                   /* SSLKEYLOGFILE path or NULL (borrowed) */
+  const char *qlog_dir;                      /* write a JSON-SEQ qlog here, or NULL */
+} pq_settings;
+
+PQ_API void pq_settings_default(pq_settings *settings);
+
+/* Why a connection ended. */
+typedef struct pq_close_info {
+  bool by_peer;
+  bool application;   /* application (0x1d) or transport (0x1c) close */
+  uint64_t error_code;
+  const char *reason; /* valid during the callback only */
+  bool idle_timeout;
+  bool stateless_reset;
+} pq_close_info;
+
+/* Events. All optional unless marked. Return 0, or non-zero to fail the connection
+ * with PQ_ERR_CALLBACK. |user| is the pointer given at creation. */
+typedef struct pq_callbacks {
+  void (*handshake_done)(pq_conn *conn, void *user);
+  /* Stream data in order; |data| is valid during the call only. Required for receivers. */
+  int (*stream_data)(pq_conn *conn, int64_t stream_id, const uint8_t *data, size_t len,
+                     bool fin, void *user);
+  void (*stream_opened)(pq_conn *conn, int64_t stream_id, void *user); /* by the peer */
+  void (*stream_closed)(pq_conn *conn, int64_t stream_id, uint64_t app_error, void *user);
+  void (*stream_reset)(pq_conn *conn, int64_t stream_id, uint64_t app_error, void *user);
+  void (*stream_writable)(pq_conn *conn, int64_t stream_id, void *user); /* credit again */
+  void (*streams_available)(pq_conn *conn, bool bidi, uint64_t max, void *user);
+  void (*connection_closed)(pq_conn *conn, const pq_close_info *info, void *user);
+} pq_callbacks;
+
+/* Creates a client connection to |server_name| (SNI and certificate check) on |path|.
+ * |ca_file| adds a trust anchor (NULL: system store only); |insecure| skips verification.
+ * The connection's first datagrams come from pq_conn_write. Free with pq_conn_del. */
+PQ_API int pq_conn_client_new(pq_conn **out, const pq_settings *settings,
+                              const pq_callbacks *callbacks, const pq_path *path,
+                              const char *server_name, const char *ca_file, bool insecure,
+                              void *user, pq_tstamp now);
+
+/* Server side: certificate and key in PEM files. A server connection is created from the
+ * first Initial datagram a listener accepted (pq_server_* below). */
+typedef struct pq_server pq_server;
+PQ_API int pq_server_new(pq_server **out, const pq_settings *settings,
+                         const pq_callbacks *callbacks, const char *cert_file,
+                         const char *key_file, void *user);
+PQ_API void pq_server_del(pq_server *server);
+/* Routes a datagram to its connection (creating it for a new Initial). *conn_out is the
+ * connection it went to, or NULL (version negotiation, stateless reset or a drop: the
+ * answer, if any, comes from pq_server_write). */
+PQ_API int pq_server_read(pq_server *server, const pq_path *path, const uint8_t *data,
+                          size_t len, pq_tstamp now, pq_conn **conn_out);
+
+PQ_API void pq_conn_del(pq_conn *conn);
+
+/* Processes one received datagram. Returns 0, PQ_ERR_DROP (dropped, harmless) or a
+ * fatal error (the connection is closing; pq_conn_write sends the close). */
+PQ_API int pq_conn_read(pq_conn *conn, const pq_path *path, const uint8_t *data, size_t len,
+                        pq_tstamp now);
+
+/* Writes the next datagram to send into |buf| (|len| >= 1200), its path in |path_out|.
+ * Returns bytes written, 0 when nothing is to be sent now, or a negative error. */
+PQ_API ssize_t pq_conn_write(pq_conn *conn, pq_path *path_out, uint8_t *buf, size_t len,
+                             pq_tstamp now);
+
+/* When the connection next needs pq_conn_handle_expiry (PQ_TSTAMP_NEVER: no timer). */
+PQ_API pq_tstamp pq_conn_expiry(const pq_conn *conn);
+PQ_API int pq_conn_handle_expiry(pq_conn *conn, pq_tstamp now);
+
+/* Streams. */
+PQ_API int pq_conn_open_stream(pq_conn *conn, bool bidi, int64_t *stream_id);
+/* Queues up to |len| bytes (copied); returns bytes accepted (may be fewer, even 0, when
+ * the stream's send buffer is full) or a negative error. |fin| applies only if all bytes
+ * were accepted. */
+PQ_API ssize_t pq_conn_stream_write(pq_conn *conn, int64_t stream_id, const uint8_t *data,
+                                    size_t len, bool fin);
+PQ_API int pq_conn_stream_reset(pq_conn *conn, int64_t stream_id, uint64_t app_error);
+PQ_API int pq_conn_stream_stop_sending(pq_conn *conn, int64_t stream_id, uint64_t app_error);
+/* The application consumed |n| bytes of a stream: credit may go back to the peer. */
+PQ_API void pq_conn_stream_consumed(pq_conn *conn, int64_t stream_id, uint64_t n);
+
+/* Starts an application close; the CONNECTION_CLOSE goes out with pq_conn_write. */
+PQ_API int pq_conn_close(pq_conn *conn, uint64_t app_error, const char *reason, pq_tstamp now);
+PQ_API bool pq_conn_is_established(const pq_conn *conn);
+PQ_API bool pq_conn_is_closed(const pq_conn *conn); /* draining over: delete it */
+
+/* Counters and estimates, for summaries and tests. */
+typedef struct pq_conn_stats {
+  uint64_t bytes_sent, bytes_received, packets_sent, packets_received, packets_lost;
+  uint64_t smoothed_rtt, rttvar, min_rtt, latest_rtt; /* ns */
+  uint64_t cwnd, bytes_in_flight;
+} pq_conn_stats;
+PQ_API void pq_conn_get_stats(const pq_conn *conn, pq_conn_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
