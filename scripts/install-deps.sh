@@ -10,6 +10,7 @@ PACKAGES=(
   libclang-rt-14-dev                  # sanitizer and fuzzer runtimes for clang
   wabt                                # wast2json for the spec tests
   libgnutls28-dev libnghttp3-dev      # TLS 1.3 (QUIC API) and HTTP/3
+  nettle-dev libssl-dev               # header protection, fast ChaCha20-Poly1305
   ngtcp2-client ngtcp2-server         # real QUIC peers for interop tests
   python3                             # small test helpers
 )
