@@ -422,6 +422,8 @@ static void test_vm_validate_public_api(void) {
 /* ---- Spec test suite walk ---------------------------------------------------------- */
 
 typedef struct walk_stats {
+  uint64_t rng;       /* xorshift state for the mutations */
+  long mutants;       /* mutated modules run through decode + validate */
   int malformed, malformed_rejected, malformed_exact;
   int invalid, invalid_rejected, invalid_exact;
   int valid, valid_accepted;
@@ -478,6 +480,47 @@ static void remove_dir(const char *dir) {
   rmdir(dir);
 }
 
+static uint32_t rng_next(walk_stats *st) {
+  st->rng ^= st->rng << 13;
+  st->rng ^= st->rng >> 7;
+  st->rng ^= st->rng << 17;
+  return (uint32_t)(st->rng >> 11);
+}
+
+/* Robustness: every prefix of a (small) valid module and random byte changes must give
+ * a clean accept or reject; under ASan/UBSan any bad read or UB fails the test. The
+ * outcome itself is not checked (many mutants are still valid). */
+static void mutate(walk_stats *st, const uint8_t *bytes, size_t len) {
+  pvm_error err;
+  uint8_t *copy;
+  if (len == 0) return;
+  copy = malloc(len);
+  if (!copy) return;
+  if (len <= 300) {
+    for (size_t n = 0; n < len; n++) {
+      memcpy(copy, bytes, n); /* exactly n bytes: ASan sees any read past them */
+      check_module(copy, n, &err);
+      st->mutants++;
+    }
+  }
+  for (int i = 0; i < 24; i++) {
+    memcpy(copy, bytes, len);
+    int nchanges = 1 + (int)(rng_next(st) % 3);
+    for (int k = 0; k < nchanges; k++) {
+      uint32_t r = rng_next(st);
+      size_t pos = 8 + r % (len > 8 ? len - 8 : 1);
+      if (pos >= len) pos = len - 1;
+      /* Mostly interesting values: small numbers, opcodes, LEB continuation bits. */
+      static const uint8_t vals[] = {0x00, 0x01, 0x02, 0x0b, 0x40, 0x7f, 0x80, 0xff, 0x6f,
+                                     0x70, 0x41, 0xfc, 0x05, 0x0c, 0x0e, 0x1c, 0x60};
+      copy[pos] = (r >> 20) & 1 ? vals[(r >> 21) % sizeof vals] : (uint8_t)(r >> 24);
+    }
+    check_module(copy, len, &err);
+    st->mutants++;
+  }
+  free(copy);
+}
+
 /* Checks one command of a wast2json file. */
 static void walk_command(walk_stats *st, const char *dir, const char *wast, const char *line) {
   char type[64], file[256], text[256] = "", mtype[32] = "", path[4096];
@@ -511,6 +554,7 @@ static void walk_command(walk_stats *st, const char *dir, const char *wast, cons
   clock_gettime(CLOCK_MONOTONIC, &t1);
   st->seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
   st->bytes += len;
+  if (expect == 1 && rv == 0 && !getenv("PVM_WALK_NO_MUTATE")) mutate(st, bytes, len);
   free(bytes);
   if (rv != 0 && rv != PVM_ERR_MALFORMED && rv != PVM_ERR_INVALID) {
     fprintf(stderr, "spec walk: %s %s: status %d (%s)\n", wast, file, rv, err.msg);
@@ -580,6 +624,7 @@ static void test_vm_validate_spec_suite(void) {
   char *names[512], path[4096];
   int n = 0;
   memset(&st, 0, sizeof st);
+  st.rng = 0x9e3779b97f4a7c15ull;
   if (system("wast2json --version >/dev/null 2>&1") != 0) {
     fprintf(stderr, "spec walk: wast2json not found (install wabt)\n");
     CHECK(0);
@@ -611,6 +656,7 @@ static void test_vm_validate_spec_suite(void) {
   printf("  wrongly accepted %d, wrongly rejected %d\n", st.wrongly_accepted,
          st.wrongly_rejected);
   printf("  decode+validate: %zu bytes in %.3f ms\n", st.bytes, st.seconds * 1e3);
+  printf("  mutated modules checked for clean failure: %ld\n", st.mutants);
   CHECK(n > 0);
   CHECK(st.valid > 0);
   CHECK_INT(0, ==, st.wrongly_accepted);
