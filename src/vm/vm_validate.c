@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "vm_module.h"
+#include "vm_opcodes.h"
 #include "vm_read.h"
 
 /* Operand type of a value from the unreachable (polymorphic) part of the stack. */
@@ -264,18 +265,10 @@ static int check_start(val *v) {
 
 /* ---- Function bodies ---------------------------------------------------------------- */
 
-/* Where a body that ends without its final END would end in the reference interpreter,
- * which reads on into what follows: the end of the file, the next section, or the next
- * body (whose first byte is not END). */
 static int body_overrun(val *v) {
-  const vm_module *m = v->m;
   const uint8_t *end = v->func->code + v->func->code_len;
-  const char *msg = "END opcode expected";
-  if (end == m->bytes + m->len)
-    msg = "unexpected end of section or function";
-  else if (v->func == &m->funcs[m->nfuncs - 1])
-    msg = "section size mismatch";
-  return vm_error_set(v->err, PVM_ERR_MALFORMED, (long)(end - m->bytes), "%s", msg);
+  return vm_error_set(v->err, PVM_ERR_MALFORMED, (long)(end - v->m->bytes), "%s",
+                      vm_body_overrun_message(v->m, v->func));
 }
 
 static int malformed(val *v, const uint8_t *at, const char *msg) {
@@ -924,6 +917,13 @@ int vm_validate(vm_module *m, pvm_error *err) {
     rv = nomem(&v);
   else
     rv = validate(&v);
+  if (rv == PVM_ERR_INVALID) {
+    /* A format error anywhere in the code takes precedence over a validation error (the
+     * reference decodes everything before validating). */
+    const uint8_t *at = NULL;
+    const char *msg = vm_scan_bodies(m, 0, &at);
+    if (msg) rv = vm_error_set(err, PVM_ERR_MALFORMED, (long)(at - m->bytes), "%s", msg);
+  }
   free(v.tables);
   free(v.globals);
   free(v.declared);

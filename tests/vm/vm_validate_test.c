@@ -217,6 +217,38 @@ static void test_vm_validate_body_overrun_messages(void) {
                 1, 'x', END);
 }
 
+static void test_vm_validate_format_errors_come_first(void) {
+  /* A type error, then a format error later in the same body or in a later body, or a
+   * module-level validation error and a format error in code: the format error wins. */
+  B_MALFORMED(0, "illegal opcode", 0, 0x6a, 0xff, 0x0b);
+  B_MALFORMED(0, "section size mismatch", 0, 0x41, 0, 0x0b, 0xff);
+  B_MALFORMED(0, "zero byte expected", 0, 0x42, 0, 0x24, 0, 0x3f, 1, 0x0b);
+  MOD_MALFORMED("illegal opcode", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 2, 0, 0, END,
+                SEC(10), 2, BODY, 0, 0x6a, 0x0b, END, BODY, 0, 0xfc, 99, 0x0b, END, END);
+  MOD_MALFORMED("END opcode expected", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 2, 0, 0, END,
+                SEC(7), 1, 1, 'x', 0, 7, END,
+                SEC(10), 2, BODY, 0, 0x02, 0x40, 0x0b, END, BODY, 0, 0x0b, END, END);
+  MOD_MALFORMED("malformed reference type", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 1, 0, END,
+                SEC(8), 3, END, SEC(10), 1, BODY, 0, 0xd0, 0x7f, 0x1a, 0x0b, END, END);
+  MOD_MALFORMED("section size mismatch", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 2, 0, 0,
+                END, SEC(8), 3, END, SEC(10), 2, BODY, 0, 0x0b, END, BODY, 0, 0x0b, 0x0b, END,
+                END, SEC(0), 1, 'x', END);
+  /* Every immediate form is stepped over correctly: a valid body using them all, behind
+   * an invalid export, still reports the validation error. */
+  MOD_INVALID("unknown function", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 1, 0, END,
+              SEC(4), 1, 0x70, 0, 1, END, SEC(5), 1, 0, 1, END, SEC(6), 1, 0x7f, 1, 0x41, 0,
+              0x0b, END, SEC(7), 1, 1, 'x', 0, 9, END, SEC(9), 1, 1, 0, 0, END, SEC(12), 1, END,
+              SEC(10), 1, BODY, 1, 1, 0x7f,
+              0x02, 0x40, 0x03, 0x40, 0x41, 0, 0x04, 0x40, 0x05, 0x0b, 0x0b, 0x0b,
+              0x41, 0, 0x0d, 0, 0x0c, 0, 0x41, 0, 0x0e, 1, 0, 0, 0x10, 0, 0x41, 0, 0x11, 0, 0,
+              0x0f, 0x1a, 0x1b, 0x1c, 1, 0x7f, 0x20, 0, 0x21, 0, 0x22, 0, 0x23, 0, 0x24, 0,
+              0x25, 0, 0x26, 0, 0x28, 2, 0, 0x3e, 2, 0, 0x3f, 0, 0x40, 0, 0x42, 0x7f,
+              0x43, 0, 0, 0, 0, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0xd0, 0x70, 0xd1, 0xd2, 0, 0x6a,
+              0xfc, 0, 0xfc, 8, 0, 0, 0xfc, 9, 0, 0xfc, 10, 0, 0, 0xfc, 11, 0, 0xfc, 12, 0, 0,
+              0xfc, 13, 0, 0xfc, 14, 0, 0, 0xfc, 15, 0, 0xfc, 16, 0, 0xfc, 17, 0, 0xfd, 0xff,
+              0x0b, END, END, SEC(11), 1, 1, 0, END);
+}
+
 static void test_vm_validate_body_blocks(void) {
   /* block/loop/if with every block type form. */
   B_OK(2, 0, 0x02, 0x7f, 0x41, 1, 0x0b, 0x0b);
@@ -827,6 +859,7 @@ int main(void) {
   RUN(test_vm_validate_module_start_exports);
   RUN(test_vm_validate_body_structure);
   RUN(test_vm_validate_body_overrun_messages);
+  RUN(test_vm_validate_format_errors_come_first);
   RUN(test_vm_validate_body_blocks);
   RUN(test_vm_validate_body_branches);
   RUN(test_vm_validate_body_unreachable);
