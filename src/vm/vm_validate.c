@@ -870,7 +870,12 @@ static int check_func(val *v, vm_func *f) {
     uint8_t op;
     if (v->r.p >= v->r.end) return body_overrun(v);
     op = *v->r.p++;
-    TRY(instr(v, op, at, &done));
+    int rv = instr(v, op, at, &done);
+    if (rv) {
+      /* Point validation errors at the instruction (format errors have their own). */
+      if (rv == PVM_ERR_INVALID && v->err) v->err->offset = (long)(at - v->m->bytes);
+      return rv;
+    }
   }
   if (v->r.p != v->r.end) return malformed(v, v->r.p, "section size mismatch");
   f->max_stack = v->max_vals;

@@ -449,6 +449,14 @@ static void test_vm_validate_public_api(void) {
   CHECK_STR("magic header not detected", err.msg);
   CHECK_INT(0, ==, err.offset);
   CHECK_INT(PVM_ERR_ARG, ==, pvm_module_validate(NULL, 3, &err));
+  /* A body error points at the instruction and names the function. */
+  static const int spec[] = {ONE_FUNC, SEC(10), 1, BODY, 0, 0x01, 0x6a, 0x0b, END, END};
+  uint8_t buf[64];
+  size_t len = wb_build(spec, WB_LEN(spec), buf, sizeof buf);
+  CHECK_INT(PVM_ERR_INVALID, ==, pvm_module_validate(buf, len, &err));
+  CHECK_STR("type mismatch (in function 0)", err.msg);
+  CHECK_INT(len - 2, ==, err.offset);
+  CHECK_INT(PVM_ERR_INVALID, ==, err.status);
 }
 
 /* ---- Speed ---------------------------------------------------------------------------- */
