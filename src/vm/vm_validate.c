@@ -880,7 +880,7 @@ static int check_func(val *v, vm_func *f) {
   v->nlocals_total = ft->nparams + f->nlocals;
   /* A flat type array makes local.get O(1); it is built only when its size is bounded
    * by the body's, so many functions declaring huge local counts stay linear. */
-  v->flat = v->nlocals_total <= 4 * (uint64_t)f->code_len + 1024;
+  v->flat = v->nlocals_total <= 4 * (uint64_t)f->code_len + 64;
   if (v->flat) {
     uint32_t k = ft->nparams;
     if (v->nlocals_total > v->flat_cap) {
