@@ -312,6 +312,13 @@ static void emit_return(comp *c) {
   uint32_t nr = c->ctl[0].nresults;
   if (!need(c, nr)) return;
   uint32_t from = c->sh - nr;
+  size_t ld = c->last_def;
+  if (nr == 1 && c->st[from].kind == E_TEMP && ld != NO_DEF && ld + 1 == c->ncode &&
+      c->code[ld].a == slot_of(c, from)) {
+    c->code[ld].a = 0; /* the op computing the only result writes it in place */
+    emit(c, VM_OP_RETURN, 0, 0, 0);
+    return;
+  }
   /* Locals among the results are read before any result slot is written. */
   for (uint32_t i = 0; i < nr; i++)
     if (c->st[from + i].kind == E_LOCAL) materialize(c, from + i);
