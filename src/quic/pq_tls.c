@@ -7,11 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/gnutls.h>
 
 #define TP_EXT_ID 0x39 /* quic_transport_parameters (RFC 9001 §8.2) */
 #define MAX_ALPN 8
+#define REPLAY_SLOTS 512
+#define REPLAY_KEY_MAX 64
+
+/* One remembered ClientHello (anti-replay for 0-RTT), until |expires|. */
+typedef struct replay_entry {
+  time_t expires;
+  uint8_t len;
+  uint8_t key[REPLAY_KEY_MAX];
+} replay_entry;
 
 struct pq_tls_ctx {
   int is_server;
@@ -22,6 +32,11 @@ struct pq_tls_ctx {
   gnutls_datum_t alpn[MAX_ALPN];
   unsigned alpn_count;
   char *keylog_file;
+  int resumption, early_data;
+  gnutls_datum_t ticket_key;
+  gnutls_anti_replay_t anti_replay;
+  replay_entry *replay; /* REPLAY_SLOTS entries */
+  unsigned replay_next;
 };
 
 struct pq_tls {
@@ -41,6 +56,7 @@ struct pq_tls {
   int cb_failed;
   int last_error;
   pq_aead_alg alg;
+  int started;
   char alpn_sel[256];
 };
 
@@ -115,6 +131,40 @@ static int load_credentials(pq_tls_ctx *ctx, const pq_tls_ctx_config *cfg) {
   return rv <= 0 ? PQ_ERR_TLS : 0; /* the number of CAs loaded: none is an error */
 }
 
+/* GnuTLS asks to remember a ClientHello that carried early data: 0 if new,
+ * GNUTLS_E_DB_ENTRY_EXISTS if seen and not expired. Bounded: the oldest slot is reused
+ * (a replay older than REPLAY_SLOTS accepted 0-RTT handshakes gets through; GnuTLS's
+ * time window bounds it too). */
+static int replay_add(void *ptr, time_t expires, const gnutls_datum_t *key,
+                      const gnutls_datum_t *data) {
+  pq_tls_ctx *ctx = ptr;
+  size_t len = key->size < REPLAY_KEY_MAX ? key->size : REPLAY_KEY_MAX;
+  time_t now = time(NULL);
+  (void)data;
+  for (unsigned i = 0; i < REPLAY_SLOTS; i++) {
+    replay_entry *e = &ctx->replay[i];
+    if (e->expires >= now && e->len == len && memcmp(e->key, key->data, len) == 0)
+      return GNUTLS_E_DB_ENTRY_EXISTS;
+  }
+  replay_entry *e = &ctx->replay[ctx->replay_next];
+  ctx->replay_next = (ctx->replay_next + 1) % REPLAY_SLOTS;
+  e->expires = expires;
+  e->len = (uint8_t)len;
+  memcpy(e->key, key->data, len);
+  return 0;
+}
+
+static int setup_tickets(pq_tls_ctx *ctx) {
+  if (!ctx->resumption) return 0;
+  if (gnutls_session_ticket_key_generate(&ctx->ticket_key) < 0) return PQ_ERR_TLS;
+  if (!ctx->early_data) return 0;
+  if (!(ctx->replay = calloc(REPLAY_SLOTS, sizeof(*ctx->replay)))) return PQ_ERR_NOMEM;
+  if (gnutls_anti_replay_init(&ctx->anti_replay) < 0) return PQ_ERR_NOMEM;
+  gnutls_anti_replay_set_add_function(ctx->anti_replay, replay_add);
+  gnutls_anti_replay_set_ptr(ctx->anti_replay, ctx);
+  return 0;
+}
+
 int pq_tls_ctx_new(pq_tls_ctx **out, const pq_tls_ctx_config *cfg) {
   int rv;
   *out = NULL;
@@ -130,6 +180,9 @@ int pq_tls_ctx_new(pq_tls_ctx **out, const pq_tls_ctx_config *cfg) {
     rv = PQ_ERR_NOMEM;
     goto fail;
   }
+  ctx->resumption = cfg->resumption != 0;
+  ctx->early_data = cfg->early_data != 0 && ctx->resumption;
+  if (ctx->is_server && (rv = setup_tickets(ctx)) < 0) goto fail;
   *out = ctx;
   return 0;
 fail:
@@ -139,6 +192,12 @@ fail:
 
 void pq_tls_ctx_del(pq_tls_ctx *ctx) {
   if (!ctx) return;
+  if (ctx->ticket_key.data) {
+    gnutls_memset(ctx->ticket_key.data, 0, ctx->ticket_key.size);
+    gnutls_free(ctx->ticket_key.data);
+  }
+  if (ctx->anti_replay) gnutls_anti_replay_deinit(ctx->anti_replay);
+  free(ctx->replay);
   if (ctx->cred) gnutls_certificate_free_credentials(ctx->cred);
   if (ctx->prio) gnutls_priority_deinit(ctx->prio);
   free(ctx->alpn_buf);
@@ -232,16 +291,46 @@ static int on_keylog(gnutls_session_t s, const char *label, const gnutls_datum_t
   return 0;
 }
 
+/* Client: a NewSessionTicket was processed; hand the resumable session out. */
+static int on_ticket(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+                     const gnutls_datum_t *msg) {
+  pq_tls *t = tls_of(s);
+  gnutls_datum_t d = {NULL, 0};
+  (void)htype, (void)when, (void)msg;
+  if (!incoming || !t->cb.session_ticket) return 0;
+  if (gnutls_session_get_data2(s, &d) < 0) return 0; /* no ticket is not an error */
+  int rv = t->cb.session_ticket(t->user, d.data, d.size);
+  gnutls_free(d.data);
+  if (rv != 0) {
+    t->cb_failed = 1;
+    return GNUTLS_E_INTERRUPTED;
+  }
+  return 0;
+}
+
 /* ---- connection ------------------------------------------------------------------------- */
 
 static int setup_session(pq_tls *t) {
   pq_tls_ctx *ctx = t->ctx;
   gnutls_session_t s;
   unsigned flags = (ctx->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK |
-                   GNUTLS_NO_END_OF_EARLY_DATA | GNUTLS_NO_TICKETS;
+                   GNUTLS_NO_END_OF_EARLY_DATA;
+  if (!ctx->resumption) flags |= GNUTLS_NO_TICKETS;
+  if (ctx->early_data) flags |= GNUTLS_ENABLE_EARLY_DATA;
   if (gnutls_init(&t->session, flags) < 0) return PQ_ERR_NOMEM;
   s = t->session;
   gnutls_session_set_ptr(s, t);
+  if (ctx->is_server && ctx->resumption &&
+      gnutls_session_ticket_enable_server(s, &ctx->ticket_key) < 0)
+    return PQ_ERR_TLS;
+  if (ctx->is_server && ctx->early_data) {
+    gnutls_anti_replay_enable(s, ctx->anti_replay);
+    /* RFC 9001 §4.6.1: QUIC servers announce 0xffffffff. */
+    if (gnutls_record_set_max_early_data_size(s, 0xffffffffu) < 0) return PQ_ERR_TLS;
+  }
+  if (!ctx->is_server && ctx->resumption)
+    gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                       GNUTLS_HOOK_POST, on_ticket);
   if (gnutls_priority_set(s, ctx->prio) < 0 ||
       gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, ctx->cred) < 0)
     return PQ_ERR_TLS;
@@ -352,9 +441,16 @@ static int drive(pq_tls *t) {
   return 0;
 }
 
+int pq_tls_set_session(pq_tls *t, const uint8_t *data, size_t len) {
+  if (t->ctx->is_server || t->started || !data || len == 0 || len > UINT32_MAX)
+    return PQ_ERR_INVALID_ARG;
+  return gnutls_session_set_data(t->session, data, len) < 0 ? PQ_ERR_TLS : 0;
+}
+
 int pq_tls_start(pq_tls *t) {
   if (t->failed) return PQ_ERR_TLS;
   if (t->ctx->is_server) return 0;
+  t->started = 1;
   return drive(t);
 }
 
@@ -373,6 +469,11 @@ int pq_tls_recv_crypto(pq_tls *t, pq_tls_level level, const uint8_t *data, size_
 }
 
 int pq_tls_is_done(const pq_tls *t) { return t->done; }
+int pq_tls_is_resumed(const pq_tls *t) { return t->done && gnutls_session_is_resumed(t->session); }
+
+int pq_tls_early_data_accepted(const pq_tls *t) {
+  return t->done && (gnutls_session_get_flags(t->session) & GNUTLS_SFLAGS_EARLY_DATA) != 0;
+}
 uint8_t pq_tls_alert(const pq_tls *t) { return t->alert; }
 const char *pq_tls_alpn(const pq_tls *t) { return t->done ? t->alpn_sel : NULL; }
 pq_aead_alg pq_tls_aead(const pq_tls *t) { return t->alg; }

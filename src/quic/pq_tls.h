@@ -59,6 +59,13 @@ typedef struct pq_tls_ctx_config {
   uint32_t ciphers;
   /* Append NSS key log lines here (SSLKEYLOGFILE format) or NULL. Copied. */
   const char *keylog_file;
+  /* Session resumption. Server: issue NewSessionTickets (one ticket key per context).
+   * Client: ask for them; each arrives through the session_ticket callback. */
+  int resumption;
+  /* 0-RTT (needs resumption). Server: accept early data (max_early_data_size
+   * 0xffffffff, replays of a ClientHello rejected by a bounded in-memory table).
+   * Client: offer it when resuming a session that allows it. */
+  int early_data;
 } pq_tls_ctx_config;
 
 typedef struct pq_tls_ctx pq_tls_ctx;
@@ -83,6 +90,10 @@ typedef struct pq_tls_callbacks {
                      const uint8_t *tx, size_t len);
   /* Optional. TLS wants to send |alert| (at |level|): close with 0x100 + alert. */
   void (*alert)(void *user, pq_tls_level level, uint8_t alert);
+  /* Optional (client). A session ticket arrived: |data| / |len| is what to give
+   * pq_tls_set_session on a later connection (store it with the server's transport
+   * parameters for 0-RTT). Borrowed for the call. */
+  int (*session_ticket)(void *user, const uint8_t *data, size_t len);
 } pq_tls_callbacks;
 
 /* Creates the TLS side of one connection. |server_name| (client): SNI and the name the
@@ -101,6 +112,11 @@ int pq_tls_set_local_tp(pq_tls *tls, const uint8_t *tp, size_t len);
 /* The peer's transport parameter bytes, or NULL if not received (yet). Owned by |tls|. */
 const uint8_t *pq_tls_peer_tp(const pq_tls *tls, size_t *len);
 
+/* Client, before pq_tls_start: resume the session |data| / |len| (from the
+ * session_ticket callback); with early_data the EARLY tx secret follows the ClientHello.
+ * Returns 0, PQ_ERR_INVALID_ARG (server, already started), PQ_ERR_TLS (unusable data). */
+int pq_tls_set_session(pq_tls *tls, const uint8_t *data, size_t len);
+
 /* Client: produces the ClientHello (through send_crypto at INITIAL). Servers: no-op.
  * Returns 0, PQ_ERR_TLS, PQ_ERR_CALLBACK. */
 int pq_tls_start(pq_tls *tls);
@@ -114,6 +130,11 @@ int pq_tls_recv_crypto(pq_tls *tls, pq_tls_level level, const uint8_t *data, siz
 /* 1 once the handshake completed (and, on a server, the peer's transport parameters
  * were present), else 0. */
 int pq_tls_is_done(const pq_tls *tls);
+/* 1 if the handshake resumed a session, else 0 (valid once done). */
+int pq_tls_is_resumed(const pq_tls *tls);
+/* 1 if the server accepted 0-RTT (valid once done; on the client, once done too). If a
+ * client offered 0-RTT and this is 0, everything sent in 0-RTT packets is lost. */
+int pq_tls_early_data_accepted(const pq_tls *tls);
 /* The alert of a failed handshake (0 if none): close with CRYPTO_ERROR 0x100 + alert. */
 uint8_t pq_tls_alert(const pq_tls *tls);
 /* The negotiated ALPN protocol (NUL-terminated, owned by |tls|) or NULL. */

@@ -18,6 +18,9 @@ typedef struct side {
   pq_aead_alg alg;
   int overflow;
   int last_rv;
+  uint8_t ticket[4096];
+  size_t ticket_len;
+  int tickets;
 } side;
 
 static int on_send(void *user, pq_tls_level level, const uint8_t *data, size_t len) {
@@ -41,7 +44,14 @@ static int on_secrets(void *user, pq_tls_level level, pq_aead_alg alg, const uin
   return 0;
 }
 
-static const pq_tls_callbacks callbacks = {on_send, on_secrets, NULL};
+static int on_ticket(void *user, const uint8_t *data, size_t len) {
+  side *s = user;
+  s->tickets++;
+  if (len <= sizeof(s->ticket)) memcpy(s->ticket, data, len), s->ticket_len = len;
+  return 0;
+}
+
+static const pq_tls_callbacks callbacks = {on_send, on_secrets, NULL, on_ticket};
 
 static pq_cert cert_a, cert_b; /* server's certificate, and an unrelated one */
 
@@ -184,6 +194,27 @@ static void test_pq_tls_wrong_name_fails(void) {
   pq_tls_ctx_del(sctx);
 }
 
+/* The system trust store does not know our self-signed certificate. */
+static void test_pq_tls_system_trust_rejects_self_signed(void) {
+  static side c, s;
+  pq_tls_ctx *cctx = NULL, *sctx = server_ctx(0, NULL);
+  pq_tls_ctx_config cfg = {.alpn = "h3"};
+  int rv = pq_tls_ctx_new(&cctx, &cfg);
+  if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
+    CHECK_INT(0, ==, rv);
+  } else {
+    CHECK_INT(PQ_ERR_TLS, ==, rv); /* an empty store is an error, not "trust nothing" */
+  }
+  if (rv == 0) {
+    handshake(&c, &s, cctx, sctx, "localhost", 1, 1);
+    CHECK_INT(PQ_ERR_TLS, ==, c.last_rv);
+    CHECK_INT(0, ==, pq_tls_is_done(c.tls));
+    done_sides(&c, &s);
+  }
+  pq_tls_ctx_del(cctx);
+  pq_tls_ctx_del(sctx);
+}
+
 static void test_pq_tls_insecure_accepts_unknown_cert(void) {
   static side c, s;
   pq_tls_ctx *sctx = server_ctx(0, NULL), *cctx = client_ctx(NULL, 1, 0, NULL, NULL);
@@ -322,6 +353,84 @@ static void test_pq_tls_cert_files_and_spki(void) {
   rmdir(dir);
 }
 
+/* Handshake 1 gets a ticket; handshake 2 resumes it with 0-RTT (EARLY secrets equal on
+ * both sides, accepted); replaying handshake 2's ClientHello to a fresh server gets no
+ * 0-RTT keys. Without early_data on the client, resumption works with no EARLY level. */
+static void test_pq_tls_resumption_and_0rtt(void) {
+  static side c, s, c2, s2, s3;
+  pq_tls_ctx *sctx = NULL, *cctx = NULL;
+  pq_tls_ctx_config scfg = {.is_server = 1, .cert_pem = cert_a.cert_pem,
+                            .key_pem = cert_a.key_pem, .resumption = 1, .early_data = 1};
+  pq_tls_ctx_config ccfg = {.ca_pem = cert_a.cert_pem, .resumption = 1, .early_data = 1};
+  CHECK_INT(0, ==, pq_tls_ctx_new(&sctx, &scfg));
+  CHECK_INT(0, ==, pq_tls_ctx_new(&cctx, &ccfg));
+  if (!sctx || !cctx) return;
+  handshake(&c, &s, cctx, sctx, "localhost", 1, 1);
+  CHECK_INT(1, ==, pq_tls_is_done(c.tls));
+  CHECK_INT(0, ==, pq_tls_is_resumed(c.tls));
+  CHECK_INT(0, <, c.tickets);
+  CHECK_INT(0, <, c.ticket_len);
+  CHECK_INT(0, ==, c.have_tx[PQ_TLS_LEVEL_EARLY]);
+
+  /* resume with 0-RTT */
+  memset(&c2, 0, sizeof(c2));
+  memset(&s2, 0, sizeof(s2));
+  CHECK_INT(0, ==, pq_tls_new(&c2.tls, cctx, "localhost", &callbacks, &c2));
+  CHECK_INT(0, ==, pq_tls_new(&s2.tls, sctx, NULL, &callbacks, &s2));
+  pq_tls_set_local_tp(c2.tls, (const uint8_t *)"c", 1);
+  pq_tls_set_local_tp(s2.tls, (const uint8_t *)"s", 1);
+  CHECK_INT(0, ==, pq_tls_set_session(c2.tls, c.ticket, c.ticket_len));
+  CHECK_INT(0, ==, pq_tls_start(c2.tls));
+  CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_tls_set_session(c2.tls, c.ticket, c.ticket_len));
+  CHECK_INT(1, ==, c2.have_tx[PQ_TLS_LEVEL_EARLY]);
+  static uint8_t ch[16384];
+  size_t ch_len = c2.out_len[PQ_TLS_LEVEL_INITIAL];
+  memcpy(ch, c2.out[PQ_TLS_LEVEL_INITIAL], ch_len);
+  pump(&c2, &s2);
+  CHECK_INT(1, ==, pq_tls_is_done(c2.tls));
+  CHECK_INT(1, ==, pq_tls_is_done(s2.tls));
+  CHECK_INT(1, ==, pq_tls_is_resumed(c2.tls));
+  CHECK_INT(1, ==, pq_tls_is_resumed(s2.tls));
+  CHECK_INT(1, ==, s2.have_rx[PQ_TLS_LEVEL_EARLY]);
+  CHECK_MEM(c2.tx[PQ_TLS_LEVEL_EARLY], s2.rx[PQ_TLS_LEVEL_EARLY], c2.secret_len);
+  CHECK_INT(1, ==, pq_tls_early_data_accepted(s2.tls));
+  CHECK_INT(1, ==, pq_tls_early_data_accepted(c2.tls));
+  check_same_secrets(&c2, &s2);
+
+  /* the same ClientHello again: no 0-RTT keys for the replay */
+  memset(&s3, 0, sizeof(s3));
+  CHECK_INT(0, ==, pq_tls_new(&s3.tls, sctx, NULL, &callbacks, &s3));
+  pq_tls_set_local_tp(s3.tls, (const uint8_t *)"s", 1);
+  pq_tls_recv_crypto(s3.tls, PQ_TLS_LEVEL_INITIAL, ch, ch_len);
+  CHECK_INT(0, ==, s3.have_rx[PQ_TLS_LEVEL_EARLY]);
+  pq_tls_del(s3.tls);
+  done_sides(&c2, &s2);
+  done_sides(&c, &s);
+  pq_tls_ctx_del(cctx);
+
+  /* resumption without 0-RTT */
+  pq_tls_ctx_config c1cfg = {.ca_pem = cert_a.cert_pem, .resumption = 1};
+  CHECK_INT(0, ==, pq_tls_ctx_new(&cctx, &c1cfg));
+  handshake(&c, &s, cctx, sctx, "localhost", 1, 1);
+  CHECK_INT(0, <, c.ticket_len);
+  memset(&c2, 0, sizeof(c2));
+  memset(&s2, 0, sizeof(s2));
+  CHECK_INT(0, ==, pq_tls_new(&c2.tls, cctx, "localhost", &callbacks, &c2));
+  CHECK_INT(0, ==, pq_tls_new(&s2.tls, sctx, NULL, &callbacks, &s2));
+  pq_tls_set_local_tp(c2.tls, (const uint8_t *)"c", 1);
+  pq_tls_set_local_tp(s2.tls, (const uint8_t *)"s", 1);
+  CHECK_INT(0, ==, pq_tls_set_session(c2.tls, c.ticket, c.ticket_len));
+  CHECK_INT(0, ==, pq_tls_start(c2.tls));
+  pump(&c2, &s2);
+  CHECK_INT(1, ==, pq_tls_is_resumed(c2.tls));
+  CHECK_INT(0, ==, c2.have_tx[PQ_TLS_LEVEL_EARLY]);
+  CHECK_INT(0, ==, pq_tls_early_data_accepted(s2.tls));
+  done_sides(&c2, &s2);
+  done_sides(&c, &s);
+  pq_tls_ctx_del(cctx);
+  pq_tls_ctx_del(sctx);
+}
+
 static void test_pq_tls_bad_config(void) {
   pq_tls_ctx *ctx = (pq_tls_ctx *)1;
   pq_tls_ctx_config cfg = {.is_server = 1};
@@ -367,12 +476,14 @@ int main(void) {
   RUN(test_pq_tls_handshake_verified_ca);
   RUN(test_pq_tls_wrong_ca_fails);
   RUN(test_pq_tls_wrong_name_fails);
+  RUN(test_pq_tls_system_trust_rejects_self_signed);
   RUN(test_pq_tls_insecure_accepts_unknown_cert);
   RUN(test_pq_tls_chacha20_forced);
   RUN(test_pq_tls_alpn_mismatch_fails);
   RUN(test_pq_tls_missing_transport_parameters_fails);
   RUN(test_pq_tls_keylog_file);
   RUN(test_pq_tls_cert_files_and_spki);
+  RUN(test_pq_tls_resumption_and_0rtt);
   RUN(test_pq_tls_bad_config);
   pq_cert_free(&cert_a);
   pq_cert_free(&cert_b);
