@@ -72,6 +72,10 @@ static pq_tls_ctx *client_ctx(const char *ca_pem, int insecure, uint32_t ciphers
   return ctx;
 }
 
+/* CRYPTO bytes are handed across in pieces of at most this many bytes (as if each
+ * CRYPTO frame carried a few): 0 = all at once. */
+static size_t chunk;
+
 /* Hands queued CRYPTO bytes across until nothing moves (bounded). */
 static void pump(side *c, side *s) {
   for (int round = 0; round < 20; round++) {
@@ -84,8 +88,12 @@ static void pump(side *c, side *s) {
         size_t n = from[d]->out_len[l];
         memcpy(tmp, from[d]->out[l], n);
         from[d]->out_len[l] = 0;
-        int rv = pq_tls_recv_crypto(to[d]->tls, (pq_tls_level)l, tmp, n);
-        if (rv < 0) to[d]->last_rv = rv;
+        for (size_t off = 0; off < n;) {
+          size_t k = chunk && n - off > chunk ? chunk : n - off;
+          int rv = pq_tls_recv_crypto(to[d]->tls, (pq_tls_level)l, tmp + off, k);
+          if (rv < 0) to[d]->last_rv = rv;
+          off += k;
+        }
         moved = 1;
       }
     if (!moved) return;
@@ -164,6 +172,26 @@ static void test_pq_tls_handshake_verified_ca(void) {
   CHECK_INT(0, ==, pq_tls_alert(c.tls));
   CHECK(!c.overflow && !s.overflow);
   done_sides(&c, &s);
+  pq_tls_ctx_del(cctx);
+  pq_tls_ctx_del(sctx);
+}
+
+/* The same handshake with CRYPTO data arriving 1 and 7 bytes at a time. */
+static void test_pq_tls_handshake_fragmented_crypto(void) {
+  static side c, s;
+  size_t sizes[2] = {1, 7};
+  pq_tls_ctx *sctx = server_ctx(0, NULL), *cctx = client_ctx(cert_a.cert_pem, 0, 0, NULL, NULL);
+  for (int i = 0; i < 2; i++) {
+    chunk = sizes[i];
+    handshake(&c, &s, cctx, sctx, "localhost", 1, 1);
+    CHECK_INT(0, ==, c.last_rv);
+    CHECK_INT(0, ==, s.last_rv);
+    CHECK_INT(1, ==, pq_tls_is_done(c.tls));
+    CHECK_INT(1, ==, pq_tls_is_done(s.tls));
+    check_same_secrets(&c, &s);
+    done_sides(&c, &s);
+  }
+  chunk = 0;
   pq_tls_ctx_del(cctx);
   pq_tls_ctx_del(sctx);
 }
@@ -474,6 +502,7 @@ int main(void) {
     return 1;
   }
   RUN(test_pq_tls_handshake_verified_ca);
+  RUN(test_pq_tls_handshake_fragmented_crypto);
   RUN(test_pq_tls_wrong_ca_fails);
   RUN(test_pq_tls_wrong_name_fails);
   RUN(test_pq_tls_system_trust_rejects_self_signed);
