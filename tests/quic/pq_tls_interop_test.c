@@ -25,6 +25,7 @@
 #include "test.h"
 
 #define SERVER "/usr/sbin/gtlsserver"
+#define CLIENT "/usr/bin/gtlsclient"
 #define CRYPTO_MAX 16384
 
 static pq_cert cert;
@@ -295,9 +296,174 @@ static void test_pq_tls_interop_gtlsserver_chacha20(void) {
            PQ_CIPHER_CHACHA20_POLY1305, PQ_AEAD_CHACHA20_POLY1305);
 }
 
+/* ---- the other way round: pq_tls as the server, gtlsclient as the client ---- */
+
+static int app_packets; /* 1-RTT packets from the client that we opened */
+
+/* A long header packet at |level| with |frames| / |flen| bytes (padded to |pad_to| total
+ * if non-zero), sent as its own datagram. */
+static int send_long(client *c, int fd, const struct sockaddr_in *to, pq_pkt_type type,
+                     const uint8_t *dcid, size_t dcid_len, const uint8_t *scid, uint64_t pn,
+                     const uint8_t *fr, size_t flen, size_t pad_to) {
+  uint8_t buf[1500];
+  pq_pkt_hdr h;
+  pq_tls_level l = level_of(type);
+  pq_pkt_build b = {.type = type, .version = PQ_VERSION_1, .dcid = dcid, .dcid_len = dcid_len,
+                    .scid = scid, .scid_len = 8, .pn = pn, .pn_len = 2};
+  int hl = pq_pkt_write_header(buf, sizeof(buf), &b, &h);
+  if (hl < 0 || flen > sizeof(buf) - (size_t)hl - PQ_AEAD_TAG_LEN) return -1;
+  memcpy(buf + hl, fr, flen);
+  if (pad_to && (size_t)hl + flen + PQ_AEAD_TAG_LEN < pad_to) {
+    size_t padn = pad_to - (size_t)hl - flen - PQ_AEAD_TAG_LEN;
+    memset(buf + hl + flen, 0, padn);
+    flen += padn;
+  }
+  int n = pq_pkt_seal(buf, sizeof(buf), &h, flen, &c->tx[l].aead, &c->tx[l].hp);
+  if (n < 0) return -1;
+  return sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)to, sizeof(*to)) == n ? 0 : -1;
+}
+
+/* ACK of packet |pn| then CRYPTO(offset 0, our bytes at |l|). */
+static size_t ack_and_crypto(client *c, pq_tls_level l, uint64_t pn, uint8_t *out) {
+  uint8_t *p = out;
+  *p++ = 0x02;
+  p = pq_varint_write(p, pn); /* largest */
+  p = pq_varint_write(p, 0);  /* delay */
+  p = pq_varint_write(p, 0);  /* range count */
+  p = pq_varint_write(p, 0);  /* first range */
+  *p++ = 0x06;
+  p = pq_varint_write(p, 0);
+  p = pq_varint_write(p, c->out_len[l]);
+  memcpy(p, c->out[l], c->out_len[l]);
+  p += c->out_len[l];
+  return (size_t)(p - out);
+}
+
+static void run_server_case(const char *client_ciphers, pq_aead_alg want) {
+  static client c;
+  memset(&c, 0, sizeof(c));
+  app_packets = 0;
+  for (int l = 0; l < PQ_TLS_LEVELS; l++) c.largest_pn[l] = PQ_PN_NONE;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t ml = sizeof(me);
+  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&me, &ml) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char portbuf[16], cbuf[256];
+    snprintf(portbuf, sizeof(portbuf), "%d", ntohs(me.sin_port));
+    snprintf(cbuf, sizeof(cbuf), "--ciphers=%s", client_ciphers);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, 1), dup2(devnull, 2);
+    execl(CLIENT, CLIENT, "-q", "--timeout=3s", "--exit-on-all-streams-close", cbuf,
+          "127.0.0.1", portbuf, "https://localhost/", (char *)NULL);
+    _exit(127);
+  }
+  CHECK(pid > 0);
+  pq_tls_ctx *ctx = NULL;
+  pq_tls_ctx_config cfg = {.is_server = 1, .cert_pem = cert.cert_pem, .key_pem = cert.key_pem};
+  CHECK_INT(0, ==, pq_tls_ctx_new(&ctx, &cfg));
+  pq_tls_callbacks cb = {on_send, on_secrets, NULL, NULL};
+  CHECK_INT(0, ==, pq_tls_new(&c.tls, ctx, NULL, &cb, &c));
+  uint8_t scid[8], ccid[20];
+  size_t ccid_len = 0;
+  pq_random(scid, 8);
+  struct sockaddr_in peer;
+  int sent_flight = 0;
+  double deadline = now_s() + 8;
+  while (app_packets == 0 && c.tls_rv == 0 && !c.closed && now_s() < deadline && pid > 0) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    static uint8_t dg[65536];
+    socklen_t pl = sizeof(peer);
+    ssize_t n = recvfrom(fd, dg, sizeof(dg), 0, (struct sockaddr *)&peer, &pl);
+    if (n <= 0) continue;
+    pq_pkt_hdr h;
+    if (!c.have_rx[0] && pq_pkt_parse(dg, (size_t)n, 8, &h) == 0 && h.type == PQ_PKT_INITIAL) {
+      /* first Initial: keys from its DCID, our transport parameters */
+      uint8_t tp[160];
+      size_t t = 0;
+      t += put_tp(tp + t, 0x00, h.dcid, h.dcid_len); /* original_destination_connection_id */
+      t += put_tp_int(tp + t, 0x01, 30000);
+      t += put_tp_int(tp + t, 0x04, 1 << 20);
+      t += put_tp_int(tp + t, 0x05, 1 << 18);
+      t += put_tp_int(tp + t, 0x06, 1 << 18);
+      t += put_tp_int(tp + t, 0x07, 1 << 18);
+      t += put_tp_int(tp + t, 0x08, 100);
+      t += put_tp_int(tp + t, 0x09, 100);
+      t += put_tp(tp + t, 0x0f, scid, 8); /* initial_source_connection_id */
+      CHECK_INT(0, ==, pq_tls_set_local_tp(c.tls, tp, t));
+      CHECK_INT(0, ==, pq_keys_init_initial(&c.tx[0], &c.rx[0], PQ_VERSION_1, h.dcid,
+                                            h.dcid_len, 1));
+      c.have_rx[0] = 1;
+      memcpy(ccid, h.scid, h.scid_len);
+      ccid_len = h.scid_len;
+    }
+    size_t off = 0;
+    while (off < (size_t)n) {
+      if (pq_pkt_parse(dg + off, (size_t)n - off, 8, &h) < 0) break;
+      pq_tls_level l = level_of(h.type);
+      if ((h.type == PQ_PKT_INITIAL || h.type == PQ_PKT_HANDSHAKE || h.type == PQ_PKT_1RTT) &&
+          c.have_rx[l] && pq_pkt_unprotect(dg + off, &h, &c.rx[l].hp, c.largest_pn[l]) == 0 &&
+          pq_pkt_decrypt(dg + off, &h, &c.rx[l].aead) == 0) {
+        if (c.largest_pn[l] == PQ_PN_NONE || h.pn > c.largest_pn[l]) c.largest_pn[l] = h.pn;
+        if (h.type == PQ_PKT_1RTT) app_packets++;
+        frames(&c, l, h.payload, h.payload_len);
+      }
+      off += h.len;
+    }
+    if (!sent_flight && c.out_len[PQ_TLS_LEVEL_HANDSHAKE] > 0) {
+      static uint8_t fr[4096];
+      size_t fl = ack_and_crypto(&c, PQ_TLS_LEVEL_INITIAL, c.largest_pn[0], fr);
+      CHECK_INT(0, ==, send_long(&c, fd, &peer, PQ_PKT_INITIAL, ccid, ccid_len, scid, 0, fr,
+                                 fl, 1200));
+      uint8_t *p = fr;
+      *p++ = 0x06;
+      p = pq_varint_write(p, 0);
+      p = pq_varint_write(p, c.out_len[PQ_TLS_LEVEL_HANDSHAKE]);
+      memcpy(p, c.out[PQ_TLS_LEVEL_HANDSHAKE], c.out_len[PQ_TLS_LEVEL_HANDSHAKE]);
+      p += c.out_len[PQ_TLS_LEVEL_HANDSHAKE];
+      CHECK_INT(0, ==, send_long(&c, fd, &peer, PQ_PKT_HANDSHAKE, ccid, ccid_len, scid, 0, fr,
+                                 (size_t)(p - fr), 0));
+      sent_flight = 1;
+    }
+  }
+  CHECK_INT(0, ==, c.tls_rv);
+  if (c.tls_rv) fprintf(stderr, "  tls: %s alert %d\n", pq_tls_error(c.tls), pq_tls_alert(c.tls));
+  CHECK_INT(1, ==, pq_tls_is_done(c.tls));
+  CHECK_STR("h3", pq_tls_alpn(c.tls) ? pq_tls_alpn(c.tls) : "");
+  size_t tplen = 0;
+  CHECK(pq_tls_peer_tp(c.tls, &tplen) != NULL && tplen > 0);
+  CHECK_INT(want, ==, pq_tls_aead(c.tls));
+  CHECK_INT(0, <, app_packets); /* the client's 1-RTT packets open with our 1-RTT keys */
+  if (pid > 0) {
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+  }
+  if (fd >= 0) close(fd);
+  for (int l = 0; l < PQ_TLS_LEVELS; l++) {
+    pq_keys_free(&c.rx[l]);
+    pq_keys_free(&c.tx[l]);
+  }
+  pq_tls_del(c.tls);
+  pq_tls_ctx_del(ctx);
+}
+
+static void test_pq_tls_interop_gtlsclient_aes128(void) {
+  run_server_case("NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM",
+                  PQ_AEAD_AES_128_GCM);
+}
+
+static void test_pq_tls_interop_gtlsclient_chacha20(void) {
+  run_server_case("NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305",
+                  PQ_AEAD_CHACHA20_POLY1305);
+}
+
 int main(void) {
-  if (access(SERVER, X_OK) != 0) {
-    fprintf(stderr, "%s missing: install ngtcp2-server (scripts/install-deps.sh)\n", SERVER);
+  if (access(SERVER, X_OK) != 0 || access(CLIENT, X_OK) != 0) {
+    fprintf(stderr, "%s or %s missing: install ngtcp2-server and ngtcp2-client "
+            "(scripts/install-deps.sh)\n", SERVER, CLIENT);
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -308,6 +474,8 @@ int main(void) {
   if (pq_cert_write_files(&cert, cert_path, key_path) != 0) return 1;
   RUN(test_pq_tls_interop_gtlsserver_aes128);
   RUN(test_pq_tls_interop_gtlsserver_chacha20);
+  RUN(test_pq_tls_interop_gtlsclient_aes128);
+  RUN(test_pq_tls_interop_gtlsclient_chacha20);
   unlink(cert_path);
   unlink(key_path);
   rmdir(dir);
