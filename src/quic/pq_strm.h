@@ -13,7 +13,9 @@
  * acknowledged or lost. Lost ranges are retransmitted before new data; acknowledged
  * bytes at the front are freed at once.
  *
- * The same rx buffer serves CRYPTO streams (no final size: never pass fin).
+ * The same rx buffer serves CRYPTO streams: never pass fin, and set the window to the
+ * crypto buffer limit; its PQ_ERR_FLOW_CONTROL_ERROR then means CRYPTO_BUFFER_EXCEEDED
+ * (RFC 9000 §7.5), which the connection reports instead.
  * No allocation happens per frame: chunks (PQ_STRM_CHUNK bytes) are allocated only
  * when buffering new memory, and one spare chunk is kept for reuse.
  */
