@@ -320,7 +320,9 @@ static void test_vm_exec_memory(void) {
       " (func (export \"fill\") (param i32 i32) local.get 0 i32.const 171 local.get 1 memory.fill)"
       " (func (export \"copy\") (param i32 i32) local.get 0 i32.const 16 local.get 1 memory.copy)"
       " (func (export \"init\") (param i32 i32) local.get 0 i32.const 0 local.get 1 memory.init $p)"
-      " (func (export \"drop\") data.drop $p))");
+      " (func (export \"drop\") data.drop $p)"
+      " (func (export \"ldw\") (param i32) (result i32) local.get 0 i32.const 32 i32.add i32.load)"
+      " (func (export \"stw\") (param i32 i32) local.get 0 i32.const 32 i32.add local.get 1 i32.store8))");
   CHECK(i != NULL);
   CHECK_INT(0x05040302u, ==, c1(i, "ld", 16));
   CHECK_INT(0, ==, c1(i, "ld", 65532 - 1)); /* last 4 bytes: in bounds */
@@ -347,9 +349,15 @@ static void test_vm_exec_memory(void) {
   CHECK(call_n(i, "drop", NULL, 0, 0, NULL) == 0);
   CHECK(call_n(i, "init", (pvm_val[]){{.i32 = 400}, {.i32 = 1}}, 2, 0, NULL) == CALL_FAILED);
   CHECK(call_n(i, "init", (pvm_val[]){{.i32 = 400}, {.i32 = 0}}, 2, 0, NULL) == 0);
+  /* address + constant wraps at 32 bits, as i32.add does (fused _W accesses) */
+  CHECK_INT(0x04030201u, ==, c1(i, "ldw", 0xfffffff0u));
+  CHECK(c1(i, "ldw", 3 * 65536 - 34) == (uint32_t)CALL_FAILED);
+  CHECK(call_n(i, "stw", (pvm_val[]){{.i32 = 0xfffffff0u}, {.i32 = 0x99}}, 2, 0, NULL) == 0);
+  CHECK_INT(0x04030299u, ==, c1(i, "ldw", 0xfffffff0u));
+  CHECK(call_n(i, "stw", (pvm_val[]){{.i32 = 3 * 65536 - 32}, {.i32 = 1}}, 2, 0, NULL) == CALL_FAILED);
   size_t size = 0;
   uint8_t *mem = pvm_instance_memory(i, &size);
-  CHECK(mem != NULL && size == 3 * 65536 && mem[16] == 1);
+  CHECK(mem != NULL && size == 3 * 65536 && mem[17] == 2);
   pvm_instance_del(i);
 }
 
