@@ -351,6 +351,9 @@ static bool br_in_place(comp *c, const cframe *t) {
 static void link_branch(comp *c, size_t at, cframe *t) {
   if (c->status) return;
   if (t->kind == C_LOOP) {
+    uint32_t op = c->code[at].op;
+    if (op >= VM_OP_BR && op <= VM_OP_BR_GE_U_K) /* not a br_table entry */
+      c->code[at].op = op - VM_OP_BR + VM_OP_BR_L;
     patch_to(c, at, t->loop_pc);
   } else {
     c->code[at].a = t->fix;
@@ -665,6 +668,17 @@ static bool mem_op(comp *c, vm_reader *r, uint32_t op, bool store) {
   const uint32_t to_w = VM_OP_LOAD32_W - VM_OP_LOAD32;
   if (store) {
     if (!need(c, 2)) return false;
+    const centry *ve = &c->st[c->sh - 1];
+    if (ve->kind == E_CONST && (op != VM_OP_STORE64 || fits_s32(ve->k))) {
+      uint32_t kv = (uint32_t)ve->k;
+      const uint32_t to_k = VM_OP_STORE8_K - VM_OP_STORE8;
+      const uint32_t to_kw = VM_OP_STORE8_KW - VM_OP_STORE8;
+      bool fused = offset == 0 && take_add_k(c, c->sh - 2, &base, &k);
+      uint32_t a = fused ? base : use(c, c->sh - 2);
+      c->sh -= 2;
+      emit(c, op + (fused ? to_kw : to_k), a, kv, fused ? k : offset);
+      return true;
+    }
     bool fused = offset == 0 && c->st[c->sh - 1].kind != E_TEMP &&
                  take_add_k(c, c->sh - 2, &base, &k);
     uint32_t v = use(c, c->sh - 1);
