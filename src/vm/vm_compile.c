@@ -211,7 +211,11 @@ static bool fits_s32(uint64_t k) { return (int64_t)k == (int64_t)(int32_t)(uint3
 static void binop(comp *c, uint32_t op, int op_k, bool is64) {
   if (!need(c, 2)) return;
   centry *r = &c->st[c->sh - 1];
-  if (op_k >= 0 && r->kind == E_CONST && (!is64 || fits_s32(r->k))) {
+  bool divrem = op_k >= 0 && ((op_k >= VM_OP_I32_DIV_S_K && op_k <= VM_OP_I32_REM_U_K) ||
+                               (op_k >= VM_OP_I64_DIV_S_K && op_k <= VM_OP_I64_REM_U_K));
+  /* Division by a constant other than 0 and -1 cannot trap: the _K form checks nothing. */
+  bool divrem_ok = !divrem || ((uint32_t)r->k != 0 && (uint32_t)r->k != UINT32_MAX);
+  if (op_k >= 0 && r->kind == E_CONST && (!is64 || fits_s32(r->k)) && divrem_ok) {
     uint32_t k = (uint32_t)r->k;
     c->sh--;
     uint32_t l = pop_use(c);
@@ -798,7 +802,8 @@ static bool compile_numeric(comp *c, uint8_t op) {
     unop(c, VM_OP_I32_CLZ + (op - 0x67));
   } else if (op >= 0x6a && op <= 0x78) {
     static const int16_t k32[15] = {
-        VM_OP_I32_ADD_K, VM_OP_I32_SUB_K, VM_OP_I32_MUL_K, -1, -1, -1, -1,
+        VM_OP_I32_ADD_K, VM_OP_I32_SUB_K, VM_OP_I32_MUL_K, VM_OP_I32_DIV_S_K,
+        VM_OP_I32_DIV_U_K, VM_OP_I32_REM_S_K, VM_OP_I32_REM_U_K,
         VM_OP_I32_AND_K, VM_OP_I32_OR_K, VM_OP_I32_XOR_K, VM_OP_I32_SHL_K,
         VM_OP_I32_SHR_S_K, VM_OP_I32_SHR_U_K, -1, -1};
     binop(c, VM_OP_I32_ADD + (op - 0x6a), k32[op - 0x6a], false);
@@ -806,7 +811,8 @@ static bool compile_numeric(comp *c, uint8_t op) {
     unop(c, VM_OP_I64_CLZ + (op - 0x79));
   } else if (op >= 0x7c && op <= 0x8a) {
     static const int16_t k64[15] = {
-        VM_OP_I64_ADD_K, VM_OP_I64_SUB_K, VM_OP_I64_MUL_K, -1, -1, -1, -1,
+        VM_OP_I64_ADD_K, VM_OP_I64_SUB_K, VM_OP_I64_MUL_K, VM_OP_I64_DIV_S_K,
+        VM_OP_I64_DIV_U_K, VM_OP_I64_REM_S_K, VM_OP_I64_REM_U_K,
         VM_OP_I64_AND_K, VM_OP_I64_OR_K, VM_OP_I64_XOR_K, VM_OP_I64_SHL_K,
         VM_OP_I64_SHR_S_K, VM_OP_I64_SHR_U_K, -1, -1};
     binop(c, VM_OP_I64_ADD + (op - 0x7c), k64[op - 0x7c], true);

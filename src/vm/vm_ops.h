@@ -170,6 +170,7 @@ typedef struct vm_ins {
   X(I32_LE_S) X(I32_LE_U) X(I32_GE_S) X(I32_GE_U)   /* A B C R[A].i32 = R[B] cmp R[C] */ \
   X(I32_ADD_K) X(I32_SUB_K) X(I32_MUL_K) X(I32_AND_K) X(I32_OR_K) X(I32_XOR_K)           \
   X(I32_SHL_K) X(I32_SHR_S_K) X(I32_SHR_U_K)         /* A B K R[A] = R[B] op K        */ \
+  X(I32_DIV_S_K) X(I32_DIV_U_K) X(I32_REM_S_K) X(I32_REM_U_K) /* K != 0, != -1: no trap */ \
   X(I32_EQ_K) X(I32_NE_K) X(I32_LT_S_K) X(I32_LT_U_K) X(I32_GT_S_K) X(I32_GT_U_K)        \
   X(I32_LE_S_K) X(I32_LE_U_K) X(I32_GE_S_K) X(I32_GE_U_K) /* A B K R[A].i32 = R[B] cmp K */ \
   /* i64, same shapes; compares write an i32 */                                         \
@@ -183,6 +184,7 @@ typedef struct vm_ins {
   X(I64_LE_S) X(I64_LE_U) X(I64_GE_S) X(I64_GE_U)                                        \
   X(I64_ADD_K) X(I64_SUB_K) X(I64_MUL_K) X(I64_AND_K) X(I64_OR_K) X(I64_XOR_K)           \
   X(I64_SHL_K) X(I64_SHR_S_K) X(I64_SHR_U_K)  /* K sign-extended from 32 bits */         \
+  X(I64_DIV_S_K) X(I64_DIV_U_K) X(I64_REM_S_K) X(I64_REM_U_K)                            \
   X(I64_EQ_K) X(I64_NE_K) X(I64_LT_S_K) X(I64_LT_U_K) X(I64_GT_S_K) X(I64_GT_U_K)        \
   X(I64_LE_S_K) X(I64_LE_U_K) X(I64_GE_S_K) X(I64_GE_U_K)                                \
   /* f32 / f64: A=dst B C. abs/neg/copysign work on bits; min/max: NaN if either is NaN, \
