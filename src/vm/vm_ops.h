@@ -39,8 +39,11 @@
  * Memory accesses (bounds-checked in software, overflow-safe)
  *   ea = (uint64_t)R[B].i32 + (uint64_t)C; trap "out of bounds memory access" unless
  *   ea + N <= memory size in bytes (N = access width). Computed in 64 bits so no 32-bit
- *   wrap-around can pass the check. Loads and stores go through memcpy (no misaligned
- *   access UB); wasm memory is little-endian like every host we build for.
+ *   wrap-around can pass the check. The _W forms (an `i32.add K` fused into an access
+ *   with offset 0) compute ea = (uint32_t)(R[B].i32 + K) first, wrapping exactly as the
+ *   add would, then check the same way. Bulk ops check (uint64_t)start + len <= size for
+ *   every range before touching anything. Loads and stores go through memcpy (no
+ *   misaligned access UB); wasm memory is little-endian like every host we build for.
  *
  * Fuel and deadline
  *   FUEL n starts a fuel region: the function body, or a loop body (nested loops are
@@ -50,7 +53,18 @@
  *   count is deterministic (an upper bound of the instructions executed). When the
  *   remaining budget drops below the check mark the slow path runs: out of fuel -> trap;
  *   if a deadline is set the clock is read there (the mark is spaced so the clock is
- *   read about every VM_CLOCK_EVERY units).
+ *   read about every VM_CLOCK_EVERY units). Branches back to a loop (_L forms) and calls
+ *   charge the target's FUEL op themselves and continue after it (one dispatch less).
+ *
+ * Notes
+ *   - Ops read all their operands before writing R[A]: the compiler relies on it when it
+ *     makes an op write a local that is also one of its operands.
+ *   - A trap just returns from the interpreter: memory, tables and globals keep what was
+ *     written before it; the stacks are reset by the next pvm_call (the instance stays
+ *     usable).
+ *   - Integer ops compute in uint32_t/uint64_t (no signed overflow); signed division and
+ *     shifts cast with the checks above them; float to int conversions are range-checked
+ *     before the cast (no UB).
  */
 #ifndef PLUGINOP_VM_OPS_H
 #define PLUGINOP_VM_OPS_H
@@ -69,7 +83,7 @@ typedef struct vm_ins {
   /* control */                                                                         \
   X(NOP)              /*                     nothing                                  */ \
   X(UNREACHABLE)      /*                     trap "unreachable"                       */ \
-  X(FUEL)             /* A=n                 fuel -= n; slow path if fuel < mark     */ \
+  X(FUEL)             /* A=n                 fuel -= n; slow path if below the mark   */ \
   X(BR)               /* A=off               pc += off                                */ \
   X(BR_IF)            /* A=off B             if R[B].i32 != 0: pc += off              */ \
   X(BR_UNLESS)        /* A=off B             if R[B].i32 == 0: pc += off              */ \
