@@ -541,6 +541,31 @@ fuel_check: { /* pc is at a FUEL op just charged */
   STORE_CASES(STORE16, 2, uint16_t, i32)
   STORE_CASES(STORE32, 4, uint32_t, i32)
   STORE_CASES(STORE64, 8, uint64_t, i64)
+#define MEM_BINOP(name, n, type, field, expr)                                             \
+  CASE(name##_M) {                                                                      \
+    EA(n);                                                                              \
+    type y;                                                                             \
+    memcpy(&y, mem + ea, n);                                                            \
+    type x = RA.field;                                                                  \
+    RA.field = (expr);                                                                  \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_MW) {                                                                     \
+    EAW(n);                                                                             \
+    type y;                                                                             \
+    memcpy(&y, mem + ea, n);                                                            \
+    type x = RA.field;                                                                  \
+    RA.field = (expr);                                                                  \
+    NEXT();                                                                             \
+  }
+  MEM_BINOP(F64_ADD, 8, double, f64, x + y)
+  MEM_BINOP(F64_SUB, 8, double, f64, x - y)
+  MEM_BINOP(F64_MUL, 8, double, f64, x * y)
+  MEM_BINOP(F32_ADD, 4, float, f32, x + y)
+  MEM_BINOP(F32_SUB, 4, float, f32, x - y)
+  MEM_BINOP(F32_MUL, 4, float, f32, x * y)
+  MEM_BINOP(I32_ADD, 4, uint32_t, i32, x + y)
+  MEM_BINOP(I64_ADD, 8, uint64_t, i64, x + y)
   CASE(MEMORY_SIZE) {
     RA.i32 = inst->mem ? inst->mem->pages : 0;
     NEXT();

@@ -156,6 +156,13 @@ typedef struct vm_ins {
      _KW: A=addr B=K32 C=added constant, ea = (uint32)(R[A].i32 + C).                  */ \
   X(STORE8_K) X(STORE16_K) X(STORE32_K) X(STORE64_K)                                    \
   X(STORE8_KW) X(STORE16_KW) X(STORE32_KW) X(STORE64_KW)                                \
+  /* _M: a binary op whose right operand is the value just loaded (the load fused in):  \
+     A=dst=left operand, B C as for the load: R[A] = R[A] op memN[B + C];               \
+     _MW: the load was a _W form, ea = (uint32)(R[B].i32 + C).                          */ \
+  X(F64_ADD_M) X(F64_SUB_M) X(F64_MUL_M) X(F32_ADD_M) X(F32_SUB_M) X(F32_MUL_M)          \
+  X(I32_ADD_M) X(I64_ADD_M)                                                              \
+  X(F64_ADD_MW) X(F64_SUB_MW) X(F64_MUL_MW) X(F32_ADD_MW) X(F32_SUB_MW) X(F32_MUL_MW)    \
+  X(I32_ADD_MW) X(I64_ADD_MW)                                                            \
   X(MEMORY_SIZE)      /* A                   R[A].i32 = pages                         */ \
   X(MEMORY_GROW)      /* A B                 R[A].i32 = grow(R[B].u32) or -1          */ \
   X(MEMORY_FILL)      /* A B C               fill(dst R[A], byte R[B], len R[C])      */ \
