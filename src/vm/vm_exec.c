@@ -5,7 +5,11 @@
  * with GCC or clang, a computed-goto label table indexed by the op (threaded code: every
  * case ends with its own indirect jump); elsewhere, or with -DVM_USE_SWITCH, a switch.
  * wasm-to-wasm calls never recurse in C: return addresses go on the instance's frame
- * stack. Hot state lives in locals: pc, fp, the memory base and size, fuel.
+ * stack. Hot state lives in locals: pc, fp, the memory base and size, the fuel budget.
+ *
+ * A trap sets the root instance's trap kind and message and returns; nothing is unwound
+ * by hand because the stacks are just reused from their bottom by the next pvm_call, so
+ * the instance stays usable with whatever its memory, tables and globals hold.
  */
 #include <math.h>
 #include <stdio.h>
