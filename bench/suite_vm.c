@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,8 @@ static int run_vm(pvm_instance *inst, pvm_func *f, uint32_t reps, double *ms,
 /* Runs one kernel (1 warm-up + |runs| timed runs each way); fills the medians. Returns 0,
  * or -1 on a failure or checksum mismatch (printed). */
 static int bench_kernel(pvm_instance *inst, const kernel *k, const bench_opts *o,
-                        double *native_ms, double *vm_ms, uint32_t *checksum) {
+                        double *native_ms, double *vm_ms, uint32_t *checksum,
+                        uint64_t *instructions) {
   pvm_func *f = pvm_instance_func(inst, k->name);
   const pvm_functype *ft = f ? pvm_func_type(f) : NULL;
   if (!ft || ft->nparams != 1 || ft->nresults != 1) {
@@ -103,6 +105,7 @@ static int bench_kernel(pvm_instance *inst, const kernel *k, const bench_opts *o
       rc = -1;
     }
     rc = rc ? rc : run_vm(inst, f, reps, &t, &got);
+    *instructions = pvm_instance_fuel_used(inst); /* the same every run */
     if (rc == 0 && r > 0)
       vs[r - 1] = t;
     if (rc == 0 && got != want) {
@@ -125,20 +128,30 @@ static int run_suite(int argc, char **argv) {
   bench_opts o;
   if (bench_parse_opts(argc, argv, &o) < 0)
     return 64;
+  bool known = !o.only;
+  for (size_t i = 0; i < NKERNELS && !known; i++)
+    known = strcmp(o.only, kernels[i].name) == 0;
+  if (!known) {
+    fprintf(stderr, "pluginop-bench vm: no kernel named \"%s\"\n", o.only);
+    return 64;
+  }
   pvm_instance *inst;
   if (bench_vm_load_kernels(&inst) < 0)
     return 1;
   printf("suite vm: %zu kernels, median of %d runs after a warm-up, scale %g\n"
          "  native: the same C compiled into pluginop-bench; VM: %s\n",
          NKERNELS, o.runs, o.scale, bench_kernels_wasm());
-  printf("  %-8s %-28s %11s %11s %10s  %s\n", "kernel", "what", "native ms", "VM ms",
-         "VM/native", "checksum");
+  printf("  %-8s %-28s %11s %11s %10s %9s  %s\n", "kernel", "what", "native ms", "VM ms",
+         "VM/native", "VM Mi/s", "checksum");
   double log_sum = 0;
   int failed = 0, done = 0;
   for (size_t i = 0; i < NKERNELS; i++) {
+    if (o.only && strcmp(o.only, kernels[i].name) != 0)
+      continue;
     double nms, vms;
     uint32_t sum;
-    if (bench_kernel(inst, &kernels[i], &o, &nms, &vms, &sum) < 0) {
+    uint64_t instr = 0;
+    if (bench_kernel(inst, &kernels[i], &o, &nms, &vms, &sum, &instr) < 0) {
       printf("  %-8s %-28s FAILED\n", kernels[i].name, kernels[i].what);
       failed++;
       continue;
@@ -148,8 +161,10 @@ static int run_suite(int argc, char **argv) {
       log_sum += log(ratio);
       done++;
     }
-    printf("  %-8s %-28s %11.3f %11.3f %9.1fx  %08" PRIx32 "\n", kernels[i].name,
-           kernels[i].what, nms, vms, ratio, sum);
+    /* Millions of wasm instructions per second (the VM's fuel count of one run). */
+    double mips = vms > 0 ? (double)instr / (vms * 1e3) : 0;
+    printf("  %-8s %-28s %11.3f %11.3f %9.1fx %9.0f  %08" PRIx32 "\n", kernels[i].name,
+           kernels[i].what, nms, vms, ratio, mips, sum);
     fflush(stdout);
   }
   if (done)
