@@ -1148,6 +1148,7 @@ static int compile_func(comp *c, uint32_t i, vm_code *out) {
   out->nlocals = fn->nlocals;
   uint32_t fs = c->base + c->max_h;
   if (fs < ft->nresults) fs = ft->nresults;
+  if (fs < ft->nparams + 4) fs = ft->nparams + 4; /* room for zero_locals' 4 stores */
   out->frame_size = fs + 1;
   return 0;
 }
