@@ -38,6 +38,8 @@ typedef struct cframe {
   uint32_t loop_pc; /* LOOP: the header */
   uint32_t fix;     /* chain of forward branches (index + 1), 0 = none */
   uint32_t else_fix;/* IF: the branch to the else arm (index + 1), 0 = none */
+  size_t outer_fuel_ins; /* LOOP: the enclosing fuel region, resumed at its end */
+  uint32_t outer_fuel_n;
 } cframe;
 
 typedef struct comp {
@@ -113,11 +115,16 @@ static void patch_chain(comp *c, uint32_t chain, size_t target) {
 /* A label is bound at the current position: no peephole may look across it. */
 static void bind_label(comp *c) { c->last_def = NO_DEF; }
 
-static void new_fuel_segment(comp *c) {
-  if (c->status) return;
-  c->code[c->fuel_ins].a = c->fuel_n;
+/* Fuel regions: the function body and each loop body (nested loops excluded) start with
+ * a FUEL op charging every instruction of the region, so forward branches and merges
+ * cost nothing and only loop headers and function entries pay. */
+static void start_fuel_region(comp *c) {
   c->fuel_ins = emit(c, VM_OP_FUEL, 0, 0, 0);
   c->fuel_n = 0;
+}
+
+static void end_fuel_region(comp *c) {
+  if (!c->status) c->code[c->fuel_ins].a = c->fuel_n;
 }
 
 /* ---- compile-time operand stack --------------------------------------------------- */
@@ -200,11 +207,54 @@ static void unop(comp *c, uint32_t op) {
 
 static bool fits_s32(uint64_t k) { return (int64_t)k == (int64_t)(int32_t)(uint32_t)k; }
 
+/* Ops with a memory-operand form (_M, _MW): the op, that form, the load it absorbs. */
+static const struct {
+  uint32_t op, m_op, load;
+} mem_binops[] = {
+    {VM_OP_F64_ADD, VM_OP_F64_ADD_M, VM_OP_LOAD64}, {VM_OP_F64_SUB, VM_OP_F64_SUB_M, VM_OP_LOAD64},
+    {VM_OP_F64_MUL, VM_OP_F64_MUL_M, VM_OP_LOAD64}, {VM_OP_F32_ADD, VM_OP_F32_ADD_M, VM_OP_LOAD32},
+    {VM_OP_F32_SUB, VM_OP_F32_SUB_M, VM_OP_LOAD32}, {VM_OP_F32_MUL, VM_OP_F32_MUL_M, VM_OP_LOAD32},
+    {VM_OP_I32_ADD, VM_OP_I32_ADD_M, VM_OP_LOAD32}, {VM_OP_I64_ADD, VM_OP_I64_ADD_M, VM_OP_LOAD64},
+};
+
+/* `x (already in its canonical slot) op load(...)` with the load just emitted: one op that
+ * loads and combines in place. Not marked as a def: it reads R[A], so its destination
+ * must not be retargeted to a local. */
+static bool fuse_mem_binop(comp *c, uint32_t op) {
+  size_t ld = c->last_def;
+  uint32_t r = c->sh - 1, l = c->sh - 2;
+  if (c->st[r].kind != E_TEMP || c->st[l].kind != E_TEMP || ld == NO_DEF ||
+      ld + 1 != c->ncode || c->code[ld].a != slot_of(c, r))
+    return false;
+  for (size_t i = 0; i < sizeof mem_binops / sizeof mem_binops[0]; i++) {
+    if (mem_binops[i].op != op) continue;
+    uint32_t lop = c->code[ld].op, m_op;
+    if (lop == mem_binops[i].load)
+      m_op = mem_binops[i].m_op;
+    else if (lop == mem_binops[i].load + (VM_OP_LOAD32_W - VM_OP_LOAD32))
+      m_op = mem_binops[i].m_op + (VM_OP_F64_ADD_MW - VM_OP_F64_ADD_M);
+    else
+      return false;
+    vm_ins load = c->code[ld];
+    c->ncode--;
+    c->sh -= 2;
+    uint32_t dst = push_temp(c); /* the left operand's slot */
+    emit(c, m_op, dst, load.b, load.c);
+    return true;
+  }
+  return false;
+}
+
 /* Binary op; |op_k| >= 0 is the form taking an immediate right operand. */
 static void binop(comp *c, uint32_t op, int op_k, bool is64) {
   if (!need(c, 2)) return;
+  if (fuse_mem_binop(c, op)) return;
   centry *r = &c->st[c->sh - 1];
-  if (op_k >= 0 && r->kind == E_CONST && (!is64 || fits_s32(r->k))) {
+  bool divrem = op_k >= 0 && ((op_k >= VM_OP_I32_DIV_S_K && op_k <= VM_OP_I32_REM_U_K) ||
+                               (op_k >= VM_OP_I64_DIV_S_K && op_k <= VM_OP_I64_REM_U_K));
+  /* Division by a constant other than 0 and -1 cannot trap: the _K form checks nothing. */
+  bool divrem_ok = !divrem || ((uint32_t)r->k != 0 && (uint32_t)r->k != UINT32_MAX);
+  if (op_k >= 0 && r->kind == E_CONST && (!is64 || fits_s32(r->k)) && divrem_ok) {
     uint32_t k = (uint32_t)r->k;
     c->sh--;
     uint32_t l = pop_use(c);
@@ -344,6 +394,9 @@ static bool br_in_place(comp *c, const cframe *t) {
 static void link_branch(comp *c, size_t at, cframe *t) {
   if (c->status) return;
   if (t->kind == C_LOOP) {
+    uint32_t op = c->code[at].op;
+    if (op >= VM_OP_BR && op <= VM_OP_BR_GE_U_K) /* not a br_table entry */
+      c->code[at].op = op - VM_OP_BR + VM_OP_BR_L;
     patch_to(c, at, t->loop_pc);
   } else {
     c->code[at].a = t->fix;
@@ -403,7 +456,6 @@ static void do_else(comp *c) {
   f->kind = C_ELSE;
   f->unreachable = false;
   reset_stack(c, f->height, f->nparams);
-  new_fuel_segment(c);
 }
 
 /* Returns false when the function body ended. */
@@ -421,13 +473,16 @@ static bool do_end(comp *c) {
     c->nctl--;
     return false;
   }
-  bool merged = f->fix != 0 || f->else_fix != 0;
+  if (f->kind == C_LOOP) {
+    end_fuel_region(c);
+    c->fuel_ins = f->outer_fuel_ins;
+    c->fuel_n = f->outer_fuel_n;
+  }
   bind_label(c);
   patch_chain(c, f->fix, c->ncode);
   patch_chain(c, f->else_fix, c->ncode);
   reset_stack(c, f->height, f->nresults);
   c->nctl--;
-  if (merged) new_fuel_segment(c);
   return true;
 }
 
@@ -633,21 +688,52 @@ static bool skip_imm(comp *c, vm_reader *r, uint8_t op) {
     if (!vm_read_u32(r, &(v))) return fail(c, PVM_ERR_MALFORMED, r->err);               \
   } while (0)
 
+/* If entry |h| was just computed by `i32.add K` (the last instruction), removes that
+ * instruction and returns true with its operand slot and constant: a memory access with
+ * offset 0 then takes them as its _W form. */
+static bool take_add_k(comp *c, uint32_t h, uint32_t *base, uint32_t *k) {
+  size_t ld = c->last_def;
+  if (c->st[h].kind != E_TEMP || ld == NO_DEF || ld + 1 != c->ncode ||
+      c->code[ld].op != VM_OP_I32_ADD_K || c->code[ld].a != slot_of(c, h))
+    return false;
+  *base = c->code[ld].b;
+  *k = c->code[ld].c;
+  c->ncode--;
+  c->last_def = NO_DEF;
+  return true;
+}
+
 static bool mem_op(comp *c, vm_reader *r, uint32_t op, bool store) {
-  uint32_t align, offset;
+  uint32_t align, offset, base, k;
   RD_U32(align);
   RD_U32(offset);
   if (c->m->nmem_imports + c->m->nmems == 0) return fail(c, PVM_ERR_INVALID, "unknown memory");
+  const uint32_t to_w = VM_OP_LOAD32_W - VM_OP_LOAD32;
   if (store) {
     if (!need(c, 2)) return false;
+    const centry *ve = &c->st[c->sh - 1];
+    if (ve->kind == E_CONST && (op != VM_OP_STORE64 || fits_s32(ve->k))) {
+      uint32_t kv = (uint32_t)ve->k;
+      const uint32_t to_k = VM_OP_STORE8_K - VM_OP_STORE8;
+      const uint32_t to_kw = VM_OP_STORE8_KW - VM_OP_STORE8;
+      bool fused = offset == 0 && take_add_k(c, c->sh - 2, &base, &k);
+      uint32_t a = fused ? base : use(c, c->sh - 2);
+      c->sh -= 2;
+      emit(c, op + (fused ? to_kw : to_k), a, kv, fused ? k : offset);
+      return true;
+    }
+    bool fused = offset == 0 && c->st[c->sh - 1].kind != E_TEMP &&
+                 take_add_k(c, c->sh - 2, &base, &k);
     uint32_t v = use(c, c->sh - 1);
-    uint32_t a = use(c, c->sh - 2);
+    uint32_t a = fused ? base : use(c, c->sh - 2);
     c->sh -= 2;
-    emit(c, op, a, v, offset);
+    emit(c, fused ? op + to_w : op, a, v, fused ? k : offset);
   } else {
-    uint32_t a = pop_use(c);
-    if (c->status) return false;
-    emit_def(c, op, push_temp(c), a, offset);
+    if (!need(c, 1)) return false;
+    bool fused = offset == 0 && take_add_k(c, c->sh - 1, &base, &k);
+    uint32_t a = fused ? base : use(c, c->sh - 1);
+    c->sh--;
+    emit_def(c, fused ? op + to_w : op, push_temp(c), a, fused ? k : offset);
   }
   return true;
 }
@@ -755,7 +841,8 @@ static bool compile_numeric(comp *c, uint8_t op) {
     unop(c, VM_OP_I32_CLZ + (op - 0x67));
   } else if (op >= 0x6a && op <= 0x78) {
     static const int16_t k32[15] = {
-        VM_OP_I32_ADD_K, VM_OP_I32_SUB_K, VM_OP_I32_MUL_K, -1, -1, -1, -1,
+        VM_OP_I32_ADD_K, VM_OP_I32_SUB_K, VM_OP_I32_MUL_K, VM_OP_I32_DIV_S_K,
+        VM_OP_I32_DIV_U_K, VM_OP_I32_REM_S_K, VM_OP_I32_REM_U_K,
         VM_OP_I32_AND_K, VM_OP_I32_OR_K, VM_OP_I32_XOR_K, VM_OP_I32_SHL_K,
         VM_OP_I32_SHR_S_K, VM_OP_I32_SHR_U_K, -1, -1};
     binop(c, VM_OP_I32_ADD + (op - 0x6a), k32[op - 0x6a], false);
@@ -763,7 +850,8 @@ static bool compile_numeric(comp *c, uint8_t op) {
     unop(c, VM_OP_I64_CLZ + (op - 0x79));
   } else if (op >= 0x7c && op <= 0x8a) {
     static const int16_t k64[15] = {
-        VM_OP_I64_ADD_K, VM_OP_I64_SUB_K, VM_OP_I64_MUL_K, -1, -1, -1, -1,
+        VM_OP_I64_ADD_K, VM_OP_I64_SUB_K, VM_OP_I64_MUL_K, VM_OP_I64_DIV_S_K,
+        VM_OP_I64_DIV_U_K, VM_OP_I64_REM_S_K, VM_OP_I64_REM_U_K,
         VM_OP_I64_AND_K, VM_OP_I64_OR_K, VM_OP_I64_XOR_K, VM_OP_I64_SHL_K,
         VM_OP_I64_SHR_S_K, VM_OP_I64_SHR_U_K, -1, -1};
     binop(c, VM_OP_I64_ADD + (op - 0x7c), k64[op - 0x7c], true);
@@ -822,8 +910,10 @@ static bool compile_instr(comp *c, vm_reader *r, uint8_t op, bool *done) {
     f = push_ctl(c, op == 0x02 ? C_BLOCK : C_LOOP, np, nr);
     if (f && op == 0x03) {
       bind_label(c);
-      new_fuel_segment(c);
-      c->ctl[c->nctl - 1].loop_pc = (uint32_t)c->fuel_ins;
+      f->outer_fuel_ins = c->fuel_ins;
+      f->outer_fuel_n = c->fuel_n;
+      start_fuel_region(c);
+      f->loop_pc = (uint32_t)c->fuel_ins;
     }
     break;
   case 0x04: {
@@ -1033,8 +1123,7 @@ static int compile_func(comp *c, uint32_t i, vm_code *out) {
   c->nlocals_total = c->base;
   c->last_def = NO_DEF;
   size_t start = c->ncode;
-  c->fuel_ins = emit(c, VM_OP_FUEL, 0, 0, 0);
-  c->fuel_n = 0;
+  start_fuel_region(c);
   push_ctl(c, C_FUNC, 0, ft->nresults);
   vm_reader r;
   vm_reader_init(&r, m->bytes, fn->code, fn->code + fn->code_len);
@@ -1052,13 +1141,14 @@ static int compile_func(comp *c, uint32_t i, vm_code *out) {
       compile_instr(c, &r, op, &done);
   }
   if (c->status) return c->status;
-  c->code[c->fuel_ins].a = c->fuel_n;
+  end_fuel_region(c);
   out->ins = (const vm_ins *)(uintptr_t)start; /* fixed up once the buffer is final */
   out->nparams = ft->nparams;
   out->nresults = ft->nresults;
   out->nlocals = fn->nlocals;
   uint32_t fs = c->base + c->max_h;
   if (fs < ft->nresults) fs = ft->nresults;
+  if (fs < ft->nparams + 4) fs = ft->nparams + 4; /* room for zero_locals' 4 stores */
   out->frame_size = fs + 1;
   return 0;
 }

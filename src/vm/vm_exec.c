@@ -5,7 +5,11 @@
  * with GCC or clang, a computed-goto label table indexed by the op (threaded code: every
  * case ends with its own indirect jump); elsewhere, or with -DVM_USE_SWITCH, a switch.
  * wasm-to-wasm calls never recurse in C: return addresses go on the instance's frame
- * stack. Hot state lives in locals: pc, fp, the memory base and size, fuel.
+ * stack. Hot state lives in locals: pc, fp, the memory base and size, the fuel budget.
+ *
+ * A trap sets the root instance's trap kind and message and returns; nothing is unwound
+ * by hand because the stacks are just reused from their bottom by the next pvm_call, so
+ * the instance stays usable with whatever its memory, tables and globals hold.
  */
 #include <math.h>
 #include <stdio.h>
@@ -102,9 +106,15 @@ static inline uint64_t sat_u64(double x) {
   return (uint64_t)x;
 }
 
-/* Declared locals start at zero. Usually a handful: a loop beats a memset call. */
+/* Declared locals start at zero. Frames always have 4 slots after the params (see
+ * vm_code.frame_size), so the usual few locals are cleared by 4 plain stores: what lands
+ * beyond the locals falls in the callee's own, still dead, operand slots. */
 static inline void zero_locals(pvm_val *p, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) p[i].i64 = 0;
+  if (VM_LIKELY(n <= 4)) {
+    p[0].i64 = p[1].i64 = p[2].i64 = p[3].i64 = 0;
+    return;
+  }
+  memset(p, 0, (size_t)n * sizeof *p);
 }
 
 /* ---- the interpreter --------------------------------------------------------------- */
@@ -143,6 +153,11 @@ static inline void zero_locals(pvm_val *p, uint32_t n) {
     trap = (kind);                                                                      \
     goto trapped;                                                                       \
   } while (0)
+#define CHARGE(n)                                                                        \
+  do {                                                                                  \
+    budget -= (n);                                                                      \
+    if (VM_UNLIKELY(budget < 0)) goto fuel_check;                                       \
+  } while (0)
 #define RELOAD_MEM()                                                                     \
   do {                                                                                  \
     pvm_memory *m_ = inst->mem;                                                         \
@@ -156,6 +171,14 @@ static inline void zero_locals(pvm_val *p, uint32_t n) {
   if (VM_UNLIKELY(ea + (n) > msize)) TRAP(PVM_TRAP_MEMORY_OOB)
 #define EAS(n)                                                                           \
   uint64_t ea = (uint64_t)RA.i32 + (uint64_t)pc->c;                                     \
+  if (VM_UNLIKELY(ea + (n) > msize)) TRAP(PVM_TRAP_MEMORY_OOB)
+
+/* The _W forms: the address is R + K wrapped to 32 bits (a fused i32.add). */
+#define EAW(n)                                                                           \
+  uint64_t ea = (uint32_t)(RB.i32 + pc->c);                                             \
+  if (VM_UNLIKELY(ea + (n) > msize)) TRAP(PVM_TRAP_MEMORY_OOB)
+#define EASW(n)                                                                          \
+  uint64_t ea = (uint32_t)(RA.i32 + pc->c);                                             \
   if (VM_UNLIKELY(ea + (n) > msize)) TRAP(PVM_TRAP_MEMORY_OOB)
 
 #define BINOP32(name, expr)                                                              \
@@ -206,6 +229,25 @@ static inline void zero_locals(pvm_val *p, uint32_t n) {
     if (expr) JUMP();                                                                   \
     NEXT();                                                                             \
   }
+/* A branch back to a loop header: charge its FUEL op here and run on after it. */
+#define LOOP_JUMP()                                                                      \
+  do {                                                                                  \
+    pc += (int32_t)pc->a;                                                               \
+    CHARGE(pc->a);                                                                      \
+    NEXT();                                                                             \
+  } while (0)
+#define BRCMP_L(name, expr)                                                              \
+  CASE(name) {                                                                          \
+    uint32_t x = RB.i32, y = RC.i32;                                                    \
+    if (expr) LOOP_JUMP();                                                              \
+    NEXT();                                                                             \
+  }
+#define BRCMPK_L(name, expr)                                                             \
+  CASE(name) {                                                                          \
+    uint32_t x = RB.i32, y = pc->c;                                                     \
+    if (expr) LOOP_JUMP();                                                              \
+    NEXT();                                                                             \
+  }
 #define FUN32(name, expr)                                                                \
   CASE(name) {                                                                          \
     float x = RB.f32, y = RC.f32;                                                       \
@@ -252,19 +294,24 @@ int vm_exec(pvm_instance *root, const pvm_func *f, pvm_val *args) {
   pvm_val *fp = args, *nfp = args;
   pvm_val *const stack_end = root->stack_end;
   vm_frame *const frames = root->frames;
-  const uint32_t depth0 = root->frame_top;
-  uint32_t depth = depth0;
+  vm_frame *const fr0 = frames + root->frame_top; /* frames below belong to outer calls */
+  vm_frame *const fr_end = frames + root->nframes;
+  vm_frame *fr = fr0; /* next free frame */
   const vm_ins *pc = NULL;
   uint8_t *mem;
   uint64_t msize;
 
-  int64_t fuel = root->limits.fuel >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)root->limits.fuel;
-  const int64_t fuel_start = fuel;
-  int64_t fuel_mark = 0;
+  /* Fuel left = budget + mark. The hot counter is budget alone: charging is a subtract
+   * and a sign test; the slow path runs when it goes negative (out of fuel, or time to
+   * read the clock when a deadline is set). */
+  const int64_t fuel_start =
+      root->limits.fuel >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)root->limits.fuel;
+  int64_t budget = fuel_start, fuel_mark = 0;
   uint64_t deadline = 0;
   if (root->limits.timeout_ns) {
     deadline = now_ns() + root->limits.timeout_ns;
-    fuel_mark = fuel > VM_CLOCK_EVERY ? fuel - VM_CLOCK_EVERY : 0;
+    fuel_mark = fuel_start > VM_CLOCK_EVERY ? fuel_start - VM_CLOCK_EVERY : 0;
+    budget = fuel_start - fuel_mark;
   }
   RELOAD_MEM();
 
@@ -283,14 +330,17 @@ dispatch:
   CASE(NOP) NEXT();
   CASE(UNREACHABLE) TRAP(PVM_TRAP_UNREACHABLE);
   CASE(FUEL) {
-    fuel -= pc->a;
-    if (VM_UNLIKELY(fuel < fuel_mark)) {
-      if (fuel < 0) TRAP(PVM_TRAP_OUT_OF_FUEL);
-      if (now_ns() > deadline) TRAP(PVM_TRAP_DEADLINE);
-      fuel_mark = fuel > VM_CLOCK_EVERY ? fuel - VM_CLOCK_EVERY : 0;
-    }
+    CHARGE(pc->a);
     NEXT();
   }
+fuel_check: { /* pc is at a FUEL op just charged */
+  int64_t fuel = budget + fuel_mark;
+  if (fuel < 0) TRAP(PVM_TRAP_OUT_OF_FUEL);
+  if (deadline && now_ns() > deadline) TRAP(PVM_TRAP_DEADLINE);
+  fuel_mark = deadline && fuel > VM_CLOCK_EVERY ? fuel - VM_CLOCK_EVERY : 0;
+  budget = fuel - fuel_mark;
+  NEXT();
+}
   CASE(BR) JUMP();
   CASE(BR_IF) {
     if (RB.i32) JUMP();
@@ -320,6 +370,35 @@ dispatch:
   BRCMPK(BR_LE_U_K, x <= y)
   BRCMPK(BR_GE_S_K, S32(x) >= S32(y))
   BRCMPK(BR_GE_U_K, x >= y)
+  CASE(BR_L) LOOP_JUMP();
+  CASE(BR_IF_L) {
+    if (RB.i32) LOOP_JUMP();
+    NEXT();
+  }
+  CASE(BR_UNLESS_L) {
+    if (!RB.i32) LOOP_JUMP();
+    NEXT();
+  }
+  BRCMP_L(BR_EQ_L, x == y)
+  BRCMP_L(BR_NE_L, x != y)
+  BRCMP_L(BR_LT_S_L, S32(x) < S32(y))
+  BRCMP_L(BR_LT_U_L, x < y)
+  BRCMP_L(BR_GT_S_L, S32(x) > S32(y))
+  BRCMP_L(BR_GT_U_L, x > y)
+  BRCMP_L(BR_LE_S_L, S32(x) <= S32(y))
+  BRCMP_L(BR_LE_U_L, x <= y)
+  BRCMP_L(BR_GE_S_L, S32(x) >= S32(y))
+  BRCMP_L(BR_GE_U_L, x >= y)
+  BRCMPK_L(BR_EQ_K_L, x == y)
+  BRCMPK_L(BR_NE_K_L, x != y)
+  BRCMPK_L(BR_LT_S_K_L, S32(x) < S32(y))
+  BRCMPK_L(BR_LT_U_K_L, x < y)
+  BRCMPK_L(BR_GT_S_K_L, S32(x) > S32(y))
+  BRCMPK_L(BR_GT_U_K_L, x > y)
+  BRCMPK_L(BR_LE_S_K_L, S32(x) <= S32(y))
+  BRCMPK_L(BR_LE_U_K_L, x <= y)
+  BRCMPK_L(BR_GE_S_K_L, S32(x) >= S32(y))
+  BRCMPK_L(BR_GE_U_K_L, x >= y)
   CASE(BR_TABLE) {
     uint32_t i = RA.i32;
     if (i > pc->b) i = pc->b;
@@ -327,26 +406,31 @@ dispatch:
     JUMP();
   }
   CASE(RETURN) {
-    if (depth == depth0) goto done;
-    vm_frame *fr = &frames[--depth];
+    if (fr == fr0) goto done;
+    fr--;
     pc = fr->ret_pc;
     fp = fr->fp;
-    inst = fr->inst;
-    RELOAD_MEM(); /* the callee may have grown memory */
+    if (VM_UNLIKELY(fr->inst != inst)) {
+      /* Within one instance memory.grow keeps mem/msize current; across instances the
+       * caller's memory is reloaded (it may have grown meanwhile). */
+      inst = fr->inst;
+      RELOAD_MEM();
+    }
     DISPATCH();
   }
   CASE(CALL) {
     const vm_code *code = &inst->codes[pc->a];
     nfp = fp + pc->b;
     ret = pc + 1;
-    if (VM_UNLIKELY(depth >= root->nframes ||
+    if (VM_UNLIKELY(fr == fr_end ||
                     nfp + code->frame_size > stack_end))
       TRAP(PVM_TRAP_STACK_EXHAUSTED);
-    frames[depth++] = (vm_frame){ret, fp, inst};
+    *fr++ = (vm_frame){ret, fp, inst};
     zero_locals(nfp + code->nparams, code->nlocals);
     fp = nfp;
-    pc = code->ins;
-    DISPATCH();
+    pc = code->ins; /* its FUEL op, charged here */
+    CHARGE(pc->a);
+    NEXT();
   }
   CASE(CALL_IMPORT) {
     g = inst->funcs[pc->a];
@@ -395,105 +479,96 @@ dispatch:
   }
 
   /* ---- memory ---- */
-  CASE(LOAD32) {
-    EA(4);
-    uint32_t v;
-    memcpy(&v, mem + ea, 4);
-    RA.i32 = v;
-    NEXT();
+#define LOAD_CASES(name, n, type, field, conv)                                            \
+  CASE(name) {                                                                          \
+    EA(n);                                                                              \
+    type v;                                                                             \
+    memcpy(&v, mem + ea, n);                                                            \
+    RA.field = conv(v);                                                                 \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_W) {                                                                      \
+    EAW(n);                                                                             \
+    type v;                                                                             \
+    memcpy(&v, mem + ea, n);                                                            \
+    RA.field = conv(v);                                                                 \
+    NEXT();                                                                             \
   }
-  CASE(LOAD64) {
-    EA(8);
-    uint64_t v;
-    memcpy(&v, mem + ea, 8);
-    RA.i64 = v;
-    NEXT();
+#define STORE_CASES(name, n, type, field)                                                \
+  CASE(name) {                                                                          \
+    EAS(n);                                                                             \
+    type v = (type)RB.field;                                                            \
+    memcpy(mem + ea, &v, n);                                                            \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_W) {                                                                      \
+    EASW(n);                                                                            \
+    type v = (type)RB.field;                                                            \
+    memcpy(mem + ea, &v, n);                                                            \
+    NEXT();                                                                             \
   }
-  CASE(I32_LOAD8_S) {
-    EA(1);
-    RA.i32 = (uint32_t)(int32_t)(int8_t)mem[ea];
-    NEXT();
+#define STORE_K_CASES(name, n, type)                                                     \
+  CASE(name##_K) {                                                                      \
+    EAS(n);                                                                             \
+    type v = (type)(int64_t)(int32_t)pc->b;                                             \
+    memcpy(mem + ea, &v, n);                                                            \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_KW) {                                                                     \
+    EASW(n);                                                                            \
+    type v = (type)(int64_t)(int32_t)pc->b;                                             \
+    memcpy(mem + ea, &v, n);                                                            \
+    NEXT();                                                                             \
   }
-  CASE(I32_LOAD8_U) {
-    EA(1);
-    RA.i32 = mem[ea];
-    NEXT();
+  STORE_K_CASES(STORE8, 1, uint8_t)
+  STORE_K_CASES(STORE16, 2, uint16_t)
+  STORE_K_CASES(STORE32, 4, uint32_t)
+  STORE_K_CASES(STORE64, 8, uint64_t)
+#define AS_U32(v) ((uint32_t)(v))
+#define AS_U64(v) ((uint64_t)(v))
+#define SX32(v) ((uint32_t)(int32_t)(v))
+#define SX64(v) ((uint64_t)(int64_t)(v))
+  LOAD_CASES(LOAD32, 4, uint32_t, i32, AS_U32)
+  LOAD_CASES(LOAD64, 8, uint64_t, i64, AS_U64)
+  LOAD_CASES(I32_LOAD8_S, 1, int8_t, i32, SX32)
+  LOAD_CASES(I32_LOAD8_U, 1, uint8_t, i32, AS_U32)
+  LOAD_CASES(I32_LOAD16_S, 2, int16_t, i32, SX32)
+  LOAD_CASES(I32_LOAD16_U, 2, uint16_t, i32, AS_U32)
+  LOAD_CASES(I64_LOAD8_S, 1, int8_t, i64, SX64)
+  LOAD_CASES(I64_LOAD8_U, 1, uint8_t, i64, AS_U64)
+  LOAD_CASES(I64_LOAD16_S, 2, int16_t, i64, SX64)
+  LOAD_CASES(I64_LOAD16_U, 2, uint16_t, i64, AS_U64)
+  LOAD_CASES(I64_LOAD32_S, 4, int32_t, i64, SX64)
+  LOAD_CASES(I64_LOAD32_U, 4, uint32_t, i64, AS_U64)
+  STORE_CASES(STORE8, 1, uint8_t, i32)
+  STORE_CASES(STORE16, 2, uint16_t, i32)
+  STORE_CASES(STORE32, 4, uint32_t, i32)
+  STORE_CASES(STORE64, 8, uint64_t, i64)
+#define MEM_BINOP(name, n, type, field, expr)                                             \
+  CASE(name##_M) {                                                                      \
+    EA(n);                                                                              \
+    type y;                                                                             \
+    memcpy(&y, mem + ea, n);                                                            \
+    type x = RA.field;                                                                  \
+    RA.field = (expr);                                                                  \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_MW) {                                                                     \
+    EAW(n);                                                                             \
+    type y;                                                                             \
+    memcpy(&y, mem + ea, n);                                                            \
+    type x = RA.field;                                                                  \
+    RA.field = (expr);                                                                  \
+    NEXT();                                                                             \
   }
-  CASE(I32_LOAD16_S) {
-    EA(2);
-    int16_t v;
-    memcpy(&v, mem + ea, 2);
-    RA.i32 = (uint32_t)(int32_t)v;
-    NEXT();
-  }
-  CASE(I32_LOAD16_U) {
-    EA(2);
-    uint16_t v;
-    memcpy(&v, mem + ea, 2);
-    RA.i32 = v;
-    NEXT();
-  }
-  CASE(I64_LOAD8_S) {
-    EA(1);
-    RA.i64 = (uint64_t)(int64_t)(int8_t)mem[ea];
-    NEXT();
-  }
-  CASE(I64_LOAD8_U) {
-    EA(1);
-    RA.i64 = mem[ea];
-    NEXT();
-  }
-  CASE(I64_LOAD16_S) {
-    EA(2);
-    int16_t v;
-    memcpy(&v, mem + ea, 2);
-    RA.i64 = (uint64_t)(int64_t)v;
-    NEXT();
-  }
-  CASE(I64_LOAD16_U) {
-    EA(2);
-    uint16_t v;
-    memcpy(&v, mem + ea, 2);
-    RA.i64 = v;
-    NEXT();
-  }
-  CASE(I64_LOAD32_S) {
-    EA(4);
-    int32_t v;
-    memcpy(&v, mem + ea, 4);
-    RA.i64 = (uint64_t)(int64_t)v;
-    NEXT();
-  }
-  CASE(I64_LOAD32_U) {
-    EA(4);
-    uint32_t v;
-    memcpy(&v, mem + ea, 4);
-    RA.i64 = v;
-    NEXT();
-  }
-  CASE(STORE8) {
-    EAS(1);
-    mem[ea] = (uint8_t)RB.i32;
-    NEXT();
-  }
-  CASE(STORE16) {
-    EAS(2);
-    uint16_t v = (uint16_t)RB.i32;
-    memcpy(mem + ea, &v, 2);
-    NEXT();
-  }
-  CASE(STORE32) {
-    EAS(4);
-    uint32_t v = RB.i32;
-    memcpy(mem + ea, &v, 4);
-    NEXT();
-  }
-  CASE(STORE64) {
-    EAS(8);
-    uint64_t v = RB.i64;
-    memcpy(mem + ea, &v, 8);
-    NEXT();
-  }
+  MEM_BINOP(F64_ADD, 8, double, f64, x + y)
+  MEM_BINOP(F64_SUB, 8, double, f64, x - y)
+  MEM_BINOP(F64_MUL, 8, double, f64, x * y)
+  MEM_BINOP(F32_ADD, 4, float, f32, x + y)
+  MEM_BINOP(F32_SUB, 4, float, f32, x - y)
+  MEM_BINOP(F32_MUL, 4, float, f32, x * y)
+  MEM_BINOP(I32_ADD, 4, uint32_t, i32, x + y)
+  MEM_BINOP(I64_ADD, 8, uint64_t, i64, x + y)
   CASE(MEMORY_SIZE) {
     RA.i32 = inst->mem ? inst->mem->pages : 0;
     NEXT();
@@ -658,6 +733,10 @@ dispatch:
   BINOP32K(I32_SHL_K, x << (y & 31))
   BINOP32K(I32_SHR_S_K, (uint32_t)(S32(x) >> (y & 31)))
   BINOP32K(I32_SHR_U_K, x >> (y & 31))
+  BINOP32K(I32_DIV_S_K, (uint32_t)(S32(x) / S32(y)))
+  BINOP32K(I32_DIV_U_K, x / y)
+  BINOP32K(I32_REM_S_K, (uint32_t)(S32(x) % S32(y)))
+  BINOP32K(I32_REM_U_K, x % y)
   BINOP32K(I32_EQ_K, x == y)
   BINOP32K(I32_NE_K, x != y)
   BINOP32K(I32_LT_S_K, S32(x) < S32(y))
@@ -736,6 +815,10 @@ dispatch:
   BINOP64K(I64_SHL_K, x << (y & 63))
   BINOP64K(I64_SHR_S_K, (uint64_t)(S64(x) >> (y & 63)))
   BINOP64K(I64_SHR_U_K, x >> (y & 63))
+  BINOP64K(I64_DIV_S_K, (uint64_t)(S64(x) / S64(y)))
+  BINOP64K(I64_DIV_U_K, x / y)
+  BINOP64K(I64_REM_S_K, (uint64_t)(S64(x) % S64(y)))
+  BINOP64K(I64_REM_U_K, x % y)
   CMP64K(I64_EQ_K, x == y)
   CMP64K(I64_NE_K, x != y)
   CMP64K(I64_LT_S_K, S64(x) < S64(y))
@@ -887,10 +970,10 @@ dispatch:
 call_func:
   if (g->code) {
     const vm_code *code = g->code;
-    if (VM_UNLIKELY(depth >= root->nframes ||
+    if (VM_UNLIKELY(fr == fr_end ||
                     nfp + code->frame_size > stack_end))
       TRAP(PVM_TRAP_STACK_EXHAUSTED);
-    frames[depth++] = (vm_frame){ret, fp, inst};
+    *fr++ = (vm_frame){ret, fp, inst};
     zero_locals(nfp + code->nparams, code->nlocals);
     fp = nfp;
     if (g->inst != inst) {
@@ -898,7 +981,8 @@ call_func:
       RELOAD_MEM();
     }
     pc = code->ins;
-    DISPATCH();
+    CHARGE(pc->a);
+    NEXT();
   }
   {
     /* Host function: arguments stay in place, results are written above them and then
@@ -909,7 +993,7 @@ call_func:
     pvm_val *saved_top = root->stack_top;
     uint32_t saved_frames = root->frame_top;
     root->stack_top = res + nr;
-    root->frame_top = depth;
+    root->frame_top = (uint32_t)(fr - frames);
     pvm_call_ctx ctx = {inst, root, false};
     int rc = g->host(&ctx, nfp, res, g->user_data);
     root->stack_top = saved_top;
@@ -934,13 +1018,13 @@ trapped:
   root->trap = trap;
   snprintf(root->trap_msg, sizeof root->trap_msg, "%s", pvm_trap_message(trap));
 unwind: {
-  int64_t used = fuel_start - fuel;
+  int64_t used = fuel_start - (budget + fuel_mark);
   if (used > fuel_start) used = fuel_start;
   root->fuel_used = (uint64_t)used;
   return PVM_ERR_TRAP;
 }
 done: {
-  root->fuel_used = (uint64_t)(fuel_start - fuel);
+  root->fuel_used = (uint64_t)(fuel_start - (budget + fuel_mark));
   return 0;
 }
 }

@@ -39,14 +39,32 @@
  * Memory accesses (bounds-checked in software, overflow-safe)
  *   ea = (uint64_t)R[B].i32 + (uint64_t)C; trap "out of bounds memory access" unless
  *   ea + N <= memory size in bytes (N = access width). Computed in 64 bits so no 32-bit
- *   wrap-around can pass the check. Loads and stores go through memcpy (no misaligned
- *   access UB); wasm memory is little-endian like every host we build for.
+ *   wrap-around can pass the check. The _W forms (an `i32.add K` fused into an access
+ *   with offset 0) compute ea = (uint32_t)(R[B].i32 + K) first, wrapping exactly as the
+ *   add would, then check the same way. Bulk ops check (uint64_t)start + len <= size for
+ *   every range before touching anything. Loads and stores go through memcpy (no
+ *   misaligned access UB); wasm memory is little-endian like every host we build for.
  *
  * Fuel and deadline
- *   FUEL n charges the n wasm instructions of the basic block it starts (at function
- *   entry, loop headers and branch targets). When the remaining budget drops below the
- *   check mark the slow path runs: out of fuel -> trap; if a deadline is set the clock is
- *   read there (the mark is spaced so the clock is read about every VM_CLOCK_EVERY units).
+ *   FUEL n starts a fuel region: the function body, or a loop body (nested loops are
+ *   regions of their own). n counts every wasm instruction of the region (nop, block,
+ *   else and end excluded), so one pass through it is charged once, whatever
+ *   forward branches it takes: only function entries and loop back-edges pay, and the
+ *   count is deterministic (an upper bound of the instructions executed). When the
+ *   remaining budget drops below the check mark the slow path runs: out of fuel -> trap;
+ *   if a deadline is set the clock is read there (the mark is spaced so the clock is
+ *   read about every VM_CLOCK_EVERY units). Branches back to a loop (_L forms) and calls
+ *   charge the target's FUEL op themselves and continue after it (one dispatch less).
+ *
+ * Notes
+ *   - Ops read all their operands before writing R[A]: the compiler relies on it when it
+ *     makes an op write a local that is also one of its operands.
+ *   - A trap just returns from the interpreter: memory, tables and globals keep what was
+ *     written before it; the stacks are reset by the next pvm_call (the instance stays
+ *     usable).
+ *   - Integer ops compute in uint32_t/uint64_t (no signed overflow); signed division and
+ *     shifts cast with the checks above them; float to int conversions are range-checked
+ *     before the cast (no UB).
  */
 #ifndef PLUGINOP_VM_OPS_H
 #define PLUGINOP_VM_OPS_H
@@ -65,7 +83,7 @@ typedef struct vm_ins {
   /* control */                                                                         \
   X(NOP)              /*                     nothing                                  */ \
   X(UNREACHABLE)      /*                     trap "unreachable"                       */ \
-  X(FUEL)             /* A=n                 fuel -= n; slow path if fuel < mark     */ \
+  X(FUEL)             /* A=n                 fuel -= n; slow path if below the mark   */ \
   X(BR)               /* A=off               pc += off                                */ \
   X(BR_IF)            /* A=off B             if R[B].i32 != 0: pc += off              */ \
   X(BR_UNLESS)        /* A=off B             if R[B].i32 == 0: pc += off              */ \
@@ -89,10 +107,18 @@ typedef struct vm_ins {
   X(BR_LE_U_K)        /* A=off B K32         if R[B].u32 <= K: pc += off              */ \
   X(BR_GE_S_K)        /* A=off B K32         if R[B].s32 >= K: pc += off              */ \
   X(BR_GE_U_K)        /* A=off B K32         if R[B].u32 >= K: pc += off              */ \
+  /* _L: the same 23 branches (BR .. BR_GE_U_K, same order) when they go back to a loop \
+     header: they charge the header's FUEL op themselves and continue after it.       */ \
+  X(BR_L) X(BR_IF_L) X(BR_UNLESS_L)                                                      \
+  X(BR_EQ_L) X(BR_NE_L) X(BR_LT_S_L) X(BR_LT_U_L) X(BR_GT_S_L) X(BR_GT_U_L)              \
+  X(BR_LE_S_L) X(BR_LE_U_L) X(BR_GE_S_L) X(BR_GE_U_L)                                    \
+  X(BR_EQ_K_L) X(BR_NE_K_L) X(BR_LT_S_K_L) X(BR_LT_U_K_L) X(BR_GT_S_K_L) X(BR_GT_U_K_L)  \
+  X(BR_LE_S_K_L) X(BR_LE_U_K_L) X(BR_GE_S_K_L) X(BR_GE_U_K_L)                            \
   X(BR_TABLE)         /* A B=n               i = min(R[A].u32, n); pc = &entry[i] +    */ \
                       /*                     entry[i].a; n+1 entry words follow       */ \
   X(RETURN)           /*                     pop frame (results already in R[0..])   */ \
-  X(CALL)             /* A=func B=base       call defined function A, fp' = fp + B   */ \
+  X(CALL)             /* A=func B=base       call defined function A, fp' = fp + B;  */ \
+                      /*                     charges its entry FUEL op, runs after it */ \
   X(CALL_IMPORT)      /* A=func B=base       call funcs[A] (host or other instance)  */ \
   X(CALL_INDIRECT)    /* A=type B=base C=tbl X.a=idx slot: f = tables[C][R[X.a]],    */ \
                       /*                     check type, call f with fp' = fp + B     */ \
@@ -120,6 +146,23 @@ typedef struct vm_ins {
   X(STORE16)          /* A B C               mem16[ea] = R[B] (low 2 bytes)           */ \
   X(STORE32)          /* A B C               mem32[ea] = R[B] (low 4 bytes)           */ \
   X(STORE64)          /* A B C               mem64[ea] = R[B]                         */ \
+  /* _W: the same 16 accesses, fused with the i32.add of a constant before them (offset  \
+     0): C is that constant and ea = (uint32)(R[B or A].i32 + C), wrapping as i32.add. */ \
+  X(LOAD32_W) X(LOAD64_W) X(I32_LOAD8_S_W) X(I32_LOAD8_U_W) X(I32_LOAD16_S_W)           \
+  X(I32_LOAD16_U_W) X(I64_LOAD8_S_W) X(I64_LOAD8_U_W) X(I64_LOAD16_S_W)                 \
+  X(I64_LOAD16_U_W) X(I64_LOAD32_S_W) X(I64_LOAD32_U_W)                                 \
+  X(STORE8_W) X(STORE16_W) X(STORE32_W) X(STORE64_W)                                    \
+  /* _K: stores of a constant: A=addr B=K32 C=offset (STORE64_K sign-extends K);        \
+     _KW: A=addr B=K32 C=added constant, ea = (uint32)(R[A].i32 + C).                  */ \
+  X(STORE8_K) X(STORE16_K) X(STORE32_K) X(STORE64_K)                                    \
+  X(STORE8_KW) X(STORE16_KW) X(STORE32_KW) X(STORE64_KW)                                \
+  /* _M: a binary op whose right operand is the value just loaded (the load fused in):  \
+     A=dst=left operand, B C as for the load: R[A] = R[A] op memN[B + C];               \
+     _MW: the load was a _W form, ea = (uint32)(R[B].i32 + C).                          */ \
+  X(F64_ADD_M) X(F64_SUB_M) X(F64_MUL_M) X(F32_ADD_M) X(F32_SUB_M) X(F32_MUL_M)          \
+  X(I32_ADD_M) X(I64_ADD_M)                                                              \
+  X(F64_ADD_MW) X(F64_SUB_MW) X(F64_MUL_MW) X(F32_ADD_MW) X(F32_SUB_MW) X(F32_MUL_MW)    \
+  X(I32_ADD_MW) X(I64_ADD_MW)                                                            \
   X(MEMORY_SIZE)      /* A                   R[A].i32 = pages                         */ \
   X(MEMORY_GROW)      /* A B                 R[A].i32 = grow(R[B].u32) or -1          */ \
   X(MEMORY_FILL)      /* A B C               fill(dst R[A], byte R[B], len R[C])      */ \
@@ -148,6 +191,7 @@ typedef struct vm_ins {
   X(I32_LE_S) X(I32_LE_U) X(I32_GE_S) X(I32_GE_U)   /* A B C R[A].i32 = R[B] cmp R[C] */ \
   X(I32_ADD_K) X(I32_SUB_K) X(I32_MUL_K) X(I32_AND_K) X(I32_OR_K) X(I32_XOR_K)           \
   X(I32_SHL_K) X(I32_SHR_S_K) X(I32_SHR_U_K)         /* A B K R[A] = R[B] op K        */ \
+  X(I32_DIV_S_K) X(I32_DIV_U_K) X(I32_REM_S_K) X(I32_REM_U_K) /* K != 0, != -1: no trap */ \
   X(I32_EQ_K) X(I32_NE_K) X(I32_LT_S_K) X(I32_LT_U_K) X(I32_GT_S_K) X(I32_GT_U_K)        \
   X(I32_LE_S_K) X(I32_LE_U_K) X(I32_GE_S_K) X(I32_GE_U_K) /* A B K R[A].i32 = R[B] cmp K */ \
   /* i64, same shapes; compares write an i32 */                                         \
@@ -161,6 +205,7 @@ typedef struct vm_ins {
   X(I64_LE_S) X(I64_LE_U) X(I64_GE_S) X(I64_GE_U)                                        \
   X(I64_ADD_K) X(I64_SUB_K) X(I64_MUL_K) X(I64_AND_K) X(I64_OR_K) X(I64_XOR_K)           \
   X(I64_SHL_K) X(I64_SHR_S_K) X(I64_SHR_U_K)  /* K sign-extended from 32 bits */         \
+  X(I64_DIV_S_K) X(I64_DIV_U_K) X(I64_REM_S_K) X(I64_REM_U_K)                            \
   X(I64_EQ_K) X(I64_NE_K) X(I64_LT_S_K) X(I64_LT_U_K) X(I64_GT_S_K) X(I64_GT_U_K)        \
   X(I64_LE_S_K) X(I64_LE_U_K) X(I64_GE_S_K) X(I64_GE_U_K)                                \
   /* f32 / f64: A=dst B C. abs/neg/copysign work on bits; min/max: NaN if either is NaN, \

@@ -92,7 +92,12 @@ static void test_vm_exec_integer_traps(void) {
       " (func (export \"rem_u\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.rem_u)"
       " (func (export \"div64\") (param i64 i64) (result i64) local.get 0 local.get 1 i64.div_s)"
       " (func (export \"rem64\") (param i64 i64) (result i64) local.get 0 local.get 1 i64.rem_s)"
-      " (func (export \"unr\") unreachable))");
+      " (func (export \"unr\") unreachable)"
+      " (func (export \"divm1\") (param i32) (result i32) local.get 0 i32.const -1 i32.div_s)"
+      " (func (export \"div0\") (param i32) (result i32) local.get 0 i32.const 0 i32.div_u)"
+      " (func (export \"divk\") (param i32) (result i32) local.get 0 i32.const -7 i32.div_s)"
+      " (func (export \"remk\") (param i32) (result i32) local.get 0 i32.const 10 i32.rem_u)"
+      " (func (export \"rem64k\") (param i64 i64) (result i64) local.get 0 i64.const -3 i64.rem_s))");
   CHECK(i != NULL);
   CHECK(c2(i, "div_s", 1, 0) == (uint32_t)CALL_FAILED);
   CHECK_INT(PVM_TRAP_DIV_ZERO, ==, pvm_instance_trap(i));
@@ -105,6 +110,16 @@ static void test_vm_exec_integer_traps(void) {
   CHECK_INT(PVM_TRAP_INT_OVERFLOW, ==, pvm_instance_trap(i));
   CHECK_INT(0, ==, c64(i, "rem64", 0x8000000000000000ull, UINT64_MAX));
   CHECK_INT(PVM_TRAP_NONE, ==, pvm_instance_trap(i));
+  /* constant divisors: 0 and -1 keep their traps */
+  CHECK(c1(i, "divm1", 0x80000000u) == (uint32_t)CALL_FAILED);
+  CHECK_INT(PVM_TRAP_INT_OVERFLOW, ==, pvm_instance_trap(i));
+  CHECK_INT(0xfffffffbu, ==, c1(i, "divm1", 5));
+  CHECK(c1(i, "div0", 5) == (uint32_t)CALL_FAILED);
+  CHECK_INT(PVM_TRAP_DIV_ZERO, ==, pvm_instance_trap(i));
+  CHECK_INT(0xfffffffeu, ==, c1(i, "divk", 14));
+  CHECK_INT(0x12492492u, ==, c1(i, "divk", 0x80000000u));
+  CHECK_INT(5, ==, c1(i, "remk", 12345));
+  CHECK_INT(-2, ==, (int64_t)c64(i, "rem64k", (uint64_t)-11, 0));
   CHECK(call_n(i, "unr", NULL, 0, 0, NULL) == CALL_FAILED);
   CHECK_STR("unreachable", pvm_instance_trap_message(i));
   pvm_instance_del(i);
@@ -320,7 +335,9 @@ static void test_vm_exec_memory(void) {
       " (func (export \"fill\") (param i32 i32) local.get 0 i32.const 171 local.get 1 memory.fill)"
       " (func (export \"copy\") (param i32 i32) local.get 0 i32.const 16 local.get 1 memory.copy)"
       " (func (export \"init\") (param i32 i32) local.get 0 i32.const 0 local.get 1 memory.init $p)"
-      " (func (export \"drop\") data.drop $p))");
+      " (func (export \"drop\") data.drop $p)"
+      " (func (export \"ldw\") (param i32) (result i32) local.get 0 i32.const 32 i32.add i32.load)"
+      " (func (export \"stw\") (param i32 i32) local.get 0 i32.const 32 i32.add local.get 1 i32.store8))");
   CHECK(i != NULL);
   CHECK_INT(0x05040302u, ==, c1(i, "ld", 16));
   CHECK_INT(0, ==, c1(i, "ld", 65532 - 1)); /* last 4 bytes: in bounds */
@@ -347,9 +364,40 @@ static void test_vm_exec_memory(void) {
   CHECK(call_n(i, "drop", NULL, 0, 0, NULL) == 0);
   CHECK(call_n(i, "init", (pvm_val[]){{.i32 = 400}, {.i32 = 1}}, 2, 0, NULL) == CALL_FAILED);
   CHECK(call_n(i, "init", (pvm_val[]){{.i32 = 400}, {.i32 = 0}}, 2, 0, NULL) == 0);
+  /* address + constant wraps at 32 bits, as i32.add does (fused _W accesses) */
+  CHECK_INT(0x04030201u, ==, c1(i, "ldw", 0xfffffff0u));
+  CHECK(c1(i, "ldw", 3 * 65536 - 34) == (uint32_t)CALL_FAILED);
+  CHECK(call_n(i, "stw", (pvm_val[]){{.i32 = 0xfffffff0u}, {.i32 = 0x99}}, 2, 0, NULL) == 0);
+  CHECK_INT(0x04030299u, ==, c1(i, "ldw", 0xfffffff0u));
+  CHECK(call_n(i, "stw", (pvm_val[]){{.i32 = 3 * 65536 - 32}, {.i32 = 1}}, 2, 0, NULL) == CALL_FAILED);
   size_t size = 0;
   uint8_t *mem = pvm_instance_memory(i, &size);
-  CHECK(mem != NULL && size == 3 * 65536 && mem[16] == 1);
+  CHECK(mem != NULL && size == 3 * 65536 && mem[17] == 2);
+  pvm_instance_del(i);
+}
+
+/* Binary ops whose right operand is a load (fused into one op), both address forms. */
+static void test_vm_exec_memory_operands(void) {
+  pvm_instance *i = wat_instance(
+      "(module (memory 1)"
+      " (data (i32.const 0) \"\\00\\00\\00\\00\\00\\00\\f8\\3f\\00\\00\\00\\00\\00\\00\\04\\40\")"
+      " (data (i32.const 16) \"\\00\\00\\c0\\3f\\05\\00\\00\\00\")"
+      " (func (export \"dot\") (param i32) (result f64)"
+      "   local.get 0 f64.load local.get 0 f64.load offset=8 f64.mul"
+      "   local.get 0 f64.load local.get 0 i32.const 8 i32.add f64.load f64.sub f64.add)"
+      " (func (export \"f32\") (param i32) (result f32)"
+      "   local.get 0 f32.load offset=16 local.get 0 i32.const 16 i32.add f32.load f32.mul)"
+      " (func (export \"i32\") (param i32) (result i32)"
+      "   local.get 0 i32.load offset=20 local.get 0 i32.const 20 i32.add i32.load i32.add))");
+  CHECK(i != NULL);
+  pvm_val a = {.i32 = 0}, r;
+  /* 1.5 * 2.5 + (1.5 - 2.5) */
+  CHECK(pvm_call(i, pvm_instance_func(i, "dot"), &a, 1, &r, 1) == 0 && r.f64 == 2.75);
+  CHECK(pvm_call(i, pvm_instance_func(i, "f32"), &a, 1, &r, 1) == 0 && r.f32 == 2.25f);
+  CHECK(pvm_call(i, pvm_instance_func(i, "i32"), &a, 1, &r, 1) == 0 && r.i32 == 10);
+  a.i32 = 65536 - 8;
+  CHECK_INT(PVM_ERR_TRAP, ==, pvm_call(i, pvm_instance_func(i, "dot"), &a, 1, &r, 1));
+  CHECK_STR("out of bounds memory access", pvm_instance_trap_message(i));
   pvm_instance_del(i);
 }
 
@@ -439,6 +487,7 @@ int main(void) {
   RUN(test_vm_exec_control_flow);
   RUN(test_vm_exec_calls_recursion);
   RUN(test_vm_exec_memory);
+  RUN(test_vm_exec_memory_operands);
   RUN(test_vm_exec_tables_and_indirect_calls);
   RUN(test_vm_exec_globals_and_refs);
   return test_report();

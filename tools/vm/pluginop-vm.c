@@ -74,6 +74,17 @@ static const char *type_name(uint8_t t) {
   }
 }
 
+/* Prints a wasm name; control characters are escaped (names may hold any UTF-8). */
+static void print_name(FILE *f, pvm_name n) {
+  for (uint32_t i = 0; i < n.len; i++) {
+    unsigned char c = (unsigned char)n.ptr[i];
+    if (c < 0x20 || c == 0x7f || c == '\\')
+      fprintf(f, "\\x%02x", c);
+    else
+      fputc(c, f);
+  }
+}
+
 static void print_error(const char *what, const pvm_error *err) {
   fprintf(stderr, "error: %s: %s", what, err->msg[0] ? err->msg : pvm_status_message(err->status));
   if (err->offset >= 0)
@@ -250,8 +261,11 @@ static bool report_imports(const pvm_module *m) {
     pvm_extern_desc d;
     if (pvm_module_import(m, i, &d) < 0)
       continue;
-    fprintf(stderr, "error: unresolved import \"%.*s\".\"%.*s\" (%s)\n", (int)d.module.len,
-            d.module.ptr, (int)d.name.len, d.name.ptr, d.kind <= 3 ? kinds[d.kind] : "?");
+    fprintf(stderr, "error: unresolved import \"");
+    print_name(stderr, d.module);
+    fprintf(stderr, "\".\"");
+    print_name(stderr, d.name);
+    fprintf(stderr, "\" (%s)\n", d.kind <= 3 ? kinds[d.kind] : "?");
   }
   return n > 0;
 }
@@ -471,13 +485,19 @@ static int cmd_info(int argc, char **argv) {
   printf("%s\nimports: %u\n", argv[2], ni);
   for (uint32_t i = 0; i < ni; i++)
     if (pvm_module_import(m, i, &d) == 0) {
-      printf("  %.*s.%.*s: ", (int)d.module.len, d.module.ptr, (int)d.name.len, d.name.ptr);
+      printf("  ");
+      print_name(stdout, d.module);
+      printf(".");
+      print_name(stdout, d.name);
+      printf(": ");
       print_desc(&d);
     }
   printf("exports: %u\n", ne);
   for (uint32_t i = 0; i < ne; i++)
     if (pvm_module_export(m, i, &d) == 0) {
-      printf("  %.*s: ", (int)d.name.len, d.name.ptr);
+      printf("  ");
+      print_name(stdout, d.name);
+      printf(": ");
       print_desc(&d);
     }
   printf("memories (imported or exported):\n");
@@ -488,7 +508,9 @@ static int cmd_info(int argc, char **argv) {
       if (rc < 0 || d.kind != PVM_EXTERN_MEMORY)
         continue;
       nmem++;
-      printf("  %s %.*s: ", pass ? "export" : "import", (int)d.name.len, d.name.ptr);
+      printf("  %s ", pass ? "export" : "import");
+      print_name(stdout, d.name);
+      printf(": ");
       print_limits(&d.limits);
       printf(" pages of 64 KiB\n");
     }
