@@ -223,6 +223,7 @@ typedef enum pop_abi_err {
   POP_E_HOST = -13,      /* the host callback failed */
   POP_E_DEPTH = -14,     /* poctl nested too deep */
   POP_E_STATE = -15,     /* not allowed now (e.g. poctl to a disabled plugin) */
+  POP_E_OP = -16,        /* poctl: the called operation returned a non-zero code */
 } pop_abi_err;
 
 /* Connection fields (get_connection / set_connection). A host may support any subset;
