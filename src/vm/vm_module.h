@@ -132,6 +132,9 @@ typedef struct vm_module {
 
   uint32_t nfuncs; /* defined functions */
   vm_func *funcs;
+  /* Type index of every function in the function index space (imports first), so
+   * vm_module_func_type() is O(1). Owned, nfunc_imports + nfuncs entries. */
+  uint32_t *func_types;
 
   uint32_t ntables; /* defined tables */
   vm_table_type *tables;
@@ -168,7 +171,9 @@ typedef struct vm_module {
 /* Decodes |len| bytes into |m| (copying the bytes). On failure fills |err| with the spec
  * test wording ("unexpected end", "magic header not detected", "integer too large",
  * "section size mismatch", ...) and the offset, frees what was built and returns
- * PVM_ERR_MALFORMED or PVM_ERR_NOMEM. */
+ * PVM_ERR_MALFORMED or PVM_ERR_NOMEM. A constant expression that is not one constant
+ * instruction ("constant expression required", "type mismatch") is reported while
+ * decoding, with PVM_ERR_INVALID, since vm_const_expr holds exactly one instruction. */
 int vm_decode(const uint8_t *bytes, size_t len, vm_module *m, pvm_error *err);
 
 /* Validates a decoded module (types, indices, every function body, constant expressions,
