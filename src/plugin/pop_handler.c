@@ -152,6 +152,8 @@ static int run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_ancho
   uint8_t *mem = pvm_instance_memory(in->vm, &msize);
   area = (pop_io_area *)(void *)(mem + in->io_addr);
   uint32_t n = area->n_outputs;
+  if (!(in->perms & POP_PERM_OUTPUT))
+    n = 0; /* no permission: outputs written in place are ignored */
   if (n > POP_MAX_OUTPUTS || ctx->n_outputs + n > POP_MAX_OUTPUTS) {
     char what[96];
     pop_op_name((pop_op){e->kind, e->param, e->other}, anchor, what, sizeof what);
