@@ -98,10 +98,12 @@ POP_API bool pop_op_always_enabled(pop_op_kind kind);
 
 typedef struct pop_settings {
   uint64_t fuel_per_call;      /* instructions per plugin call; default 10,000,000 */
-  uint64_t timeout_ns;         /* wall clock per plugin call, 0 = none; default 100 ms */
+  uint64_t timeout_ns;         /* wall clock per plugin call, 0 = none; default 0: fuel
+                                  already bounds every call, and a deadline costs a clock
+                                  read per call (set it when host callbacks may be slow) */
   uint32_t max_memory_pages;   /* linear memory per instance; default 16 (1 MiB) */
   uint32_t max_call_depth;     /* nested wasm calls; default 1000 */
-  uint32_t max_plugins;        /* per handler; default 16 */
+  uint32_t max_plugins;        /* per handler; default 16, at most 32 */
   uint32_t max_timers;         /* per plugin instance; default 64 */
   uint32_t max_files;          /* open files per plugin instance; default 8 */
   uint64_t file_quota;         /* bytes a plugin may write into its folder; default 1 MiB */

@@ -63,6 +63,19 @@ void pop_handler_del(pop_handler *h) {
   free(h);
 }
 
+/* ---- the interest masks ---- */
+
+static void mask_set(pop_handler *h, const pop_inst *in, bool on) {
+  uint32_t bit = 1u << in->index;
+  for (int k = 0; k < POP_OP_KIND_COUNT; k++)
+    for (int a = 0; a < 3; a++) {
+      if (on && (in->plugin->kind_anchors[k] & (1u << a)))
+        h->mask[k][a] |= bit;
+      else
+        h->mask[k][a] &= ~bit;
+    }
+}
+
 /* ---- faults ---- */
 
 void pop_inst_fault(pop_inst *in, const char *what, int trap, const char *why) {
@@ -75,6 +88,7 @@ void pop_inst_fault(pop_inst *in, const char *what, int trap, const char *why) {
   h->has_fault = true;
   in->faulted = true;
   in->enabled = false;
+  mask_set(h, in, false);
   if (h->cb.on_fault)
     h->cb.on_fault(h->conn, f);
 }
@@ -179,9 +193,9 @@ static int run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_ancho
 /* Runs |anchor| code of every active plugin (Before/After). */
 static unsigned run_all(pop_handler *h, pop_op op, pop_anchor anchor, pop_callctx *base) {
   unsigned faults = 0;
-  for (size_t i = 0; i < h->n_insts; i++) {
-    pop_inst *in = h->insts[i];
-    if (!in->plugin->has_anchor[anchor] || !active(in, op.kind) || in->running)
+  for (uint32_t m = h->mask[op.kind][anchor]; m; m &= m - 1) {
+    pop_inst *in = h->insts[__builtin_ctz(m)];
+    if (!active(in, op.kind) || in->running)
       continue;
     size_t idx;
     const pop_op_entry *e = pop_plugin_find(in->plugin, op, &idx);
@@ -214,12 +228,13 @@ static int call_path(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
   base.tokens = tokens;
   base.readonly = readonly;
   base.parent = h->ctx;
-  if (!define_only)
+  if (!define_only && h->mask[op.kind][POP_ANCHOR_BEFORE])
     r.faults += run_all(h, op, POP_ANCHOR_BEFORE, &base);
   bool done = false;
-  for (size_t i = 0; i < h->n_insts && !done; i++) {
+  for (uint32_t m = h->mask[op.kind][POP_ANCHOR_DEFINE]; m && !done; m &= m - 1) {
+    size_t i = (size_t)__builtin_ctz(m);
     pop_inst *in = h->insts[i];
-    if (!in->plugin->has_anchor[POP_ANCHOR_DEFINE] || !active(in, op.kind))
+    if (!active(in, op.kind))
       continue;
     size_t idx;
     const pop_op_entry *e = pop_plugin_find(in->plugin, op, &idx);
@@ -250,7 +265,7 @@ static int call_path(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
     r.definer = -1;
     done = true;
   }
-  if (!define_only)
+  if (!define_only && h->mask[op.kind][POP_ANCHOR_AFTER])
     r.faults += run_all(h, op, POP_ANCHOR_AFTER, &base);
   h->depth--;
   if (res)
@@ -278,9 +293,14 @@ int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
 bool pop_handler_wants(const pop_handler *h, pop_op op) {
   if (!h)
     return false;
-  for (size_t i = 0; i < h->n_insts; i++)
-    if (active(h->insts[i], op.kind) && pop_plugin_find(h->insts[i]->plugin, op, NULL))
+  if ((unsigned)op.kind >= POP_OP_KIND_COUNT)
+    return false;
+  uint32_t m = h->mask[op.kind][0] | h->mask[op.kind][1] | h->mask[op.kind][2];
+  for (; m; m &= m - 1) {
+    const pop_inst *in = h->insts[__builtin_ctz(m)];
+    if (active(in, op.kind) && pop_plugin_find(in->plugin, op, NULL))
       return true;
+  }
   return false;
 }
 
@@ -414,7 +434,7 @@ static int inst_build(pop_handler *h, pop_plugin *p, const pop_attach_opts *o,
 int pop_handler_attach(pop_handler *h, pop_plugin *p, const pop_attach_opts *o) {
   if (!h || !p || p->store != h->store)
     return POP_ERR_ARG;
-  if (h->n_insts >= h->store->settings.max_plugins)
+  if (h->n_insts >= h->store->settings.max_plugins || h->n_insts >= POP_MAX_PLUGINS)
     return POP_ERR_LIMIT;
   pop_inst **insts = realloc(h->insts, (h->n_insts + 1) * sizeof *insts);
   if (!insts)
@@ -431,6 +451,7 @@ int pop_handler_attach(pop_handler *h, pop_plugin *p, const pop_attach_opts *o) 
   }
   in->index = (int)h->n_insts;
   h->insts[h->n_insts++] = in;
+  mask_set(h, in, true);
   /* init (Define) of this plugin only. */
   size_t idx;
   const pop_op_entry *e = pop_plugin_find(p, pop_op_make(POP_OP_INIT, 0), &idx);
@@ -451,6 +472,7 @@ int pop_handler_attach(pop_handler *h, pop_plugin *p, const pop_attach_opts *o) 
       rv = POP_ERR_FAULT;
     }
     if (rv != 0) {
+      mask_set(h, in, false);
       h->n_insts--;
       inst_del(in);
       return rv;

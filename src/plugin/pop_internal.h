@@ -6,6 +6,8 @@
 #ifndef POP_INTERNAL_H
 #define POP_INTERNAL_H
 
+#define POP_MAX_PLUGINS 32
+
 #include "pluginop/plugin.h"
 #include "pluginop/vm.h"
 #include "pop_fs.h"
@@ -28,6 +30,8 @@ struct pop_plugin {
   pop_op_entry *ops;
   size_t n_ops;
   bool has_anchor[3];
+  uint8_t kind_anchors[POP_OP_KIND_COUNT]; /* bit a: some op of this kind has anchor a */
+  uint16_t kind_start[POP_OP_KIND_COUNT + 1]; /* ops are sorted by kind */
   bool has_io;      /* exports __pop_io */
   bool uses_extism; /* imports extism:host/env */
 };
@@ -99,6 +103,9 @@ struct pop_handler {
   pvm_linker *linker;
   pop_inst **insts;
   size_t n_insts;
+  /* Bit i of mask[kind][anchor]: plugin i has code for that kind and anchor and is not
+   * faulted. Lets a call skip every plugin that cannot be interested (at most 32). */
+  uint32_t mask[POP_OP_KIND_COUNT][3];
   pop_callctx *ctx;   /* innermost running call, NULL when idle */
   uint32_t depth;     /* nested handler calls */
   uint64_t timer_seq;

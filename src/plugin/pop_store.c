@@ -15,7 +15,7 @@
 void pop_settings_default(pop_settings *s) {
   memset(s, 0, sizeof *s);
   s->fuel_per_call = 10000000;
-  s->timeout_ns = 100000000;
+  s->timeout_ns = 0;
   s->max_memory_pages = 16;
   s->max_call_depth = 1000;
   s->max_plugins = 16;
@@ -104,11 +104,14 @@ static bool is_type(const pvm_functype *t, int np, uint8_t p, int nr, uint8_t r)
 }
 
 const pop_op_entry *pop_plugin_find(const pop_plugin *p, pop_op op, size_t *index) {
-  for (size_t i = 0; i < p->n_ops; i++) {
+  if ((unsigned)op.kind >= POP_OP_KIND_COUNT)
+    return NULL;
+  for (size_t i = p->kind_start[op.kind]; i < p->kind_start[op.kind + 1]; i++) {
     const pop_op_entry *e = &p->ops[i];
-    if (e->kind != op.kind || e->param != op.param)
+    if (e->param != op.param)
       continue;
-    if (op.kind == POP_OP_OTHER && (!op.name || strcmp(op.name, e->other) != 0))
+    if (op.kind == POP_OP_OTHER &&
+        (!op.name || op.name[0] != e->other[0] || strcmp(op.name, e->other) != 0))
       continue;
     if (index)
       *index = i;
@@ -120,7 +123,13 @@ const pop_op_entry *pop_plugin_find(const pop_plugin *p, pop_op op, size_t *inde
 /* Adds export |name| as code for (op, anchor). */
 static int add_op(pop_plugin *p, pop_op op, pop_anchor anchor, const char *name, size_t len,
                   char *err, size_t cap) {
-  pop_op_entry *e = (pop_op_entry *)pop_plugin_find(p, op, NULL);
+  pop_op_entry *e = NULL;
+  for (size_t i = 0; i < p->n_ops && !e; i++)
+    if (p->ops[i].kind == op.kind && p->ops[i].param == op.param &&
+        (op.kind != POP_OP_OTHER ||
+         (strlen(p->ops[i].other) == len - (size_t)(op.name - name) &&
+          memcmp(p->ops[i].other, op.name, len - (size_t)(op.name - name)) == 0)))
+      e = &p->ops[i];
   if (!e) {
     pop_op_entry *ops = realloc(p->ops, (p->n_ops + 1) * sizeof *ops);
     if (!ops)
@@ -144,7 +153,25 @@ static int add_op(pop_plugin *p, pop_op op, pop_anchor anchor, const char *name,
   if (!(e->export_name[anchor] = strndup_name(name, len)))
     return POP_ERR_NOMEM;
   p->has_anchor[anchor] = true;
+  p->kind_anchors[op.kind] |= (uint8_t)(1u << anchor);
   return 0;
+}
+
+static int cmp_kind(const void *a, const void *b) {
+  const pop_op_entry *x = a, *y = b;
+  return x->kind < y->kind ? -1 : x->kind > y->kind;
+}
+
+/* Sorts the ops by kind and indexes where each kind starts. */
+static void index_ops(pop_plugin *p) {
+  if (p->n_ops)
+    qsort(p->ops, p->n_ops, sizeof *p->ops, cmp_kind);
+  size_t i = 0;
+  for (int k = 0; k <= POP_OP_KIND_COUNT; k++) {
+    while (i < p->n_ops && (int)p->ops[i].kind < k)
+      i++;
+    p->kind_start[k] = (uint16_t)i;
+  }
 }
 
 /* Sorts the module's exports into ops and checks its imports. */
@@ -198,10 +225,15 @@ static int analyse(pop_plugin *p, char *err, size_t cap) {
       set_err(err, cap, "export '%.*s': operations must be (i32) -> i64", (int)len, name);
       return POP_ERR_LOAD;
     }
+    if (p->n_ops >= UINT16_MAX) {
+      set_err(err, cap, "too many operation exports");
+      return POP_ERR_LOAD;
+    }
     int rv = add_op(p, op, anchor, name, len, err, cap);
     if (rv)
       return rv;
   }
+  index_ops(p);
   return 0;
 }
 
