@@ -28,11 +28,23 @@ int pop_handler_new(pop_store *store, const pop_callbacks *callbacks, void *conn
   if (callbacks)
     h->cb = *callbacks;
   h->conn = conn;
-  if (pvm_linker_new(&h->linker) != 0 || pop_hostapi_define(h->linker, h) != 0) {
-    pvm_linker_del(h->linker);
-    free(h);
-    return POP_ERR_NOMEM;
+  pop_linker_slot *slot = store->free_linkers;
+  if (slot) {
+    store->free_linkers = slot->next;
+  } else {
+    slot = calloc(1, sizeof *slot);
+    if (!slot || pvm_linker_new(&slot->linker) != 0 ||
+        pop_hostapi_define(slot->linker, &slot->cell) != 0) {
+      if (slot)
+        pvm_linker_del(slot->linker);
+      free(slot);
+      free(h);
+      return POP_ERR_NOMEM;
+    }
   }
+  slot->cell = h;
+  slot->next = NULL;
+  h->linker = slot;
   *out = h;
   return 0;
 }
@@ -59,7 +71,11 @@ void pop_handler_del(pop_handler *h) {
   for (size_t i = 0; i < h->n_insts; i++)
     inst_del(h->insts[i]);
   free(h->insts);
-  pvm_linker_del(h->linker);
+  /* Every instance using the linker's functions is gone: the linker can serve another
+   * connection. */
+  h->linker->cell = NULL;
+  h->linker->next = h->store->free_linkers;
+  h->store->free_linkers = h->linker;
   free(h);
 }
 
@@ -395,7 +411,7 @@ static int inst_build(pop_handler *h, pop_plugin *p, const pop_attach_opts *o,
   c.tokens = &none;
   pop_callctx *saved = h->ctx;
   h->ctx = &c;
-  rv = pvm_instance_new(p->module, h->linker, &lim, &in->vm, &err);
+  rv = pvm_instance_new(p->module, h->linker->linker, &lim, &in->vm, &err);
   h->ctx = saved;
   if (rv != 0) {
     pop_fault *f = &h->last_fault;

@@ -18,9 +18,12 @@
 /* The calling code's context, or NULL (a host function called from a start function
  * or after the call ended). */
 static pop_callctx *cur(void *ud) {
-  pop_handler *h = ud;
-  return h->ctx && h->ctx->inst ? h->ctx : NULL;
+  pop_handler *h = *(pop_handler **)ud;
+  return h && h->ctx && h->ctx->inst ? h->ctx : NULL;
 }
+
+/* The handler behind a host function's user data. */
+#define HANDLER(ud) (*(pop_handler **)(ud))
 
 /* |len| bytes at |ptr| in the caller's memory, or NULL if they do not all fit. */
 static uint8_t *mem_at(pvm_call_ctx *cx, uint64_t ptr, uint64_t len) {
@@ -88,7 +91,7 @@ static int h_log(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *ud) {
   uint8_t *p = mem_at(cx, a[1].i32, a[2].i32);
   if (!p)
     return RET_I32(POP_E_BOUNDS);
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   if (h->cb.log)
     h->cb.log(h->conn, c->inst->plugin->name, (int)a[0].i32, (const char *)p, a[2].i32);
   return RET_I32(0);
@@ -107,7 +110,7 @@ static int32_t field_get(pvm_call_ctx *cx, const pvm_val *a, void *ud, uint32_t 
     return rv;
   if (!mem_at(cx, a[2].i32, sizeof(pop_val)))
     return POP_E_BOUNDS;
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   if (!fn)
     return POP_E_FIELD;
   pop_val v;
@@ -138,22 +141,22 @@ static int32_t field_set(pvm_call_ctx *cx, const pvm_val *a, void *ud, uint32_t 
     return POP_E_VALUE;
   if (!fn)
     return POP_E_FIELD;
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   rv = fn(h->conn, a[0].i32, a[1].i64, &v);
   return rv < 0 ? rv : 0;
 }
 
 static int h_get_conn(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *ud) {
-  return RET_I32(field_get(cx, a, ud, POP_PERM_CONN_READ, ((pop_handler *)ud)->cb.get_conn));
+  return RET_I32(field_get(cx, a, ud, POP_PERM_CONN_READ, HANDLER(ud)->cb.get_conn));
 }
 static int h_set_conn(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *ud) {
-  return RET_I32(field_set(cx, a, ud, POP_PERM_CONN_WRITE, ((pop_handler *)ud)->cb.set_conn));
+  return RET_I32(field_set(cx, a, ud, POP_PERM_CONN_WRITE, HANDLER(ud)->cb.set_conn));
 }
 static int h_get_rec(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *ud) {
-  return RET_I32(field_get(cx, a, ud, POP_PERM_REC_READ, ((pop_handler *)ud)->cb.get_rec));
+  return RET_I32(field_get(cx, a, ud, POP_PERM_REC_READ, HANDLER(ud)->cb.get_rec));
 }
 static int h_set_rec(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *ud) {
-  return RET_I32(field_set(cx, a, ud, POP_PERM_REC_WRITE, ((pop_handler *)ud)->cb.set_rec));
+  return RET_I32(field_set(cx, a, ud, POP_PERM_REC_WRITE, HANDLER(ud)->cb.set_rec));
 }
 
 /* ---- bytes ---- */
@@ -177,7 +180,7 @@ static int h_get_bytes(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *u
   if (!p)
     return RET_I64(POP_E_BOUNDS);
   pop_token *t = token(c, a[0].i64);
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   if (!t || len > t->read_left || !h->cb.bytes_read)
     return RET_I64(POP_E_BUFFER);
   int r = h->cb.bytes_read(h->conn, t->tag, p, len);
@@ -197,7 +200,7 @@ static int h_put_bytes(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *u
   if (!p)
     return RET_I64(POP_E_BOUNDS);
   pop_token *t = token(c, a[0].i64);
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   if (!t || len > t->write_left || len > c->tokens->put_left || !h->cb.bytes_write)
     return RET_I64(POP_E_BUFFER);
   int r = h->cb.bytes_write(h->conn, t->tag, p, len);
@@ -222,7 +225,7 @@ static int h_register_frame(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, vo
   memcpy(&reg, p, sizeof reg);
   if (reg.send_order > POP_SEND_END)
     return RET_I32(POP_E_VALUE);
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   if (!h->cb.register_frame)
     return RET_I32(POP_E_HOST);
   int r = h->cb.register_frame(h->conn, &reg);
@@ -234,7 +237,7 @@ static int h_register_tp(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void 
   int32_t rv = check(c, POP_PERM_REGISTER, true);
   if (rv)
     return RET_I32(rv);
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   if (!h->cb.register_tp)
     return RET_I32(POP_E_HOST);
   int r = h->cb.register_tp(h->conn, a[0].i64);
@@ -249,7 +252,7 @@ static int h_set_timer(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *u
   if (rv)
     return RET_I32(rv);
   pop_inst *in = c->inst;
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   pop_timer *t = NULL;
   for (uint32_t i = 0; i < in->n_timers; i++)
     if (in->timers[i].id == a[1].i64)
@@ -281,7 +284,7 @@ static int h_cancel_timer(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void
 }
 
 static int h_now(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *ud) {
-  return RET_I64(pop_handler_now(ud));
+  return RET_I64(pop_handler_now(HANDLER(ud)));
 }
 
 /* ---- files ---- */
@@ -331,7 +334,7 @@ static int h_poctl(pvm_call_ctx *cx, const pvm_val *a, pvm_val *res, void *ud) {
   uint8_t *pin = mem_at(cx, a[1].i32, (uint64_t)n_in * sizeof(pop_val));
   if (!pin || !mem_at(cx, a[3].i32, (uint64_t)max_out * sizeof(pop_val)))
     return RET_I64(POP_E_BOUNDS);
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   if (h->depth > h->store->settings.max_poctl_depth)
     return RET_I64(POP_E_DEPTH);
   /* Copy in and out: the callee may grow its (or this) memory. */
@@ -556,7 +559,7 @@ static int x_log(pvm_call_ctx *cx, const pvm_val *a, void *ud, int level, const 
   const uint8_t *p = pop_kernel_block(k, a[0].i64, &len);
   if (!p)
     return ktrap(cx, fn, "not a live block handle");
-  pop_handler *h = ud;
+  pop_handler *h = HANDLER(ud);
   pop_callctx *c = cur(ud);
   if (h->cb.log && (c->inst->perms & POP_PERM_LOG))
     h->cb.log(h->conn, c->inst->plugin->name, level, (const char *)p, len);
@@ -667,12 +670,12 @@ static uint32_t types(const char *s, uint8_t *out) {
   return n;
 }
 
-int pop_hostapi_define(pvm_linker *linker, pop_handler *h) {
+int pop_hostapi_define(pvm_linker *linker, pop_handler **cell) {
   for (size_t i = 0; i < sizeof HOST_FNS / sizeof HOST_FNS[0]; i++) {
     uint8_t p[8], r[2];
     uint32_t np = types(HOST_FNS[i].params, p), nr = types(HOST_FNS[i].results, r);
     int rv = pvm_linker_define_func(linker, HOST_FNS[i].module, HOST_FNS[i].name, p, np, r,
-                                    nr, HOST_FNS[i].fn, h);
+                                    nr, HOST_FNS[i].fn, cell);
     if (rv != 0)
       return rv;
   }

@@ -26,6 +26,8 @@ struct pop_plugin {
   pop_plugin *next;
   char name[64];
   uint8_t hash[32];
+  uint8_t *bytes; /* a copy: identical bytes are found by comparison, without hashing */
+  size_t len;
   pvm_module *module;
   pop_op_entry *ops;
   size_t n_ops;
@@ -36,9 +38,19 @@ struct pop_plugin {
   bool uses_extism; /* imports extism:host/env */
 };
 
+/* A linker with every host function defined, whose user data is |cell|: the handler
+ * using it. Linkers are pooled in the store (defining ~50 functions costs more than the
+ * rest of a warm attach), handed to a handler by pop_handler_new and back by _del. */
+typedef struct pop_linker_slot {
+  pvm_linker *linker;
+  pop_handler *cell;
+  struct pop_linker_slot *next;
+} pop_linker_slot;
+
 struct pop_store {
   pop_settings settings;
   pop_plugin *plugins;
+  pop_linker_slot *free_linkers;
 };
 
 typedef struct pop_timer {
@@ -100,7 +112,7 @@ struct pop_handler {
   pop_store *store;
   pop_callbacks cb;
   void *conn;
-  pvm_linker *linker;
+  pop_linker_slot *linker;
   pop_inst **insts;
   size_t n_insts;
   /* Bit i of mask[kind][anchor]: plugin i has code for that kind and anchor and is not
@@ -113,8 +125,9 @@ struct pop_handler {
   bool has_fault;
 };
 
-/* pop_hostapi.c: defines every imported function on |linker| with user data |h|. */
-int pop_hostapi_define(pvm_linker *linker, pop_handler *h);
+/* pop_hostapi.c: defines every imported function on |linker|; each gets |cell| as user
+ * data and finds the running handler in *cell. */
+int pop_hostapi_define(pvm_linker *linker, pop_handler **cell);
 
 /* pop_handler.c: internal entry for poctl from a plugin (nested). */
 int pop_handler_poctl_nested(pop_handler *h, uint64_t id, const pop_val *inputs,

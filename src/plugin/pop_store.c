@@ -66,6 +66,7 @@ static void plugin_del(pop_plugin *p) {
       free(p->ops[i].export_name[a]);
   }
   free(p->ops);
+  free(p->bytes);
   pvm_module_del(p->module);
   free(p);
 }
@@ -76,6 +77,11 @@ void pop_store_del(pop_store *store) {
   for (pop_plugin *p = store->plugins, *n; p; p = n) {
     n = p->next;
     plugin_del(p);
+  }
+  for (pop_linker_slot *l = store->free_linkers, *n; l; l = n) {
+    n = l->next;
+    pvm_linker_del(l->linker);
+    free(l);
   }
   free(store);
 }
@@ -241,6 +247,12 @@ int pop_store_load_bytes(pop_store *store, const char *name, const uint8_t *byte
                          size_t len, pop_plugin **out, char *err, size_t err_cap) {
   if (!store || !bytes || !out || !name)
     return POP_ERR_ARG;
+  /* Identical bytes have the identical hash: a comparison is cheaper than SHA-256. */
+  for (pop_plugin *p = store->plugins; p; p = p->next)
+    if (p->len == len && memcmp(p->bytes, bytes, len) == 0) {
+      *out = p;
+      return 0;
+    }
   uint8_t hash[32];
   if (gnutls_hash_fast(GNUTLS_DIG_SHA256, bytes, len, hash) != 0) {
     set_err(err, err_cap, "SHA-256 failed");
@@ -257,10 +269,17 @@ int pop_store_load_bytes(pop_store *store, const char *name, const uint8_t *byte
   p->store = store;
   snprintf(p->name, sizeof p->name, "%s", name);
   memcpy(p->hash, hash, 32);
+  if (!(p->bytes = malloc(len ? len : 1))) {
+    free(p);
+    return POP_ERR_NOMEM;
+  }
+  memcpy(p->bytes, bytes, len);
+  p->len = len;
   pvm_error perr;
   int rv = pvm_module_new(bytes, len, &p->module, &perr);
   if (rv != 0) {
     set_err(err, err_cap, "%s: %s", p->name, perr.msg);
+    free(p->bytes);
     free(p);
     return rv == PVM_ERR_NOMEM ? POP_ERR_NOMEM : POP_ERR_LOAD;
   }
