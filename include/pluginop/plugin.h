@@ -4,7 +4,10 @@
  * Objects
  *   pop_store    shared by the connections of a process: compiles each plugin once,
  *                keyed by the SHA-256 of its bytes (loading the same bytes twice returns
- *                the same pop_plugin). Not thread-safe: one thread, or a lock around it.
+ *                the same pop_plugin), and pools the import linkers handlers use.
+ *                pop_store_*, pop_handler_new and pop_handler_del touch the store: call
+ *                them from one thread, or under one lock. Calls on different handlers
+ *                may run on different threads (compiled modules are read-only).
  *   pop_plugin   a compiled plugin (module + parsed op table), owned by its store.
  *   pop_handler  one per connection: the plugins attached to it (cheap instances of
  *                compiled plugins), their per-plugin environment (parameters, permissions,
@@ -194,7 +197,8 @@ POP_API bool pop_plugin_provides(const pop_plugin *plugin, pop_op op, pop_anchor
 POP_API int pop_handler_new(pop_store *store, const pop_callbacks *callbacks, void *conn,
                             pop_handler **out);
 
-/* Frees the handler, its instances, timers and open files. NULL ok. */
+/* Frees the handler, its instances, timers and open files, and gives its linker back to
+ * the store's pool. Not from inside a callback of this handler. NULL ok. */
 POP_API void pop_handler_del(pop_handler *handler);
 
 /* A parameter given to a plugin at attach time (copied). */
