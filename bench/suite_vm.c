@@ -79,7 +79,8 @@ static int run_vm(pvm_instance *inst, pvm_func *f, uint32_t reps, double *ms,
 /* Runs one kernel (1 warm-up + |runs| timed runs each way); fills the medians. Returns 0,
  * or -1 on a failure or checksum mismatch (printed). */
 static int bench_kernel(pvm_instance *inst, const kernel *k, const bench_opts *o,
-                        double *native_ms, double *vm_ms, uint32_t *checksum) {
+                        double *native_ms, double *vm_ms, uint32_t *checksum,
+                        uint64_t *instructions) {
   pvm_func *f = pvm_instance_func(inst, k->name);
   const pvm_functype *ft = f ? pvm_func_type(f) : NULL;
   if (!ft || ft->nparams != 1 || ft->nresults != 1) {
@@ -103,6 +104,7 @@ static int bench_kernel(pvm_instance *inst, const kernel *k, const bench_opts *o
       rc = -1;
     }
     rc = rc ? rc : run_vm(inst, f, reps, &t, &got);
+    *instructions = pvm_instance_fuel_used(inst); /* the same every run */
     if (rc == 0 && r > 0)
       vs[r - 1] = t;
     if (rc == 0 && got != want) {
@@ -131,14 +133,15 @@ static int run_suite(int argc, char **argv) {
   printf("suite vm: %zu kernels, median of %d runs after a warm-up, scale %g\n"
          "  native: the same C compiled into pluginop-bench; VM: %s\n",
          NKERNELS, o.runs, o.scale, bench_kernels_wasm());
-  printf("  %-8s %-28s %11s %11s %10s  %s\n", "kernel", "what", "native ms", "VM ms",
-         "VM/native", "checksum");
+  printf("  %-8s %-28s %11s %11s %10s %9s  %s\n", "kernel", "what", "native ms", "VM ms",
+         "VM/native", "VM Mi/s", "checksum");
   double log_sum = 0;
   int failed = 0, done = 0;
   for (size_t i = 0; i < NKERNELS; i++) {
     double nms, vms;
     uint32_t sum;
-    if (bench_kernel(inst, &kernels[i], &o, &nms, &vms, &sum) < 0) {
+    uint64_t instr = 0;
+    if (bench_kernel(inst, &kernels[i], &o, &nms, &vms, &sum, &instr) < 0) {
       printf("  %-8s %-28s FAILED\n", kernels[i].name, kernels[i].what);
       failed++;
       continue;
@@ -148,8 +151,10 @@ static int run_suite(int argc, char **argv) {
       log_sum += log(ratio);
       done++;
     }
-    printf("  %-8s %-28s %11.3f %11.3f %9.1fx  %08" PRIx32 "\n", kernels[i].name,
-           kernels[i].what, nms, vms, ratio, sum);
+    /* Millions of wasm instructions per second (the VM's fuel count of one run). */
+    double mips = vms > 0 ? (double)instr / (vms * 1e3) : 0;
+    printf("  %-8s %-28s %11.3f %11.3f %9.1fx %9.0f  %08" PRIx32 "\n", kernels[i].name,
+           kernels[i].what, nms, vms, ratio, mips, sum);
     fflush(stdout);
   }
   if (done)

@@ -22,7 +22,7 @@ show() {
   local what=$1
   shift
   printf -- '-- %s\n$ %s\n' "$what" "${*#$build/}"
-  "$@"
+  "$@" 2>&1
   local st=$?
   printf '   (exit status %d)\n' "$st"
 }
@@ -37,7 +37,8 @@ section "Calling its functions"
 show "i32 arithmetic" "$vm" run "$wasm" add 40 2
 show "recursion: fib(24)" "$vm" run --stats "$wasm" fib 24
 show "a sieve in linear memory: primes below 100000" "$vm" run --stats "$wasm" count_primes 100000
-show "writes a greeting into linear memory, returns its address" "$vm" run "$wasm" greet 7
+show "writes a greeting into linear memory, returns its address (--string reads it back)" \
+  "$vm" run --string "$wasm" greet 7
 
 section "The sandbox: every failure is a clean trap, never a crash"
 show "reading far outside linear memory" "$vm" run "$wasm" checksum 2000000000

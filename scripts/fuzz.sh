@@ -54,7 +54,7 @@ for t in $targets; do
        -print_final_stats=1 -artifact_prefix="$build/crashes/$name-" \
        "$run_dir" "${seeds[@]}" >"$log" 2>&1
   st=$?
-  grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | sed 's/^/   /'
+  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | sed 's/^/   /'
   if [ $st -ne 0 ]; then
     failed=1
     echo "   CRASH (exit status $st), log: $log"

@@ -285,7 +285,10 @@ BK_EXPORT(varint) uint32_t bk_varint(uint32_t reps) {
     uint32_t seed = 0xabcdef01u + r;
     uint32_t len = 0;
     for (int i = 0; i < VARINT_COUNT; i++) {
-      uint64_t v = ((uint64_t)rng_next(&seed) << 32 | rng_next(&seed)) >> (rng_next(&seed) % 64);
+      /* One call per statement: the order of calls within an expression is unspecified. */
+      uint64_t hi = rng_next(&seed);
+      uint64_t lo = rng_next(&seed);
+      uint64_t v = (hi << 32 | lo) >> (rng_next(&seed) % 64);
       do {
         uint8_t byte = v & 0x7f;
         v >>= 7;

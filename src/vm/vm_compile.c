@@ -38,6 +38,8 @@ typedef struct cframe {
   uint32_t loop_pc; /* LOOP: the header */
   uint32_t fix;     /* chain of forward branches (index + 1), 0 = none */
   uint32_t else_fix;/* IF: the branch to the else arm (index + 1), 0 = none */
+  size_t outer_fuel_ins; /* LOOP: the enclosing fuel region, resumed at its end */
+  uint32_t outer_fuel_n;
 } cframe;
 
 typedef struct comp {
@@ -113,11 +115,16 @@ static void patch_chain(comp *c, uint32_t chain, size_t target) {
 /* A label is bound at the current position: no peephole may look across it. */
 static void bind_label(comp *c) { c->last_def = NO_DEF; }
 
-static void new_fuel_segment(comp *c) {
-  if (c->status) return;
-  c->code[c->fuel_ins].a = c->fuel_n;
+/* Fuel regions: the function body and each loop body (nested loops excluded) start with
+ * a FUEL op charging every instruction of the region, so forward branches and merges
+ * cost nothing and only loop headers and function entries pay. */
+static void start_fuel_region(comp *c) {
   c->fuel_ins = emit(c, VM_OP_FUEL, 0, 0, 0);
   c->fuel_n = 0;
+}
+
+static void end_fuel_region(comp *c) {
+  if (!c->status) c->code[c->fuel_ins].a = c->fuel_n;
 }
 
 /* ---- compile-time operand stack --------------------------------------------------- */
@@ -312,6 +319,13 @@ static void emit_return(comp *c) {
   uint32_t nr = c->ctl[0].nresults;
   if (!need(c, nr)) return;
   uint32_t from = c->sh - nr;
+  size_t ld = c->last_def;
+  if (nr == 1 && c->st[from].kind == E_TEMP && ld != NO_DEF && ld + 1 == c->ncode &&
+      c->code[ld].a == slot_of(c, from)) {
+    c->code[ld].a = 0; /* the op computing the only result writes it in place */
+    emit(c, VM_OP_RETURN, 0, 0, 0);
+    return;
+  }
   /* Locals among the results are read before any result slot is written. */
   for (uint32_t i = 0; i < nr; i++)
     if (c->st[from + i].kind == E_LOCAL) materialize(c, from + i);
@@ -396,7 +410,6 @@ static void do_else(comp *c) {
   f->kind = C_ELSE;
   f->unreachable = false;
   reset_stack(c, f->height, f->nparams);
-  new_fuel_segment(c);
 }
 
 /* Returns false when the function body ended. */
@@ -414,13 +427,16 @@ static bool do_end(comp *c) {
     c->nctl--;
     return false;
   }
-  bool merged = f->fix != 0 || f->else_fix != 0;
+  if (f->kind == C_LOOP) {
+    end_fuel_region(c);
+    c->fuel_ins = f->outer_fuel_ins;
+    c->fuel_n = f->outer_fuel_n;
+  }
   bind_label(c);
   patch_chain(c, f->fix, c->ncode);
   patch_chain(c, f->else_fix, c->ncode);
   reset_stack(c, f->height, f->nresults);
   c->nctl--;
-  if (merged) new_fuel_segment(c);
   return true;
 }
 
@@ -626,21 +642,41 @@ static bool skip_imm(comp *c, vm_reader *r, uint8_t op) {
     if (!vm_read_u32(r, &(v))) return fail(c, PVM_ERR_MALFORMED, r->err);               \
   } while (0)
 
+/* If entry |h| was just computed by `i32.add K` (the last instruction), removes that
+ * instruction and returns true with its operand slot and constant: a memory access with
+ * offset 0 then takes them as its _W form. */
+static bool take_add_k(comp *c, uint32_t h, uint32_t *base, uint32_t *k) {
+  size_t ld = c->last_def;
+  if (c->st[h].kind != E_TEMP || ld == NO_DEF || ld + 1 != c->ncode ||
+      c->code[ld].op != VM_OP_I32_ADD_K || c->code[ld].a != slot_of(c, h))
+    return false;
+  *base = c->code[ld].b;
+  *k = c->code[ld].c;
+  c->ncode--;
+  c->last_def = NO_DEF;
+  return true;
+}
+
 static bool mem_op(comp *c, vm_reader *r, uint32_t op, bool store) {
-  uint32_t align, offset;
+  uint32_t align, offset, base, k;
   RD_U32(align);
   RD_U32(offset);
   if (c->m->nmem_imports + c->m->nmems == 0) return fail(c, PVM_ERR_INVALID, "unknown memory");
+  const uint32_t to_w = VM_OP_LOAD32_W - VM_OP_LOAD32;
   if (store) {
     if (!need(c, 2)) return false;
+    bool fused = offset == 0 && c->st[c->sh - 1].kind != E_TEMP &&
+                 take_add_k(c, c->sh - 2, &base, &k);
     uint32_t v = use(c, c->sh - 1);
-    uint32_t a = use(c, c->sh - 2);
+    uint32_t a = fused ? base : use(c, c->sh - 2);
     c->sh -= 2;
-    emit(c, op, a, v, offset);
+    emit(c, fused ? op + to_w : op, a, v, fused ? k : offset);
   } else {
-    uint32_t a = pop_use(c);
-    if (c->status) return false;
-    emit_def(c, op, push_temp(c), a, offset);
+    if (!need(c, 1)) return false;
+    bool fused = offset == 0 && take_add_k(c, c->sh - 1, &base, &k);
+    uint32_t a = fused ? base : use(c, c->sh - 1);
+    c->sh--;
+    emit_def(c, fused ? op + to_w : op, push_temp(c), a, fused ? k : offset);
   }
   return true;
 }
@@ -815,8 +851,10 @@ static bool compile_instr(comp *c, vm_reader *r, uint8_t op, bool *done) {
     f = push_ctl(c, op == 0x02 ? C_BLOCK : C_LOOP, np, nr);
     if (f && op == 0x03) {
       bind_label(c);
-      new_fuel_segment(c);
-      c->ctl[c->nctl - 1].loop_pc = (uint32_t)c->fuel_ins;
+      f->outer_fuel_ins = c->fuel_ins;
+      f->outer_fuel_n = c->fuel_n;
+      start_fuel_region(c);
+      f->loop_pc = (uint32_t)c->fuel_ins;
     }
     break;
   case 0x04: {
@@ -1026,8 +1064,7 @@ static int compile_func(comp *c, uint32_t i, vm_code *out) {
   c->nlocals_total = c->base;
   c->last_def = NO_DEF;
   size_t start = c->ncode;
-  c->fuel_ins = emit(c, VM_OP_FUEL, 0, 0, 0);
-  c->fuel_n = 0;
+  start_fuel_region(c);
   push_ctl(c, C_FUNC, 0, ft->nresults);
   vm_reader r;
   vm_reader_init(&r, m->bytes, fn->code, fn->code + fn->code_len);
@@ -1045,7 +1082,7 @@ static int compile_func(comp *c, uint32_t i, vm_code *out) {
       compile_instr(c, &r, op, &done);
   }
   if (c->status) return c->status;
-  c->code[c->fuel_ins].a = c->fuel_n;
+  end_fuel_region(c);
   out->ins = (const vm_ins *)(uintptr_t)start; /* fixed up once the buffer is final */
   out->nparams = ft->nparams;
   out->nresults = ft->nresults;

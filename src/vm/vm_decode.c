@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "vm_module.h"
+#include "vm_opcodes.h"
 #include "vm_read.h"
 
 /* Section ids. */
@@ -42,6 +43,8 @@ typedef struct dec {
   int sec_id;               /* current section, for overrun_message() */
   bool has_func_section;
   bool has_code_section;
+  const char *deferred;     /* first validation error, reported if the format is fine */
+  long deferred_offset;
 } dec;
 
 static const char MSG_UNEXPECTED_END[] = "unexpected end";
@@ -194,19 +197,23 @@ static int read_global_type(dec *d, vm_global_type *out) {
   return 0;
 }
 
-/* Whether |op| starts some 2.0 instruction (0xfc and 0xfd are prefixes). */
-static bool opcode_exists(uint8_t op) {
-  return op <= 0x05 || (op >= 0x0b && op <= 0x11) || (op >= 0x1a && op <= 0x1c) ||
-         (op >= 0x20 && op <= 0x26) || (op >= 0x28 && op <= 0xc4) ||
-         (op >= 0xd0 && op <= 0xd2) || op == 0xfc || op == 0xfd;
+/* Records the first validation error met while decoding (a non-constant initializer):
+ * it is reported only if the rest of the module is well-formed, since format errors
+ * take precedence. */
+static void defer_invalid(dec *d, const uint8_t *at, const char *msg) {
+  if (d->deferred) return;
+  d->deferred = msg;
+  d->deferred_offset = (long)(at - d->r.base);
 }
 
 /* A constant expression: in 2.0 exactly one constant instruction then `end`. Anything
- * else is rejected here (see vm_decode's doc comment), with the spec's wording: a
+ * else is a validation error (see vm_decode's doc comment), with the spec's wording: a
  * non-constant instruction is "constant expression required", a wrong number of values
- * "type mismatch". */
+ * "type mismatch". Such an expression is still read to its end, so the format of the
+ * rest of the module is checked. */
 static int read_const_expr(dec *d, vm_const_expr *out) {
-  uint32_t nvalues = 0;
+  uint32_t nvalues = 0, depth = 0;
+  bool constant = true;
   const uint8_t *start = d->r.p;
   memset(out, 0, sizeof *out);
   for (;;) {
@@ -215,7 +222,11 @@ static int read_const_expr(dec *d, vm_const_expr *out) {
     RD(d, vm_read_u8(&d->r, &op));
     switch (op) {
     case 0x0b: /* end */
-      if (nvalues != 1) return fail_at(d, start, PVM_ERR_INVALID, "type mismatch");
+      if (depth > 0) {
+        depth--;
+        continue;
+      }
+      if (constant && nvalues != 1) defer_invalid(d, start, "type mismatch");
       return 0;
     case 0x41: { /* i32.const */
       int32_t v;
@@ -249,8 +260,12 @@ static int read_const_expr(dec *d, vm_const_expr *out) {
       RD(d, vm_read_u32(&d->r, &out->index));
       break;
     default:
-      if (!opcode_exists(op)) return fail_at(d, at, PVM_ERR_MALFORMED, "illegal opcode");
-      return fail_at(d, at, PVM_ERR_INVALID, "constant expression required");
+      if (!vm_opcode_exists(op) || op == 0xfd) return fail_at(d, at, PVM_ERR_MALFORMED, "illegal opcode");
+      defer_invalid(d, at, "constant expression required");
+      constant = false;
+      if (op >= 0x02 && op <= 0x04) depth++;
+      RD(d, vm_skip_immediates(&d->r, op, NULL));
+      continue;
     }
     out->op = op;
     nvalues++;
@@ -732,6 +747,14 @@ int vm_decode(const uint8_t *bytes, size_t len, vm_module *m, pvm_error *err) {
   rv = read_header(&d);
   if (!rv) rv = read_sections(&d);
   if (!rv) rv = finish(&d);
+  if (!rv && d.deferred) {
+    const uint8_t *at = NULL;
+    const char *msg = vm_scan_bodies(m, 0, &at); /* format errors come first */
+    if (msg)
+      rv = vm_error_set(err, PVM_ERR_MALFORMED, (long)(at - m->bytes), "%s", msg);
+    else
+      rv = vm_error_set(err, PVM_ERR_INVALID, d.deferred_offset, "%s", d.deferred);
+  }
   if (rv) vm_module_free(m);
   return rv;
 }

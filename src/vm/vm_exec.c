@@ -102,6 +102,11 @@ static inline uint64_t sat_u64(double x) {
   return (uint64_t)x;
 }
 
+/* Declared locals start at zero. Usually a handful: a loop beats a memset call. */
+static inline void zero_locals(pvm_val *p, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) p[i].i64 = 0;
+}
+
 /* ---- the interpreter --------------------------------------------------------------- */
 
 #define RA fp[pc->a]
@@ -151,6 +156,14 @@ static inline uint64_t sat_u64(double x) {
   if (VM_UNLIKELY(ea + (n) > msize)) TRAP(PVM_TRAP_MEMORY_OOB)
 #define EAS(n)                                                                           \
   uint64_t ea = (uint64_t)RA.i32 + (uint64_t)pc->c;                                     \
+  if (VM_UNLIKELY(ea + (n) > msize)) TRAP(PVM_TRAP_MEMORY_OOB)
+
+/* The _W forms: the address is R + K wrapped to 32 bits (a fused i32.add). */
+#define EAW(n)                                                                           \
+  uint64_t ea = (uint32_t)(RB.i32 + pc->c);                                             \
+  if (VM_UNLIKELY(ea + (n) > msize)) TRAP(PVM_TRAP_MEMORY_OOB)
+#define EASW(n)                                                                          \
+  uint64_t ea = (uint32_t)(RA.i32 + pc->c);                                             \
   if (VM_UNLIKELY(ea + (n) > msize)) TRAP(PVM_TRAP_MEMORY_OOB)
 
 #define BINOP32(name, expr)                                                              \
@@ -265,7 +278,7 @@ int vm_exec(pvm_instance *root, const pvm_func *f, pvm_val *args) {
 
   if (!f->code) goto call_host_entry;
   if (VM_UNLIKELY(fp + f->code->frame_size > stack_end)) TRAP(PVM_TRAP_STACK_EXHAUSTED);
-  memset(fp + f->code->nparams, 0, (size_t)f->code->nlocals * sizeof *fp);
+  zero_locals(fp + f->code->nparams, f->code->nlocals);
   pc = f->code->ins;
   DISPATCH();
 
@@ -338,7 +351,7 @@ dispatch:
                     nfp + code->frame_size > stack_end))
       TRAP(PVM_TRAP_STACK_EXHAUSTED);
     frames[depth++] = (vm_frame){ret, fp, inst};
-    memset(nfp + code->nparams, 0, (size_t)code->nlocals * sizeof *fp);
+    zero_locals(nfp + code->nparams, code->nlocals);
     fp = nfp;
     pc = code->ins;
     DISPATCH();
@@ -390,105 +403,54 @@ dispatch:
   }
 
   /* ---- memory ---- */
-  CASE(LOAD32) {
-    EA(4);
-    uint32_t v;
-    memcpy(&v, mem + ea, 4);
-    RA.i32 = v;
-    NEXT();
+#define LOAD_CASES(name, n, type, field, conv)                                            \
+  CASE(name) {                                                                          \
+    EA(n);                                                                              \
+    type v;                                                                             \
+    memcpy(&v, mem + ea, n);                                                            \
+    RA.field = conv(v);                                                                 \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_W) {                                                                      \
+    EAW(n);                                                                             \
+    type v;                                                                             \
+    memcpy(&v, mem + ea, n);                                                            \
+    RA.field = conv(v);                                                                 \
+    NEXT();                                                                             \
   }
-  CASE(LOAD64) {
-    EA(8);
-    uint64_t v;
-    memcpy(&v, mem + ea, 8);
-    RA.i64 = v;
-    NEXT();
+#define STORE_CASES(name, n, type, field)                                                \
+  CASE(name) {                                                                          \
+    EAS(n);                                                                             \
+    type v = (type)RB.field;                                                            \
+    memcpy(mem + ea, &v, n);                                                            \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_W) {                                                                      \
+    EASW(n);                                                                            \
+    type v = (type)RB.field;                                                            \
+    memcpy(mem + ea, &v, n);                                                            \
+    NEXT();                                                                             \
   }
-  CASE(I32_LOAD8_S) {
-    EA(1);
-    RA.i32 = (uint32_t)(int32_t)(int8_t)mem[ea];
-    NEXT();
-  }
-  CASE(I32_LOAD8_U) {
-    EA(1);
-    RA.i32 = mem[ea];
-    NEXT();
-  }
-  CASE(I32_LOAD16_S) {
-    EA(2);
-    int16_t v;
-    memcpy(&v, mem + ea, 2);
-    RA.i32 = (uint32_t)(int32_t)v;
-    NEXT();
-  }
-  CASE(I32_LOAD16_U) {
-    EA(2);
-    uint16_t v;
-    memcpy(&v, mem + ea, 2);
-    RA.i32 = v;
-    NEXT();
-  }
-  CASE(I64_LOAD8_S) {
-    EA(1);
-    RA.i64 = (uint64_t)(int64_t)(int8_t)mem[ea];
-    NEXT();
-  }
-  CASE(I64_LOAD8_U) {
-    EA(1);
-    RA.i64 = mem[ea];
-    NEXT();
-  }
-  CASE(I64_LOAD16_S) {
-    EA(2);
-    int16_t v;
-    memcpy(&v, mem + ea, 2);
-    RA.i64 = (uint64_t)(int64_t)v;
-    NEXT();
-  }
-  CASE(I64_LOAD16_U) {
-    EA(2);
-    uint16_t v;
-    memcpy(&v, mem + ea, 2);
-    RA.i64 = v;
-    NEXT();
-  }
-  CASE(I64_LOAD32_S) {
-    EA(4);
-    int32_t v;
-    memcpy(&v, mem + ea, 4);
-    RA.i64 = (uint64_t)(int64_t)v;
-    NEXT();
-  }
-  CASE(I64_LOAD32_U) {
-    EA(4);
-    uint32_t v;
-    memcpy(&v, mem + ea, 4);
-    RA.i64 = v;
-    NEXT();
-  }
-  CASE(STORE8) {
-    EAS(1);
-    mem[ea] = (uint8_t)RB.i32;
-    NEXT();
-  }
-  CASE(STORE16) {
-    EAS(2);
-    uint16_t v = (uint16_t)RB.i32;
-    memcpy(mem + ea, &v, 2);
-    NEXT();
-  }
-  CASE(STORE32) {
-    EAS(4);
-    uint32_t v = RB.i32;
-    memcpy(mem + ea, &v, 4);
-    NEXT();
-  }
-  CASE(STORE64) {
-    EAS(8);
-    uint64_t v = RB.i64;
-    memcpy(mem + ea, &v, 8);
-    NEXT();
-  }
+#define AS_U32(v) ((uint32_t)(v))
+#define AS_U64(v) ((uint64_t)(v))
+#define SX32(v) ((uint32_t)(int32_t)(v))
+#define SX64(v) ((uint64_t)(int64_t)(v))
+  LOAD_CASES(LOAD32, 4, uint32_t, i32, AS_U32)
+  LOAD_CASES(LOAD64, 8, uint64_t, i64, AS_U64)
+  LOAD_CASES(I32_LOAD8_S, 1, int8_t, i32, SX32)
+  LOAD_CASES(I32_LOAD8_U, 1, uint8_t, i32, AS_U32)
+  LOAD_CASES(I32_LOAD16_S, 2, int16_t, i32, SX32)
+  LOAD_CASES(I32_LOAD16_U, 2, uint16_t, i32, AS_U32)
+  LOAD_CASES(I64_LOAD8_S, 1, int8_t, i64, SX64)
+  LOAD_CASES(I64_LOAD8_U, 1, uint8_t, i64, AS_U64)
+  LOAD_CASES(I64_LOAD16_S, 2, int16_t, i64, SX64)
+  LOAD_CASES(I64_LOAD16_U, 2, uint16_t, i64, AS_U64)
+  LOAD_CASES(I64_LOAD32_S, 4, int32_t, i64, SX64)
+  LOAD_CASES(I64_LOAD32_U, 4, uint32_t, i64, AS_U64)
+  STORE_CASES(STORE8, 1, uint8_t, i32)
+  STORE_CASES(STORE16, 2, uint16_t, i32)
+  STORE_CASES(STORE32, 4, uint32_t, i32)
+  STORE_CASES(STORE64, 8, uint64_t, i64)
   CASE(MEMORY_SIZE) {
     RA.i32 = inst->mem ? inst->mem->pages : 0;
     NEXT();
@@ -886,7 +848,7 @@ call_func:
                     nfp + code->frame_size > stack_end))
       TRAP(PVM_TRAP_STACK_EXHAUSTED);
     frames[depth++] = (vm_frame){ret, fp, inst};
-    memset(nfp + code->nparams, 0, (size_t)code->nlocals * sizeof *fp);
+    zero_locals(nfp + code->nparams, code->nlocals);
     fp = nfp;
     if (g->inst != inst) {
       inst = g->inst;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vm_internal.h"
 
@@ -393,6 +394,8 @@ static int apply_segments(pvm_instance *inst, pvm_error *err) {
   return 0;
 }
 
+static void free_stacks(pvm_instance *inst);
+
 static void instance_free(pvm_instance *inst) {
   pvm_instance *a = inst->adopted;
   while (a) {
@@ -403,8 +406,7 @@ static void instance_free(pvm_instance *inst) {
   const vm_module *m = &inst->module->m;
   for (uint32_t i = 0; i < m->ntables; i++) free(inst->own_tables[i].elems);
   free(inst->own_mem.data);
-  free(inst->stack);
-  free(inst->frames);
+  free_stacks(inst);
   pvm_module_del(inst->module);
   free(inst);
 }
@@ -438,18 +440,43 @@ static void instance_discard(pvm_instance *inst, bool leaked) {
   instance_free(inst);
 }
 
+/* The frame stack and the value stack share one block. Large blocks are mapped
+ * directly: untouched pages cost nothing, and malloc would grow and trim its heap around
+ * every instance. */
+#define VM_STACK_MMAP_MIN (128u * 1024u)
+
 static int alloc_stacks(pvm_instance *inst) {
   uint64_t slots = (uint64_t)inst->module->max_frame * inst->limits.max_call_depth + 256;
   if (slots < 4096) slots = 4096;
   if (slots > (1u << 20)) slots = 1u << 20;
-  inst->stack = malloc(slots * sizeof(pvm_val));
   inst->nframes = inst->limits.max_call_depth ? inst->limits.max_call_depth : 1;
-  inst->frames = malloc((size_t)inst->nframes * sizeof(vm_frame));
-  if (!inst->stack || !inst->frames) return PVM_ERR_NOMEM;
+  size_t fbytes = ((size_t)inst->nframes * sizeof(vm_frame) + 15) & ~(size_t)15;
+  size_t bytes = fbytes + (size_t)slots * sizeof(pvm_val);
+  void *block;
+  if (bytes >= VM_STACK_MMAP_MIN) {
+    block = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+    if (block == MAP_FAILED) return PVM_ERR_NOMEM;
+  } else {
+    block = malloc(bytes);
+    if (!block) return PVM_ERR_NOMEM;
+  }
+  inst->stack_block = block;
+  inst->stack_bytes = bytes;
+  inst->frames = block;
+  inst->stack = (pvm_val *)((uint8_t *)block + fbytes);
   inst->stack_end = inst->stack + slots;
   inst->stack_top = inst->stack;
   inst->frame_top = 0;
   return 0;
+}
+
+static void free_stacks(pvm_instance *inst) {
+  if (!inst->stack_block) return;
+  if (inst->stack_bytes >= VM_STACK_MMAP_MIN)
+    munmap(inst->stack_block, inst->stack_bytes);
+  else
+    free(inst->stack_block);
 }
 
 int pvm_instance_new(pvm_module *module, const pvm_linker *linker, const pvm_limits *limits,
@@ -651,10 +678,11 @@ int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32
              pvm_trap_message(PVM_TRAP_STACK_EXHAUSTED));
     return PVM_ERR_TRAP;
   }
-  if (nargs) memcpy(sp, args, nargs * sizeof *sp);
+  for (uint32_t i = 0; i < nargs; i++) sp[i] = args[i]; /* few values: no memcpy call */
   int rc = vm_exec(instance, func, sp);
   /* vm_exec leaves stack_top and frame_top as they were: the stacks are reset. */
-  if (rc == 0 && nresults) memcpy(results, sp, nresults * sizeof *sp);
+  if (rc == 0)
+    for (uint32_t i = 0; i < nresults; i++) results[i] = sp[i];
   return rc;
 }
 

@@ -111,6 +111,8 @@ struct pvm_instance {
   pvm_val *stack, *stack_end, *stack_top; /* stack_top: first free slot */
   vm_frame *frames;
   uint32_t nframes, frame_top;
+  void *stack_block; /* frames and values, one block */
+  size_t stack_bytes;
 
   pvm_instance *adopted; /* failed instantiations whose functions our tables may hold */
   pvm_instance *next_adopted;

@@ -85,8 +85,11 @@ typedef struct vm_func {
   uint32_t code_len;
   uint32_t code_offset;    /* offset of `code` in the binary, for error messages */
   /* Filled by the validator, for the compiler: */
-  uint32_t max_stack;      /* highest operand stack height (values) */
-  uint32_t max_depth;      /* highest control nesting */
+  uint32_t max_stack;      /* highest operand stack height, in values (each i32, i64, f32,
+                              f64 or ref counts 1), not counting params and locals; an
+                              upper bound that includes values pushed in unreachable code */
+  uint32_t max_depth;      /* highest number of open control frames, the function's own
+                              frame included (a body with no block has 1) */
 } vm_func;
 
 typedef enum vm_segment_mode {
@@ -177,10 +180,16 @@ typedef struct vm_module {
 int vm_decode(const uint8_t *bytes, size_t len, vm_module *m, pvm_error *err);
 
 /* Validates a decoded module (types, indices, every function body, constant expressions,
- * exports unique, start type, ...), filling vm_func.max_stack / max_depth. Returns 0 or
- * PVM_ERR_INVALID with |err| in the spec's wording ("type mismatch", "unknown local",
- * "duplicate export name", ...). Some binary-format errors are only found while reading
- * bodies; those return PVM_ERR_MALFORMED. */
+ * exports unique, start type, ...), filling vm_func.max_stack / max_depth and
+ * vm_const_expr.type. Returns 0 or PVM_ERR_INVALID with |err| in the spec's wording
+ * ("type mismatch", "unknown local", "duplicate export name", ...; index errors name the
+ * index: "unknown global 3"; body errors end with " (in function N)" and their offset is
+ * the instruction's). Some binary-format errors are only found while reading bodies;
+ * those return PVM_ERR_MALFORMED, and take precedence over validation errors.
+ * After success the compiler may rely on: every block type is 0x40, a value type byte or
+ * a type index < ntypes (read it with vm_read_s33); every index is in range; every
+ * function body ends with its END as the last byte; no SIMD (0xfd) instruction or v128
+ * type occurs; memory instructions only occur with a memory. */
 int vm_validate(vm_module *m, pvm_error *err);
 
 /* Frees everything |m| owns (not |m| itself). */

@@ -43,10 +43,14 @@
  *   access UB); wasm memory is little-endian like every host we build for.
  *
  * Fuel and deadline
- *   FUEL n charges the n wasm instructions of the basic block it starts (at function
- *   entry, loop headers and branch targets). When the remaining budget drops below the
- *   check mark the slow path runs: out of fuel -> trap; if a deadline is set the clock is
- *   read there (the mark is spaced so the clock is read about every VM_CLOCK_EVERY units).
+ *   FUEL n starts a fuel region: the function body, or a loop body (nested loops are
+ *   regions of their own). n counts every wasm instruction of the region (nop, block,
+ *   else and end excluded), so one pass through it is charged once, whatever
+ *   forward branches it takes: only function entries and loop back-edges pay, and the
+ *   count is deterministic (an upper bound of the instructions executed). When the
+ *   remaining budget drops below the check mark the slow path runs: out of fuel -> trap;
+ *   if a deadline is set the clock is read there (the mark is spaced so the clock is
+ *   read about every VM_CLOCK_EVERY units).
  */
 #ifndef PLUGINOP_VM_OPS_H
 #define PLUGINOP_VM_OPS_H
@@ -120,6 +124,12 @@ typedef struct vm_ins {
   X(STORE16)          /* A B C               mem16[ea] = R[B] (low 2 bytes)           */ \
   X(STORE32)          /* A B C               mem32[ea] = R[B] (low 4 bytes)           */ \
   X(STORE64)          /* A B C               mem64[ea] = R[B]                         */ \
+  /* _W: the same 16 accesses, fused with the i32.add of a constant before them (offset  \
+     0): C is that constant and ea = (uint32)(R[B or A].i32 + C), wrapping as i32.add. */ \
+  X(LOAD32_W) X(LOAD64_W) X(I32_LOAD8_S_W) X(I32_LOAD8_U_W) X(I32_LOAD16_S_W)           \
+  X(I32_LOAD16_U_W) X(I64_LOAD8_S_W) X(I64_LOAD8_U_W) X(I64_LOAD16_S_W)                 \
+  X(I64_LOAD16_U_W) X(I64_LOAD32_S_W) X(I64_LOAD32_U_W)                                 \
+  X(STORE8_W) X(STORE16_W) X(STORE32_W) X(STORE64_W)                                    \
   X(MEMORY_SIZE)      /* A                   R[A].i32 = pages                         */ \
   X(MEMORY_GROW)      /* A B                 R[A].i32 = grow(R[B].u32) or -1          */ \
   X(MEMORY_FILL)      /* A B C               fill(dst R[A], byte R[B], len R[C])      */ \

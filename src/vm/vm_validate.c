@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "vm_module.h"
+#include "vm_opcodes.h"
 #include "vm_read.h"
 
 /* Operand type of a value from the unreachable (polymorphic) part of the stack. */
@@ -48,6 +49,9 @@ typedef struct val {
   uint32_t *run_ends; /* cumulative local counts per run, for binary search */
   uint32_t run_ends_cap;
   uint32_t nlocals_total;
+  uint8_t *flat_locals;   /* every local's type, when affordable (else run_ends) */
+  uint32_t flat_cap;
+  bool flat;
   /* Module-wide lookups built once. */
   uint32_t nfuncs_total, ntables_total, nmems_total, nglobals_total;
   vm_table_type *tables;  /* every table, imports first */
@@ -264,18 +268,19 @@ static int check_start(val *v) {
 
 /* ---- Function bodies ---------------------------------------------------------------- */
 
-/* Where a body that ends without its final END would end in the reference interpreter,
- * which reads on into what follows: the end of the file, the next section, or the next
- * body (whose first byte is not END). */
 static int body_overrun(val *v) {
-  const vm_module *m = v->m;
   const uint8_t *end = v->func->code + v->func->code_len;
-  const char *msg = "END opcode expected";
-  if (end == m->bytes + m->len)
-    msg = "unexpected end of section or function";
-  else if (v->func == &m->funcs[m->nfuncs - 1])
-    msg = "section size mismatch";
-  return vm_error_set(v->err, PVM_ERR_MALFORMED, (long)(end - m->bytes), "%s", msg);
+  return vm_error_set(v->err, PVM_ERR_MALFORMED, (long)(end - v->m->bytes), "%s",
+                      vm_body_overrun_message(v->m, v->func));
+}
+
+/* vm_read_u32 with the one-byte case (most indices and immediates) inline. */
+static inline bool rd_u32(vm_reader *r, uint32_t *out) {
+  if (r->p < r->end && *r->p < 0x80) {
+    *out = *r->p++;
+    return true;
+  }
+  return vm_read_u32(r, out);
 }
 
 static int malformed(val *v, const uint8_t *at, const char *msg) {
@@ -384,7 +389,7 @@ static void label_types(const ctrl *c, const uint8_t **ts, uint32_t *n) {
 
 static int read_label(val *v, ctrl **out) {
   uint32_t l;
-  RD(vm_read_u32(&v->r, &l));
+  RD(rd_u32(&v->r, &l));
   if (l >= v->nctrls) return invalid(v, "unknown label");
   *out = &v->ctrls[v->nctrls - 1 - l];
   return 0;
@@ -416,6 +421,7 @@ static int read_blocktype(val *v, const uint8_t **params, uint32_t *np,
 
 static uint8_t local_type(const val *v, uint32_t idx) {
   uint32_t lo = 0, hi;
+  if (v->flat) return v->flat_locals[idx];
   if (idx < v->ftype->nparams) return v->ftype->types[idx];
   idx -= v->ftype->nparams;
   hi = v->func->nlocal_runs;
@@ -430,20 +436,20 @@ static uint8_t local_type(const val *v, uint32_t idx) {
 
 static int read_local(val *v, uint8_t *type) {
   uint32_t idx;
-  RD(vm_read_u32(&v->r, &idx));
+  RD(rd_u32(&v->r, &idx));
   if (idx >= v->nlocals_total) return invalid_idx(v, "unknown local", idx);
   *type = local_type(v, idx);
   return 0;
 }
 
 static int read_global(val *v, uint32_t *idx) {
-  RD(vm_read_u32(&v->r, idx));
+  RD(rd_u32(&v->r, idx));
   if (*idx >= v->nglobals_total) return invalid_idx(v, "unknown global", *idx);
   return 0;
 }
 
 static int read_table(val *v, uint32_t *idx) {
-  RD(vm_read_u32(&v->r, idx));
+  RD(rd_u32(&v->r, idx));
   if (*idx >= v->ntables_total) return invalid_idx(v, "unknown table", *idx);
   return 0;
 }
@@ -465,8 +471,8 @@ static int need_memory(val *v) {
 /* memarg of a load/store of |natural_log2| bytes. */
 static int read_memarg(val *v, unsigned natural_log2) {
   uint32_t align, offset;
-  RD(vm_read_u32(&v->r, &align));
-  RD(vm_read_u32(&v->r, &offset));
+  RD(rd_u32(&v->r, &align));
+  RD(rd_u32(&v->r, &offset));
   TRY(need_memory(v));
   if (align > natural_log2) return invalid(v, "alignment must not be larger than natural");
   return 0;
@@ -477,7 +483,7 @@ static int read_memarg(val *v, unsigned natural_log2) {
  * required to use data indices in code; a module with no data section at all simply has
  * no segments, so we report that as the invalid index it is. */
 static int read_data_idx(val *v, const uint8_t *at, uint32_t *idx) {
-  RD(vm_read_u32(&v->r, idx));
+  RD(rd_u32(&v->r, idx));
   if (!v->m->has_data_count && v->m->ndatas > 0)
     return malformed(v, at, "data count section required");
   return 0;
@@ -489,7 +495,7 @@ static int check_data_idx(val *v, uint32_t idx) {
 }
 
 static int read_elem_idx(val *v, uint32_t *idx) {
-  RD(vm_read_u32(&v->r, idx));
+  RD(rd_u32(&v->r, idx));
   if (*idx >= v->m->nelems) return invalid_idx(v, "unknown elem segment", *idx);
   return 0;
 }
@@ -514,7 +520,7 @@ static int op_br_table(val *v) {
   uint32_t n, arity, l;
   const uint8_t *ts, *targets, *after;
   ctrl *c;
-  RD(vm_read_u32(&v->r, &n));
+  RD(rd_u32(&v->r, &n));
   if (n > vm_reader_left(&v->r)) { /* each target takes a byte at least */
     v->r.p = v->r.end;
     return body_overrun(v);
@@ -522,11 +528,11 @@ static int op_br_table(val *v) {
   /* Decode the immediates first (format errors come before type errors), then check
    * every target's types against the operands in place, then pop for the default. */
   targets = v->r.p;
-  for (uint32_t i = 0; i <= n; i++) RD(vm_read_u32(&v->r, &l));
+  for (uint32_t i = 0; i <= n; i++) RD(rd_u32(&v->r, &l));
   after = v->r.p;
   TRY(pop(v, PVM_I32));
   v->r.p = targets;
-  for (uint32_t i = 0; i < n; i++) RD(vm_read_u32(&v->r, &l));
+  for (uint32_t i = 0; i < n; i++) RD(rd_u32(&v->r, &l));
   TRY(read_label(v, &c));
   label_types(c, &ts, &arity);
   v->r.p = targets;
@@ -559,7 +565,7 @@ static int op_select(val *v, bool typed) {
   if (typed) {
     uint32_t n;
     const uint8_t *at;
-    RD(vm_read_u32(&v->r, &n));
+    RD(rd_u32(&v->r, &n));
     if (n != 1) return invalid(v, "invalid result arity");
     at = v->r.p;
     RD(vm_read_u8(&v->r, &t));
@@ -610,7 +616,7 @@ static int op_prefix_fc(val *v, const uint8_t *at) {
   static const uint8_t sat_in[8] = {PVM_F32, PVM_F32, PVM_F64, PVM_F64,
                                     PVM_F32, PVM_F32, PVM_F64, PVM_F64};
   uint32_t sub, x, y;
-  RD(vm_read_u32(&v->r, &sub));
+  RD(rd_u32(&v->r, &sub));
   switch (sub) {
   case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7:
     return op_unary(v, sat_in[sub], sub < 4 ? PVM_I32 : PVM_I64);
@@ -633,7 +639,7 @@ static int op_prefix_fc(val *v, const uint8_t *at) {
     TRY(need_memory(v));
     goto three_i32;
   case 12: /* table.init elem table (the table is checked first) */
-    RD(vm_read_u32(&v->r, &x));
+    RD(rd_u32(&v->r, &x));
     TRY(read_table(v, &y));
     if (x >= v->m->nelems) return invalid_idx(v, "unknown elem segment", x);
     if (v->tables[y].elem_type != v->m->elems[x].elem_type) return invalid(v, "type mismatch");
@@ -758,12 +764,12 @@ static int instr(val *v, uint8_t op, const uint8_t *at, bool *done) {
     set_unreachable(v);
     return 0;
   case 0x10: /* call */
-    RD(vm_read_u32(&v->r, &x));
+    RD(rd_u32(&v->r, &x));
     if (x >= v->nfuncs_total) return invalid_idx(v, "unknown function", x);
     return op_call(v, vm_module_func_type(v->m, x));
   case 0x11: /* call_indirect type table */
-    RD(vm_read_u32(&v->r, &x));
-    RD(vm_read_u32(&v->r, &y));
+    RD(rd_u32(&v->r, &x));
+    RD(rd_u32(&v->r, &y));
     if (y >= v->ntables_total) return invalid_idx(v, "unknown table", y);
     if (x >= v->m->ntypes) return invalid_idx(v, "unknown type", x);
     if (v->tables[y].elem_type != PVM_FUNCREF) return invalid(v, "type mismatch");
@@ -809,7 +815,10 @@ static int instr(val *v, uint8_t op, const uint8_t *at, bool *done) {
     return op_unary(v, PVM_I32, PVM_I32);
   case 0x41: {
     int32_t i;
-    RD(vm_read_s32(&v->r, &i));
+    if (v->r.p < v->r.end && *v->r.p < 0x80) /* one-byte constant */
+      v->r.p++;
+    else
+      RD(vm_read_s32(&v->r, &i));
     return push(v, PVM_I32);
   }
   case 0x42: {
@@ -836,7 +845,7 @@ static int instr(val *v, uint8_t op, const uint8_t *at, bool *done) {
     if (t != T_UNKNOWN && !is_ref(t)) return invalid(v, "type mismatch");
     return push(v, PVM_I32);
   case 0xd2: /* ref.func */
-    RD(vm_read_u32(&v->r, &x));
+    RD(rd_u32(&v->r, &x));
     if (x >= v->nfuncs_total) return invalid_idx(v, "unknown function", x);
     if (!v->declared[x]) return invalid(v, "undeclared function reference");
     return push(v, PVM_FUNCREF);
@@ -869,6 +878,23 @@ static int check_func(val *v, vm_func *f) {
   }
   if ((uint64_t)ft->nparams + f->nlocals > UINT32_MAX) return invalid(v, "too many locals");
   v->nlocals_total = ft->nparams + f->nlocals;
+  /* A flat type array makes local.get O(1); it is built only when its size is bounded
+   * by the body's, so many functions declaring huge local counts stay linear. */
+  v->flat = v->nlocals_total <= 4 * (uint64_t)f->code_len + 64;
+  if (v->flat) {
+    uint32_t k = ft->nparams;
+    if (v->nlocals_total > v->flat_cap) {
+      uint8_t *n = realloc(v->flat_locals, v->nlocals_total);
+      if (!n) return nomem(v);
+      v->flat_locals = n;
+      v->flat_cap = v->nlocals_total;
+    }
+    if (ft->nparams) memcpy(v->flat_locals, ft->types, ft->nparams);
+    for (uint32_t i = 0; i < f->nlocal_runs; i++) {
+      memset(v->flat_locals + k, f->local_runs[i].type, f->local_runs[i].count);
+      k += f->local_runs[i].count;
+    }
+  }
   v->nvals = v->nctrls = v->max_vals = v->max_ctrls = 0;
   vm_reader_init(&v->r, v->m->bytes, f->code, f->code + f->code_len);
   TRY(push_ctrl(v, K_FUNC, NULL, 0, ft->types + ft->nparams, ft->nresults));
@@ -877,7 +903,12 @@ static int check_func(val *v, vm_func *f) {
     uint8_t op;
     if (v->r.p >= v->r.end) return body_overrun(v);
     op = *v->r.p++;
-    TRY(instr(v, op, at, &done));
+    int rv = instr(v, op, at, &done);
+    if (rv) {
+      /* Point validation errors at the instruction (format errors have their own). */
+      if (rv == PVM_ERR_INVALID && v->err) v->err->offset = (long)(at - v->m->bytes);
+      return rv;
+    }
   }
   if (v->r.p != v->r.end) return malformed(v, v->r.p, "section size mismatch");
   f->max_stack = v->max_vals;
@@ -924,11 +955,19 @@ int vm_validate(vm_module *m, pvm_error *err) {
     rv = nomem(&v);
   else
     rv = validate(&v);
+  if (rv == PVM_ERR_INVALID) {
+    /* A format error anywhere in the code takes precedence over a validation error (the
+     * reference decodes everything before validating). */
+    const uint8_t *at = NULL;
+    const char *msg = vm_scan_bodies(m, 0, &at);
+    if (msg) rv = vm_error_set(err, PVM_ERR_MALFORMED, (long)(at - m->bytes), "%s", msg);
+  }
   free(v.tables);
   free(v.globals);
   free(v.declared);
   free(v.vals);
   free(v.ctrls);
   free(v.run_ends);
+  free(v.flat_locals);
   return rv;
 }

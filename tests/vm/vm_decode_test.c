@@ -302,6 +302,24 @@ static void test_vm_decode_global_and_const_exprs(void) {
   FAIL("unexpected end of section or function", HDR, 6, 4, 1, 0x7f, 0, 0x41);
 }
 
+static void test_vm_decode_format_errors_come_first(void) {
+  /* A non-constant initializer is a validation error: the rest of the module is still
+   * decoded, and a format error anywhere wins. */
+  BFAIL(PVM_ERR_INVALID, "constant expression required", HDR, SEC(6), 1, 0x7f, 0, 0x02, 0x40,
+        0x0b, 0x41, 0, 0x0b, END);
+  BFAIL(PVM_ERR_INVALID, "constant expression required", HDR, SEC(6), 1, 0x7f, 0, 0x41, 0,
+        0x04, 0x40, 0x05, 0x0b, 0x0b, END);
+  BFAIL(PVM_ERR_MALFORMED, "malformed export kind", HDR, SEC(6), 1, 0x7f, 0, 0x01, 0x0b, END,
+        SEC(7), 1, 0, 9, 0, END);
+  BFAIL(PVM_ERR_MALFORMED, "illegal opcode", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 1, 0,
+        END, SEC(6), 1, 0x7f, 0, 0x01, 0x0b, END, SEC(10), 1, BODY, 0, 0xff, 0x0b, END, END);
+  BFAIL(PVM_ERR_MALFORMED, "zero byte expected", HDR, SEC(6), 1, 0x7f, 0, 0x3f, 1, 0x0b, END);
+  BFAIL(PVM_ERR_MALFORMED, "illegal opcode", HDR, SEC(6), 1, 0x7f, 0, 0xfd, 0, 0x0b, END);
+  BFAIL(PVM_ERR_MALFORMED, "illegal opcode", HDR, SEC(6), 1, 0x7f, 0, 0xfc, 40, 0x0b, END);
+  BFAIL(PVM_ERR_MALFORMED, "malformed value type", HDR, SEC(6), 1, 0x7f, 0, 0x1c, 1, 0x40,
+        0x0b, END);
+}
+
 static void test_vm_decode_export_start(void) {
   OK(m, HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 1, 0, END,
      SEC(7), 2, 1, 'f', 0, 0, 2, 'g', 'h', 3, 8, END, SEC(8), 0, END,
@@ -438,6 +456,7 @@ int main(void) {
   RUN(test_vm_decode_function_table_memory);
   RUN(test_vm_decode_code_section);
   RUN(test_vm_decode_global_and_const_exprs);
+  RUN(test_vm_decode_format_errors_come_first);
   RUN(test_vm_decode_export_start);
   RUN(test_vm_decode_element_segments);
   RUN(test_vm_decode_data_segments);

@@ -217,6 +217,38 @@ static void test_vm_validate_body_overrun_messages(void) {
                 1, 'x', END);
 }
 
+static void test_vm_validate_format_errors_come_first(void) {
+  /* A type error, then a format error later in the same body or in a later body, or a
+   * module-level validation error and a format error in code: the format error wins. */
+  B_MALFORMED(0, "illegal opcode", 0, 0x6a, 0xff, 0x0b);
+  B_MALFORMED(0, "section size mismatch", 0, 0x41, 0, 0x0b, 0xff);
+  B_MALFORMED(0, "zero byte expected", 0, 0x42, 0, 0x24, 0, 0x3f, 1, 0x0b);
+  MOD_MALFORMED("illegal opcode", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 2, 0, 0, END,
+                SEC(10), 2, BODY, 0, 0x6a, 0x0b, END, BODY, 0, 0xfc, 99, 0x0b, END, END);
+  MOD_MALFORMED("END opcode expected", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 2, 0, 0, END,
+                SEC(7), 1, 1, 'x', 0, 7, END,
+                SEC(10), 2, BODY, 0, 0x02, 0x40, 0x0b, END, BODY, 0, 0x0b, END, END);
+  MOD_MALFORMED("malformed reference type", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 1, 0, END,
+                SEC(8), 3, END, SEC(10), 1, BODY, 0, 0xd0, 0x7f, 0x1a, 0x0b, END, END);
+  MOD_MALFORMED("section size mismatch", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 2, 0, 0,
+                END, SEC(8), 3, END, SEC(10), 2, BODY, 0, 0x0b, END, BODY, 0, 0x0b, 0x0b, END,
+                END, SEC(0), 1, 'x', END);
+  /* Every immediate form is stepped over correctly: a valid body using them all, behind
+   * an invalid export, still reports the validation error. */
+  MOD_INVALID("unknown function", HDR, SEC(1), 1, 0x60, 0, 0, END, SEC(3), 1, 0, END,
+              SEC(4), 1, 0x70, 0, 1, END, SEC(5), 1, 0, 1, END, SEC(6), 1, 0x7f, 1, 0x41, 0,
+              0x0b, END, SEC(7), 1, 1, 'x', 0, 9, END, SEC(9), 1, 1, 0, 0, END, SEC(12), 1, END,
+              SEC(10), 1, BODY, 1, 1, 0x7f,
+              0x02, 0x40, 0x03, 0x40, 0x41, 0, 0x04, 0x40, 0x05, 0x0b, 0x0b, 0x0b,
+              0x41, 0, 0x0d, 0, 0x0c, 0, 0x41, 0, 0x0e, 1, 0, 0, 0x10, 0, 0x41, 0, 0x11, 0, 0,
+              0x0f, 0x1a, 0x1b, 0x1c, 1, 0x7f, 0x20, 0, 0x21, 0, 0x22, 0, 0x23, 0, 0x24, 0,
+              0x25, 0, 0x26, 0, 0x28, 2, 0, 0x3e, 2, 0, 0x3f, 0, 0x40, 0, 0x42, 0x7f,
+              0x43, 0, 0, 0, 0, 0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0xd0, 0x70, 0xd1, 0xd2, 0, 0x6a,
+              0xfc, 0, 0xfc, 8, 0, 0, 0xfc, 9, 0, 0xfc, 10, 0, 0, 0xfc, 11, 0, 0xfc, 12, 0, 0,
+              0xfc, 13, 0, 0xfc, 14, 0, 0, 0xfc, 15, 0, 0xfc, 16, 0, 0xfc, 17, 0, 0xfd, 0xff,
+              0x0b, END, END, SEC(11), 1, 1, 0, END);
+}
+
 static void test_vm_validate_body_blocks(void) {
   /* block/loop/if with every block type form. */
   B_OK(2, 0, 0x02, 0x7f, 0x41, 1, 0x0b, 0x0b);
@@ -417,6 +449,170 @@ static void test_vm_validate_public_api(void) {
   CHECK_STR("magic header not detected", err.msg);
   CHECK_INT(0, ==, err.offset);
   CHECK_INT(PVM_ERR_ARG, ==, pvm_module_validate(NULL, 3, &err));
+  /* A body error points at the instruction and names the function. */
+  static const int spec[] = {ONE_FUNC, SEC(10), 1, BODY, 0, 0x01, 0x6a, 0x0b, END, END};
+  uint8_t buf[64];
+  size_t len = wb_build(spec, WB_LEN(spec), buf, sizeof buf);
+  CHECK_INT(PVM_ERR_INVALID, ==, pvm_module_validate(buf, len, &err));
+  CHECK_STR("type mismatch (in function 0)", err.msg);
+  CHECK_INT(len - 2, ==, err.offset);
+  CHECK_INT(PVM_ERR_INVALID, ==, err.status);
+}
+
+/* ---- Speed ---------------------------------------------------------------------------- */
+
+typedef struct gen {
+  uint8_t *b;
+  size_t n, cap;
+} gen;
+
+static void g_byte(gen *g, uint8_t v) {
+  if (g->n < g->cap) g->b[g->n++] = v;
+}
+static void g_u32(gen *g, uint32_t v) {
+  do {
+    uint8_t c = v & 0x7f;
+    v >>= 7;
+    g_byte(g, v ? c | 0x80 : c);
+  } while (v);
+}
+static void g_bytes(gen *g, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) g_byte(g, p[i]);
+}
+/* Appends section |id| with the |n| bytes at |p|. */
+static void g_section(gen *g, uint8_t id, const uint8_t *p, size_t n) {
+  g_byte(g, id);
+  g_u32(g, (uint32_t)n);
+  g_bytes(g, p, n);
+}
+
+/* A module of |nfuncs| functions of type [i32 i32] -> [i32], each a loop with loads,
+ * stores, arithmetic, a br_table and a call: about 110 bytes a function. */
+static size_t gen_module(uint8_t *out, size_t cap, uint32_t nfuncs) {
+  static const uint8_t hdr[] = {HDR};
+  static const uint8_t types[] = {1, 0x60, 2, 0x7f, 0x7f, 1, 0x7f};
+  static const uint8_t mem[] = {1, 0, 1};
+  static const uint8_t body[] = {
+      2, 3, 0x7f, 1, 0x7e,                                   /* locals */
+      0x02, 0x7f,                                            /* block (result i32) */
+      0x03, 0x40,                                            /* loop */
+      0x20, 0, 0x20, 1, 0x6a, 0x21, 2,                       /* l2 = p0 + p1 */
+      0x20, 2, 0x28, 2, 4, 0x20, 0, 0x6c, 0x21, 3,           /* l3 = load(l2+4) * p0 */
+      0x20, 2, 0x20, 3, 0x36, 2, 8,                          /* store(l2+8, l3) */
+      0x20, 3, 0xad, 0x42, 7, 0x7e, 0x21, 5,                 /* l5 = u64(l3) * 7 */
+      0x20, 5, 0xa7, 0x20, 4, 0x73, 0x22, 4,                 /* l4 ^= wrap(l5) */
+      0x41, 0, 0x48, 0x0d, 0,                                /* br_if 0 if l4 < 0 */
+      0x02, 0x40, 0x02, 0x40, 0x20, 0, 0x0e, 2, 0, 1, 2,     /* br_table */
+      0x0b, 0x0b,
+      0x20, 1, 0x41, 1, 0x6b, 0x22, 1, 0x0d, 0,              /* loop while --p1 */
+      0x0b,                                                  /* end loop */
+      0x20, 4, 0x20, 2, 0x20, 0, 0x10, 0, 0x6a,              /* l4 + f0(l2, p0) */
+      0x0b,                                                  /* end block */
+      0x0b};
+  gen g = {out, 0, cap}, sec;
+  uint8_t *tmp = malloc(cap);
+  if (!tmp) return 0;
+  g_bytes(&g, hdr, sizeof hdr);
+  g_section(&g, 1, types, sizeof types);
+  sec = (gen){tmp, 0, cap};
+  g_u32(&sec, nfuncs);
+  for (uint32_t i = 0; i < nfuncs; i++) g_byte(&sec, 0);
+  g_section(&g, 3, tmp, sec.n);
+  g_section(&g, 5, mem, sizeof mem);
+  sec = (gen){tmp, 0, cap};
+  g_u32(&sec, nfuncs);
+  for (uint32_t i = 0; i < nfuncs; i++) {
+    g_u32(&sec, sizeof body);
+    g_bytes(&sec, body, sizeof body);
+  }
+  g_section(&g, 10, tmp, sec.n);
+  free(tmp);
+  return g.n < cap ? g.n : 0;
+}
+
+/* One function of |depth| nested blocks around a br_table with |depth| targets, and a
+ * long straight run of locals: checks that validation stays linear. */
+static size_t gen_deep(uint8_t *out, size_t cap, uint32_t depth) {
+  static const uint8_t hdr[] = {HDR};
+  static const uint8_t types[] = {1, 0x60, 0, 0};
+  static const uint8_t funcs[] = {1, 0};
+  gen g = {out, 0, cap}, body, sec;
+  uint8_t *tmp = malloc(cap), *tmp2 = malloc(cap);
+  if (!tmp || !tmp2) {
+    free(tmp);
+    free(tmp2);
+    return 0;
+  }
+  body = (gen){tmp, 0, cap};
+  g_byte(&body, 1);
+  g_u32(&body, 50000);
+  g_byte(&body, 0x7f); /* 50,000 i32 locals */
+  for (uint32_t i = 0; i < depth; i++) g_bytes(&body, (const uint8_t[]){0x02, 0x40}, 2);
+  g_bytes(&body, (const uint8_t[]){0x41, 0, 0x0e}, 3);
+  g_u32(&body, depth);
+  for (uint32_t i = 0; i < depth; i++) g_u32(&body, i);
+  g_u32(&body, depth);
+  for (uint32_t i = 0; i < depth; i++) g_byte(&body, 0x0b);
+  for (uint32_t i = 0; i < 2000; i++) {
+    g_byte(&body, 0x20);
+    g_u32(&body, 49999 - i);
+    g_byte(&body, 0x21);
+    g_u32(&body, i * 7);
+  }
+  g_byte(&body, 0x0b);
+  g_bytes(&g, hdr, sizeof hdr);
+  g_section(&g, 1, types, sizeof types);
+  g_section(&g, 3, funcs, sizeof funcs);
+  sec = (gen){tmp2, 0, cap};
+  g_byte(&sec, 1);
+  g_u32(&sec, (uint32_t)body.n);
+  g_bytes(&sec, tmp, body.n);
+  g_section(&g, 10, tmp2, sec.n);
+  free(tmp);
+  free(tmp2);
+  return g.n < cap ? g.n : 0;
+}
+
+/* Best of |runs| decode + validate times, in milliseconds. */
+static double time_module(const uint8_t *b, size_t len, int runs, int *status) {
+  double best = 1e9;
+  for (int i = 0; i < runs; i++) {
+    struct timespec t0, t1;
+    pvm_error err;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    *status = check_module(b, len, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    if (ms < best) best = ms;
+    if (*status) fprintf(stderr, "  speed module rejected: %s\n", err.msg);
+  }
+  return best;
+}
+
+static void test_vm_validate_speed(void) {
+  size_t cap = 1 << 20, len;
+  uint8_t *b = malloc(cap);
+  int status;
+  double ms;
+  CHECK(b != NULL);
+  if (!b) return;
+  len = gen_module(b, cap, 1200);
+  CHECK(len > 100000);
+  ms = time_module(b, len, 5, &status);
+  CHECK_INT(0, ==, status);
+  printf("speed: %zu-byte module (1200 functions): %.3f ms (%.1f us per 10 KB)\n", len, ms,
+         ms * 1e3 * 10240.0 / (double)len);
+  /* Target: well under 1 ms per 10 KB in the -O2 build; the bound leaves room for the
+   * sanitizer build and a loaded machine. */
+  CHECK(ms < 100.0);
+  len = gen_deep(b, cap, 20000);
+  CHECK(len > 60000);
+  ms = time_module(b, len, 3, &status);
+  CHECK_INT(0, ==, status);
+  printf("speed: %zu-byte function, 20000 nested blocks + 20000-target br_table: %.3f ms\n", len,
+         ms);
+  CHECK(ms < 100.0);
+  free(b);
 }
 
 /* ---- Spec test suite walk ---------------------------------------------------------- */
@@ -671,6 +867,7 @@ int main(void) {
   RUN(test_vm_validate_module_start_exports);
   RUN(test_vm_validate_body_structure);
   RUN(test_vm_validate_body_overrun_messages);
+  RUN(test_vm_validate_format_errors_come_first);
   RUN(test_vm_validate_body_blocks);
   RUN(test_vm_validate_body_branches);
   RUN(test_vm_validate_body_unreachable);
@@ -683,6 +880,7 @@ int main(void) {
   RUN(test_vm_validate_body_bulk_memory);
   RUN(test_vm_validate_max_stack_and_depth);
   RUN(test_vm_validate_public_api);
+  RUN(test_vm_validate_speed);
   RUN(test_vm_validate_spec_suite);
   return test_report();
 }

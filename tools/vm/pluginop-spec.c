@@ -49,6 +49,9 @@ typedef struct options {
  * registered module. */
 #define SPECTEST_HOST "spectest-host"
 
+/* Wall-clock limit of one call (the whole file has --timeout, default 300 s). */
+#define SPEC_CALL_TIMEOUT_NS (20ull * 1000 * 1000 * 1000)
+
 typedef struct bytebuf {
   uint8_t data[1024];
   size_t len;
@@ -941,6 +944,8 @@ static void run_json(const options *opt, const char *label, const char *dir,
     return;
   }
   pvm_limits_default(&r.limits);
+  /* A call that never returns fails its own command, and the rest of the file runs. */
+  r.limits.timeout_ns = SPEC_CALL_TIMEOUT_NS;
   setup_spectest(&r);
   for (size_t i = 0; i < n; i++) {
     run_command(&r, json_array_item(cmds, i));
@@ -1118,7 +1123,8 @@ static void usage(FILE *f) {
           "as are assert_malformed commands on the text format.\n"
           "  -v             print every failure (line, expected, got)\n"
           "  --no-fork      run in this process (debugging; a crash ends the run)\n"
-          "  --timeout S    per-file time limit in seconds (default 300, 0 = none)\n"
+          "  --timeout S    per-file time limit in seconds (default 300, 0 = none); each\n"
+          "                 call is also limited to 20 s (it traps \"deadline exceeded\")\n"
           "  --wast2json P  the wast2json program (default: wast2json from PATH)\n"
           "Exit status: 0 if nothing failed, 1 otherwise, 64 on wrong usage.\n");
 }

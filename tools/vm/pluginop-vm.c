@@ -31,7 +31,7 @@ enum {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: pluginop-vm run [--fuel N] [--max-pages N] [--timeout-ms N] [--stats]\n"
-          "                       FILE.wasm FUNC [ARG...]\n"
+          "                       [--string] FILE.wasm FUNC [ARG...]\n"
           "       pluginop-vm validate FILE.wasm\n"
           "       pluginop-vm info FILE.wasm\n"
           "       pluginop-vm help\n"
@@ -44,6 +44,8 @@ static void usage(FILE *f) {
           "  --max-pages N   memory may not grow beyond N pages of 64 KiB\n"
           "  --timeout-ms N  trap with \"deadline exceeded\" after N milliseconds\n"
           "  --stats         print instructions executed and time on stderr\n"
+          "  --string        also print the NUL-terminated string each i32 result points\n"
+          "                  to in the instance's memory\n"
           "validate  decodes and validates FILE.\n"
           "info      lists FILE's imports, exports (with types) and memories.\n"
           "\n"
@@ -69,6 +71,17 @@ static const char *type_name(uint8_t t) {
   case PVM_FUNCREF: return "funcref";
   case PVM_EXTERNREF: return "externref";
   default: return "?";
+  }
+}
+
+/* Prints a wasm name; control characters are escaped (names may hold any UTF-8). */
+static void print_name(FILE *f, pvm_name n) {
+  for (uint32_t i = 0; i < n.len; i++) {
+    unsigned char c = (unsigned char)n.ptr[i];
+    if (c < 0x20 || c == 0x7f || c == '\\')
+      fprintf(f, "\\x%02x", c);
+    else
+      fputc(c, f);
   }
 }
 
@@ -196,12 +209,14 @@ static void print_result(uint8_t type, pvm_val v) {
 typedef struct run_opts {
   pvm_limits limits;
   bool stats;
+  bool string;
 } run_opts;
 
 /* Parses run's options; returns the index of FILE or -1 (usage error printed). */
 static int parse_run_opts(int argc, char **argv, run_opts *o) {
   pvm_limits_default(&o->limits);
   o->stats = false;
+  o->string = false;
   int i = 2;
   for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
     const char *a = argv[i];
@@ -210,6 +225,10 @@ static int parse_run_opts(int argc, char **argv, run_opts *o) {
       return i + 1;
     if (strcmp(a, "--stats") == 0) {
       o->stats = true;
+      continue;
+    }
+    if (strcmp(a, "--string") == 0) {
+      o->string = true;
       continue;
     }
     bool has_val = i + 1 < argc;
@@ -242,8 +261,11 @@ static bool report_imports(const pvm_module *m) {
     pvm_extern_desc d;
     if (pvm_module_import(m, i, &d) < 0)
       continue;
-    fprintf(stderr, "error: unresolved import \"%.*s\".\"%.*s\" (%s)\n", (int)d.module.len,
-            d.module.ptr, (int)d.name.len, d.name.ptr, d.kind <= 3 ? kinds[d.kind] : "?");
+    fprintf(stderr, "error: unresolved import \"");
+    print_name(stderr, d.module);
+    fprintf(stderr, "\".\"");
+    print_name(stderr, d.name);
+    fprintf(stderr, "\" (%s)\n", d.kind <= 3 ? kinds[d.kind] : "?");
   }
   return n > 0;
 }
@@ -281,9 +303,29 @@ static int build_args(const char *fname, const pvm_functype *ft, int nargs, char
   return EXIT_OK;
 }
 
+/* Prints the NUL-terminated string at |addr| in memory 0 (at most 4 KiB; bytes outside
+ * printable ASCII escaped), or why it cannot. */
+static void print_string_at(pvm_instance *inst, uint32_t addr) {
+  size_t size = 0;
+  const uint8_t *mem = pvm_instance_memory(inst, &size);
+  if (!mem || addr >= size) {
+    printf("  (address %" PRIu32 " is outside memory)\n", addr);
+    return;
+  }
+  printf("  \"");
+  size_t i = addr;
+  for (; i < size && mem[i] && i - addr < 4096; i++) {
+    if (mem[i] >= 0x20 && mem[i] < 0x7f && mem[i] != '"' && mem[i] != '\\')
+      putchar(mem[i]);
+    else
+      printf("\\x%02x", mem[i]);
+  }
+  printf("\"%s\n", i < size && mem[i] ? "..." : "");
+}
+
 /* Calls |func| and prints its results; returns the exit status. */
 static int call_and_print(pvm_instance *inst, pvm_func *func, const char *fname, int nargs,
-                          char **argv, bool stats) {
+                          char **argv, const run_opts *o) {
   const pvm_functype *ft = pvm_func_type(func);
   if (!ft) {
     fprintf(stderr, "error: %s has no type\n", fname);
@@ -306,10 +348,13 @@ static int call_and_print(pvm_instance *inst, pvm_func *func, const char *fname,
       fprintf(stderr, "error: call failed: %s\n", pvm_status_message(rc));
       status = EXIT_TRAP;
     } else {
-      for (uint32_t i = 0; i < ft->nresults; i++)
+      for (uint32_t i = 0; i < ft->nresults; i++) {
         print_result(ft->results[i], results[i]);
+        if (o->string && ft->results[i] == PVM_I32)
+          print_string_at(inst, results[i].i32);
+      }
     }
-    if (stats)
+    if (o->stats)
       fprintf(stderr, "instructions: %" PRIu64 "\ntime: %.3f ms\n",
               pvm_instance_fuel_used(inst), t1 - t0);
   }
@@ -357,7 +402,7 @@ static int cmd_run(int argc, char **argv) {
     pvm_instance_del(inst);
     return EXIT_USAGE;
   }
-  status = call_and_print(inst, func, fname, argc - i - 2, argv + i + 2, o.stats);
+  status = call_and_print(inst, func, fname, argc - i - 2, argv + i + 2, &o);
   pvm_instance_del(inst);
   return status;
 }
@@ -440,13 +485,19 @@ static int cmd_info(int argc, char **argv) {
   printf("%s\nimports: %u\n", argv[2], ni);
   for (uint32_t i = 0; i < ni; i++)
     if (pvm_module_import(m, i, &d) == 0) {
-      printf("  %.*s.%.*s: ", (int)d.module.len, d.module.ptr, (int)d.name.len, d.name.ptr);
+      printf("  ");
+      print_name(stdout, d.module);
+      printf(".");
+      print_name(stdout, d.name);
+      printf(": ");
       print_desc(&d);
     }
   printf("exports: %u\n", ne);
   for (uint32_t i = 0; i < ne; i++)
     if (pvm_module_export(m, i, &d) == 0) {
-      printf("  %.*s: ", (int)d.name.len, d.name.ptr);
+      printf("  ");
+      print_name(stdout, d.name);
+      printf(": ");
       print_desc(&d);
     }
   printf("memories (imported or exported):\n");
@@ -457,7 +508,9 @@ static int cmd_info(int argc, char **argv) {
       if (rc < 0 || d.kind != PVM_EXTERN_MEMORY)
         continue;
       nmem++;
-      printf("  %s %.*s: ", pass ? "export" : "import", (int)d.name.len, d.name.ptr);
+      printf("  %s ", pass ? "export" : "import");
+      print_name(stdout, d.name);
+      printf(": ");
       print_limits(&d.limits);
       printf(" pages of 64 KiB\n");
     }
