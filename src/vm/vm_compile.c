@@ -211,7 +211,11 @@ static bool fits_s32(uint64_t k) { return (int64_t)k == (int64_t)(int32_t)(uint3
 static void binop(comp *c, uint32_t op, int op_k, bool is64) {
   if (!need(c, 2)) return;
   centry *r = &c->st[c->sh - 1];
-  if (op_k >= 0 && r->kind == E_CONST && (!is64 || fits_s32(r->k))) {
+  bool divrem = op_k >= 0 && ((op_k >= VM_OP_I32_DIV_S_K && op_k <= VM_OP_I32_REM_U_K) ||
+                               (op_k >= VM_OP_I64_DIV_S_K && op_k <= VM_OP_I64_REM_U_K));
+  /* Division by a constant other than 0 and -1 cannot trap: the _K form checks nothing. */
+  bool divrem_ok = !divrem || ((uint32_t)r->k != 0 && (uint32_t)r->k != UINT32_MAX);
+  if (op_k >= 0 && r->kind == E_CONST && (!is64 || fits_s32(r->k)) && divrem_ok) {
     uint32_t k = (uint32_t)r->k;
     c->sh--;
     uint32_t l = pop_use(c);
@@ -351,6 +355,9 @@ static bool br_in_place(comp *c, const cframe *t) {
 static void link_branch(comp *c, size_t at, cframe *t) {
   if (c->status) return;
   if (t->kind == C_LOOP) {
+    uint32_t op = c->code[at].op;
+    if (op >= VM_OP_BR && op <= VM_OP_BR_GE_U_K) /* not a br_table entry */
+      c->code[at].op = op - VM_OP_BR + VM_OP_BR_L;
     patch_to(c, at, t->loop_pc);
   } else {
     c->code[at].a = t->fix;
@@ -665,6 +672,17 @@ static bool mem_op(comp *c, vm_reader *r, uint32_t op, bool store) {
   const uint32_t to_w = VM_OP_LOAD32_W - VM_OP_LOAD32;
   if (store) {
     if (!need(c, 2)) return false;
+    const centry *ve = &c->st[c->sh - 1];
+    if (ve->kind == E_CONST && (op != VM_OP_STORE64 || fits_s32(ve->k))) {
+      uint32_t kv = (uint32_t)ve->k;
+      const uint32_t to_k = VM_OP_STORE8_K - VM_OP_STORE8;
+      const uint32_t to_kw = VM_OP_STORE8_KW - VM_OP_STORE8;
+      bool fused = offset == 0 && take_add_k(c, c->sh - 2, &base, &k);
+      uint32_t a = fused ? base : use(c, c->sh - 2);
+      c->sh -= 2;
+      emit(c, op + (fused ? to_kw : to_k), a, kv, fused ? k : offset);
+      return true;
+    }
     bool fused = offset == 0 && c->st[c->sh - 1].kind != E_TEMP &&
                  take_add_k(c, c->sh - 2, &base, &k);
     uint32_t v = use(c, c->sh - 1);
@@ -784,7 +802,8 @@ static bool compile_numeric(comp *c, uint8_t op) {
     unop(c, VM_OP_I32_CLZ + (op - 0x67));
   } else if (op >= 0x6a && op <= 0x78) {
     static const int16_t k32[15] = {
-        VM_OP_I32_ADD_K, VM_OP_I32_SUB_K, VM_OP_I32_MUL_K, -1, -1, -1, -1,
+        VM_OP_I32_ADD_K, VM_OP_I32_SUB_K, VM_OP_I32_MUL_K, VM_OP_I32_DIV_S_K,
+        VM_OP_I32_DIV_U_K, VM_OP_I32_REM_S_K, VM_OP_I32_REM_U_K,
         VM_OP_I32_AND_K, VM_OP_I32_OR_K, VM_OP_I32_XOR_K, VM_OP_I32_SHL_K,
         VM_OP_I32_SHR_S_K, VM_OP_I32_SHR_U_K, -1, -1};
     binop(c, VM_OP_I32_ADD + (op - 0x6a), k32[op - 0x6a], false);
@@ -792,7 +811,8 @@ static bool compile_numeric(comp *c, uint8_t op) {
     unop(c, VM_OP_I64_CLZ + (op - 0x79));
   } else if (op >= 0x7c && op <= 0x8a) {
     static const int16_t k64[15] = {
-        VM_OP_I64_ADD_K, VM_OP_I64_SUB_K, VM_OP_I64_MUL_K, -1, -1, -1, -1,
+        VM_OP_I64_ADD_K, VM_OP_I64_SUB_K, VM_OP_I64_MUL_K, VM_OP_I64_DIV_S_K,
+        VM_OP_I64_DIV_U_K, VM_OP_I64_REM_S_K, VM_OP_I64_REM_U_K,
         VM_OP_I64_AND_K, VM_OP_I64_OR_K, VM_OP_I64_XOR_K, VM_OP_I64_SHL_K,
         VM_OP_I64_SHR_S_K, VM_OP_I64_SHR_U_K, -1, -1};
     binop(c, VM_OP_I64_ADD + (op - 0x7c), k64[op - 0x7c], true);

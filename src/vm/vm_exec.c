@@ -104,7 +104,14 @@ static inline uint64_t sat_u64(double x) {
 
 /* Declared locals start at zero. Usually a handful: a loop beats a memset call. */
 static inline void zero_locals(pvm_val *p, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) p[i].i64 = 0;
+  if (n > 16) {
+    memset(p, 0, (size_t)n * sizeof *p);
+    return;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    p[i].i64 = 0;
+    __asm__("" : "+r"(i)); /* keeps GCC from turning the loop back into a memset call */
+  }
 }
 
 /* ---- the interpreter --------------------------------------------------------------- */
@@ -214,6 +221,26 @@ static inline void zero_locals(pvm_val *p, uint32_t n) {
     if (expr) JUMP();                                                                   \
     NEXT();                                                                             \
   }
+/* A branch back to a loop header: charge its FUEL op here and run on after it. */
+#define LOOP_JUMP()                                                                      \
+  do {                                                                                  \
+    pc += (int32_t)pc->a;                                                               \
+    fuel -= pc->a;                                                                      \
+    if (VM_UNLIKELY(fuel < fuel_mark)) goto fuel_check;                                 \
+    NEXT();                                                                             \
+  } while (0)
+#define BRCMP_L(name, expr)                                                              \
+  CASE(name) {                                                                          \
+    uint32_t x = RB.i32, y = RC.i32;                                                    \
+    if (expr) LOOP_JUMP();                                                              \
+    NEXT();                                                                             \
+  }
+#define BRCMPK_L(name, expr)                                                             \
+  CASE(name) {                                                                          \
+    uint32_t x = RB.i32, y = pc->c;                                                     \
+    if (expr) LOOP_JUMP();                                                              \
+    NEXT();                                                                             \
+  }
 #define FUN32(name, expr)                                                                \
   CASE(name) {                                                                          \
     float x = RB.f32, y = RC.f32;                                                       \
@@ -260,8 +287,9 @@ int vm_exec(pvm_instance *root, const pvm_func *f, pvm_val *args) {
   pvm_val *fp = args, *nfp = args;
   pvm_val *const stack_end = root->stack_end;
   vm_frame *const frames = root->frames;
-  const uint32_t depth0 = root->frame_top;
-  uint32_t depth = depth0;
+  vm_frame *const fr0 = frames + root->frame_top; /* frames below belong to outer calls */
+  vm_frame *const fr_end = frames + root->nframes;
+  vm_frame *fr = fr0; /* next free frame */
   const vm_ins *pc = NULL;
   uint8_t *mem;
   uint64_t msize;
@@ -292,13 +320,14 @@ dispatch:
   CASE(UNREACHABLE) TRAP(PVM_TRAP_UNREACHABLE);
   CASE(FUEL) {
     fuel -= pc->a;
-    if (VM_UNLIKELY(fuel < fuel_mark)) {
-      if (fuel < 0) TRAP(PVM_TRAP_OUT_OF_FUEL);
-      if (now_ns() > deadline) TRAP(PVM_TRAP_DEADLINE);
-      fuel_mark = fuel > VM_CLOCK_EVERY ? fuel - VM_CLOCK_EVERY : 0;
-    }
+    if (VM_UNLIKELY(fuel < fuel_mark)) goto fuel_check;
     NEXT();
   }
+fuel_check: /* pc is at a FUEL op just charged */
+  if (fuel < 0) TRAP(PVM_TRAP_OUT_OF_FUEL);
+  if (now_ns() > deadline) TRAP(PVM_TRAP_DEADLINE);
+  fuel_mark = fuel > VM_CLOCK_EVERY ? fuel - VM_CLOCK_EVERY : 0;
+  NEXT();
   CASE(BR) JUMP();
   CASE(BR_IF) {
     if (RB.i32) JUMP();
@@ -328,6 +357,35 @@ dispatch:
   BRCMPK(BR_LE_U_K, x <= y)
   BRCMPK(BR_GE_S_K, S32(x) >= S32(y))
   BRCMPK(BR_GE_U_K, x >= y)
+  CASE(BR_L) LOOP_JUMP();
+  CASE(BR_IF_L) {
+    if (RB.i32) LOOP_JUMP();
+    NEXT();
+  }
+  CASE(BR_UNLESS_L) {
+    if (!RB.i32) LOOP_JUMP();
+    NEXT();
+  }
+  BRCMP_L(BR_EQ_L, x == y)
+  BRCMP_L(BR_NE_L, x != y)
+  BRCMP_L(BR_LT_S_L, S32(x) < S32(y))
+  BRCMP_L(BR_LT_U_L, x < y)
+  BRCMP_L(BR_GT_S_L, S32(x) > S32(y))
+  BRCMP_L(BR_GT_U_L, x > y)
+  BRCMP_L(BR_LE_S_L, S32(x) <= S32(y))
+  BRCMP_L(BR_LE_U_L, x <= y)
+  BRCMP_L(BR_GE_S_L, S32(x) >= S32(y))
+  BRCMP_L(BR_GE_U_L, x >= y)
+  BRCMPK_L(BR_EQ_K_L, x == y)
+  BRCMPK_L(BR_NE_K_L, x != y)
+  BRCMPK_L(BR_LT_S_K_L, S32(x) < S32(y))
+  BRCMPK_L(BR_LT_U_K_L, x < y)
+  BRCMPK_L(BR_GT_S_K_L, S32(x) > S32(y))
+  BRCMPK_L(BR_GT_U_K_L, x > y)
+  BRCMPK_L(BR_LE_S_K_L, S32(x) <= S32(y))
+  BRCMPK_L(BR_LE_U_K_L, x <= y)
+  BRCMPK_L(BR_GE_S_K_L, S32(x) >= S32(y))
+  BRCMPK_L(BR_GE_U_K_L, x >= y)
   CASE(BR_TABLE) {
     uint32_t i = RA.i32;
     if (i > pc->b) i = pc->b;
@@ -335,26 +393,32 @@ dispatch:
     JUMP();
   }
   CASE(RETURN) {
-    if (depth == depth0) goto done;
-    vm_frame *fr = &frames[--depth];
+    if (fr == fr0) goto done;
+    fr--;
     pc = fr->ret_pc;
     fp = fr->fp;
-    inst = fr->inst;
-    RELOAD_MEM(); /* the callee may have grown memory */
+    if (VM_UNLIKELY(fr->inst != inst)) {
+      /* Within one instance memory.grow keeps mem/msize current; across instances the
+       * caller's memory is reloaded (it may have grown meanwhile). */
+      inst = fr->inst;
+      RELOAD_MEM();
+    }
     DISPATCH();
   }
   CASE(CALL) {
     const vm_code *code = &inst->codes[pc->a];
     nfp = fp + pc->b;
     ret = pc + 1;
-    if (VM_UNLIKELY(depth >= root->nframes ||
+    if (VM_UNLIKELY(fr == fr_end ||
                     nfp + code->frame_size > stack_end))
       TRAP(PVM_TRAP_STACK_EXHAUSTED);
-    frames[depth++] = (vm_frame){ret, fp, inst};
+    *fr++ = (vm_frame){ret, fp, inst};
     zero_locals(nfp + code->nparams, code->nlocals);
     fp = nfp;
-    pc = code->ins;
-    DISPATCH();
+    pc = code->ins; /* its FUEL op, charged here */
+    fuel -= pc->a;
+    if (VM_UNLIKELY(fuel < fuel_mark)) goto fuel_check;
+    NEXT();
   }
   CASE(CALL_IMPORT) {
     g = inst->funcs[pc->a];
@@ -431,6 +495,23 @@ dispatch:
     memcpy(mem + ea, &v, n);                                                            \
     NEXT();                                                                             \
   }
+#define STORE_K_CASES(name, n, type)                                                     \
+  CASE(name##_K) {                                                                      \
+    EAS(n);                                                                             \
+    type v = (type)(int64_t)(int32_t)pc->b;                                             \
+    memcpy(mem + ea, &v, n);                                                            \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_KW) {                                                                     \
+    EASW(n);                                                                            \
+    type v = (type)(int64_t)(int32_t)pc->b;                                             \
+    memcpy(mem + ea, &v, n);                                                            \
+    NEXT();                                                                             \
+  }
+  STORE_K_CASES(STORE8, 1, uint8_t)
+  STORE_K_CASES(STORE16, 2, uint16_t)
+  STORE_K_CASES(STORE32, 4, uint32_t)
+  STORE_K_CASES(STORE64, 8, uint64_t)
 #define AS_U32(v) ((uint32_t)(v))
 #define AS_U64(v) ((uint64_t)(v))
 #define SX32(v) ((uint32_t)(int32_t)(v))
@@ -615,6 +696,10 @@ dispatch:
   BINOP32K(I32_SHL_K, x << (y & 31))
   BINOP32K(I32_SHR_S_K, (uint32_t)(S32(x) >> (y & 31)))
   BINOP32K(I32_SHR_U_K, x >> (y & 31))
+  BINOP32K(I32_DIV_S_K, (uint32_t)(S32(x) / S32(y)))
+  BINOP32K(I32_DIV_U_K, x / y)
+  BINOP32K(I32_REM_S_K, (uint32_t)(S32(x) % S32(y)))
+  BINOP32K(I32_REM_U_K, x % y)
   BINOP32K(I32_EQ_K, x == y)
   BINOP32K(I32_NE_K, x != y)
   BINOP32K(I32_LT_S_K, S32(x) < S32(y))
@@ -693,6 +778,10 @@ dispatch:
   BINOP64K(I64_SHL_K, x << (y & 63))
   BINOP64K(I64_SHR_S_K, (uint64_t)(S64(x) >> (y & 63)))
   BINOP64K(I64_SHR_U_K, x >> (y & 63))
+  BINOP64K(I64_DIV_S_K, (uint64_t)(S64(x) / S64(y)))
+  BINOP64K(I64_DIV_U_K, x / y)
+  BINOP64K(I64_REM_S_K, (uint64_t)(S64(x) % S64(y)))
+  BINOP64K(I64_REM_U_K, x % y)
   CMP64K(I64_EQ_K, x == y)
   CMP64K(I64_NE_K, x != y)
   CMP64K(I64_LT_S_K, S64(x) < S64(y))
@@ -844,10 +933,10 @@ dispatch:
 call_func:
   if (g->code) {
     const vm_code *code = g->code;
-    if (VM_UNLIKELY(depth >= root->nframes ||
+    if (VM_UNLIKELY(fr == fr_end ||
                     nfp + code->frame_size > stack_end))
       TRAP(PVM_TRAP_STACK_EXHAUSTED);
-    frames[depth++] = (vm_frame){ret, fp, inst};
+    *fr++ = (vm_frame){ret, fp, inst};
     zero_locals(nfp + code->nparams, code->nlocals);
     fp = nfp;
     if (g->inst != inst) {
@@ -855,7 +944,9 @@ call_func:
       RELOAD_MEM();
     }
     pc = code->ins;
-    DISPATCH();
+    fuel -= pc->a;
+    if (VM_UNLIKELY(fuel < fuel_mark)) goto fuel_check;
+    NEXT();
   }
   {
     /* Host function: arguments stay in place, results are written above them and then
@@ -866,7 +957,7 @@ call_func:
     pvm_val *saved_top = root->stack_top;
     uint32_t saved_frames = root->frame_top;
     root->stack_top = res + nr;
-    root->frame_top = depth;
+    root->frame_top = (uint32_t)(fr - frames);
     pvm_call_ctx ctx = {inst, root, false};
     int rc = g->host(&ctx, nfp, res, g->user_data);
     root->stack_top = saved_top;

@@ -93,10 +93,18 @@ typedef struct vm_ins {
   X(BR_LE_U_K)        /* A=off B K32         if R[B].u32 <= K: pc += off              */ \
   X(BR_GE_S_K)        /* A=off B K32         if R[B].s32 >= K: pc += off              */ \
   X(BR_GE_U_K)        /* A=off B K32         if R[B].u32 >= K: pc += off              */ \
+  /* _L: the same 23 branches (BR .. BR_GE_U_K, same order) when they go back to a loop \
+     header: they charge the header's FUEL op themselves and continue after it.       */ \
+  X(BR_L) X(BR_IF_L) X(BR_UNLESS_L)                                                      \
+  X(BR_EQ_L) X(BR_NE_L) X(BR_LT_S_L) X(BR_LT_U_L) X(BR_GT_S_L) X(BR_GT_U_L)              \
+  X(BR_LE_S_L) X(BR_LE_U_L) X(BR_GE_S_L) X(BR_GE_U_L)                                    \
+  X(BR_EQ_K_L) X(BR_NE_K_L) X(BR_LT_S_K_L) X(BR_LT_U_K_L) X(BR_GT_S_K_L) X(BR_GT_U_K_L)  \
+  X(BR_LE_S_K_L) X(BR_LE_U_K_L) X(BR_GE_S_K_L) X(BR_GE_U_K_L)                            \
   X(BR_TABLE)         /* A B=n               i = min(R[A].u32, n); pc = &entry[i] +    */ \
                       /*                     entry[i].a; n+1 entry words follow       */ \
   X(RETURN)           /*                     pop frame (results already in R[0..])   */ \
-  X(CALL)             /* A=func B=base       call defined function A, fp' = fp + B   */ \
+  X(CALL)             /* A=func B=base       call defined function A, fp' = fp + B;  */ \
+                      /*                     charges its entry FUEL op, runs after it */ \
   X(CALL_IMPORT)      /* A=func B=base       call funcs[A] (host or other instance)  */ \
   X(CALL_INDIRECT)    /* A=type B=base C=tbl X.a=idx slot: f = tables[C][R[X.a]],    */ \
                       /*                     check type, call f with fp' = fp + B     */ \
@@ -130,6 +138,10 @@ typedef struct vm_ins {
   X(I32_LOAD16_U_W) X(I64_LOAD8_S_W) X(I64_LOAD8_U_W) X(I64_LOAD16_S_W)                 \
   X(I64_LOAD16_U_W) X(I64_LOAD32_S_W) X(I64_LOAD32_U_W)                                 \
   X(STORE8_W) X(STORE16_W) X(STORE32_W) X(STORE64_W)                                    \
+  /* _K: stores of a constant: A=addr B=K32 C=offset (STORE64_K sign-extends K);        \
+     _KW: A=addr B=K32 C=added constant, ea = (uint32)(R[A].i32 + C).                  */ \
+  X(STORE8_K) X(STORE16_K) X(STORE32_K) X(STORE64_K)                                    \
+  X(STORE8_KW) X(STORE16_KW) X(STORE32_KW) X(STORE64_KW)                                \
   X(MEMORY_SIZE)      /* A                   R[A].i32 = pages                         */ \
   X(MEMORY_GROW)      /* A B                 R[A].i32 = grow(R[B].u32) or -1          */ \
   X(MEMORY_FILL)      /* A B C               fill(dst R[A], byte R[B], len R[C])      */ \
@@ -158,6 +170,7 @@ typedef struct vm_ins {
   X(I32_LE_S) X(I32_LE_U) X(I32_GE_S) X(I32_GE_U)   /* A B C R[A].i32 = R[B] cmp R[C] */ \
   X(I32_ADD_K) X(I32_SUB_K) X(I32_MUL_K) X(I32_AND_K) X(I32_OR_K) X(I32_XOR_K)           \
   X(I32_SHL_K) X(I32_SHR_S_K) X(I32_SHR_U_K)         /* A B K R[A] = R[B] op K        */ \
+  X(I32_DIV_S_K) X(I32_DIV_U_K) X(I32_REM_S_K) X(I32_REM_U_K) /* K != 0, != -1: no trap */ \
   X(I32_EQ_K) X(I32_NE_K) X(I32_LT_S_K) X(I32_LT_U_K) X(I32_GT_S_K) X(I32_GT_U_K)        \
   X(I32_LE_S_K) X(I32_LE_U_K) X(I32_GE_S_K) X(I32_GE_U_K) /* A B K R[A].i32 = R[B] cmp K */ \
   /* i64, same shapes; compares write an i32 */                                         \
@@ -171,6 +184,7 @@ typedef struct vm_ins {
   X(I64_LE_S) X(I64_LE_U) X(I64_GE_S) X(I64_GE_U)                                        \
   X(I64_ADD_K) X(I64_SUB_K) X(I64_MUL_K) X(I64_AND_K) X(I64_OR_K) X(I64_XOR_K)           \
   X(I64_SHL_K) X(I64_SHR_S_K) X(I64_SHR_U_K)  /* K sign-extended from 32 bits */         \
+  X(I64_DIV_S_K) X(I64_DIV_U_K) X(I64_REM_S_K) X(I64_REM_U_K)                            \
   X(I64_EQ_K) X(I64_NE_K) X(I64_LT_S_K) X(I64_LT_U_K) X(I64_GT_S_K) X(I64_GT_U_K)        \
   X(I64_LE_S_K) X(I64_LE_U_K) X(I64_GE_S_K) X(I64_GE_U_K)                                \
   /* f32 / f64: A=dst B C. abs/neg/copysign work on bits; min/max: NaN if either is NaN, \

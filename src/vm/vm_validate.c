@@ -543,6 +543,7 @@ static int op_br_table(val *v) {
     TRY(read_label(v, &lc));
     label_types(lc, &lts, &larity);
     if (larity != arity) return invalid(v, "type mismatch");
+    if (lts == ts) continue; /* same types as the default: checked by its pop below */
     for (uint32_t k = 0; k < larity; k++) {
       uint32_t depth = larity - k; /* 1 = top of stack */
       uint8_t t;

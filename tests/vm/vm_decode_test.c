@@ -445,6 +445,101 @@ static void test_vm_decode_messages(void) {
   CHECK_INT(PVM_ERR_INVALID, ==, vm_error_set(NULL, PVM_ERR_INVALID, 7, "x"));
 }
 
+/* ---- Allocation failures -------------------------------------------------------------
+ * The test program replaces malloc & co. (glibc allows it; they forward to glibc's own
+ * allocator) to make the Nth allocation fail and to count live blocks, so every NOMEM
+ * path is taken and checked for leaks. Not in sanitizer builds, which own malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PVM_TEST_ALLOC 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PVM_TEST_ALLOC 0
+#endif
+#endif
+#if !defined(PVM_TEST_ALLOC) && defined(__GLIBC__)
+#define PVM_TEST_ALLOC 1
+#endif
+
+#if PVM_TEST_ALLOC
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+static long alloc_countdown = -1; /* fail when it reaches 0; -1 = never */
+static long alloc_live;           /* blocks allocated and not freed */
+static bool alloc_fail(void) {
+  if (alloc_countdown < 0) return false;
+  return alloc_countdown-- == 0;
+}
+void *malloc(size_t n) {
+  void *p = alloc_fail() ? NULL : __libc_malloc(n);
+  alloc_live += p != NULL;
+  return p;
+}
+void *calloc(size_t n, size_t size) {
+  void *p = alloc_fail() ? NULL : __libc_calloc(n, size);
+  alloc_live += p != NULL;
+  return p;
+}
+void *realloc(void *old, size_t n) {
+  void *p;
+  if (alloc_fail()) return NULL;
+  p = __libc_realloc(old, n);
+  alloc_live += (p != NULL) - (old != NULL);
+  return p;
+}
+void free(void *p) {
+  alloc_live -= p != NULL;
+  __libc_free(p);
+}
+
+static void test_vm_decode_allocation_failures(void) {
+  static const int spec[] = {
+      HDR, SEC(1), 2, 0x60, 1, 0x7f, 1, 0x7f, 0x60, 0, 0, END,
+      SEC(2), 1, 1, 'm', 1, 'f', 0, 1, END,
+      SEC(3), 2, 0, 1, END,
+      SEC(4), 1, 0x70, 0, 2, END,
+      SEC(5), 1, 0, 1, END,
+      SEC(6), 1, 0x7f, 1, 0x41, 0, 0x0b, END,
+      SEC(7), 2, 1, 'a', 0, 1, 1, 'b', 0, 2, END,
+      SEC(9), 1, 4, 0x41, 0, 0x0b, 2, 0xd2, 1, 0x0b, 0xd2, 2, 0x0b, END,
+      SEC(12), 1, END,
+      SEC(10), 2, BODY, 1, 2, 0x7f, 0x20, 0, 0x02, 0x7f, 0x20, 1, 0x0b, 0x6a, 0x0b, END,
+      BODY, 0, 0xd2, 1, 0x1a, 0x0b, END, END,
+      SEC(11), 1, 1, 2, 'h', 'i', END,
+      SEC(0), 4, 'n', 'a', 'm', 'e', 1, BODY, 1, 1, 1, 'g', END, END,
+      SEC(0), 1, 'x', END, SEC(0), 1, 'y', END};
+  uint8_t b[512];
+  size_t len = wb_build(spec, WB_LEN(spec), b, sizeof b);
+  int nomem = 0, ok = 0;
+  CHECK(len > 0);
+  for (long k = 0; k < 200 && ok == 0; k++) {
+    vm_module m;
+    pvm_error err;
+    long live = alloc_live;
+    int rv;
+    alloc_countdown = k;
+    rv = vm_decode(b, len, &m, &err);
+    if (rv == 0) {
+      rv = vm_validate(&m, &err);
+      vm_module_free(&m);
+    }
+    alloc_countdown = -1;
+    CHECK(rv == 0 || rv == PVM_ERR_NOMEM);
+    if (rv == PVM_ERR_NOMEM) {
+      CHECK_STR("out of memory", err.msg);
+      nomem++;
+    }
+    if (rv == 0) ok = 1;
+    CHECK_INT(live, ==, alloc_live); /* nothing leaked, whatever failed */
+    if (rv != 0 && rv != PVM_ERR_NOMEM) fprintf(stderr, "  k=%ld: %s\n", k, err.msg);
+  }
+  printf("allocation failures: %d runs ended in a clean out-of-memory\n", nomem);
+  CHECK(ok);          /* enough allocations succeed in the end */
+  CHECK(nomem >= 10); /* and every earlier one was a clean out-of-memory */
+}
+#endif
+
 int main(void) {
   RUN(test_vm_decode_empty_module);
   RUN(test_vm_decode_header_errors);
@@ -463,5 +558,8 @@ int main(void) {
   RUN(test_vm_decode_counts_are_bounded);
   RUN(test_vm_decode_copies_input);
   RUN(test_vm_decode_messages);
+#if PVM_TEST_ALLOC
+  RUN(test_vm_decode_allocation_failures);
+#endif
   return test_report();
 }

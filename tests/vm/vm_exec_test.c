@@ -92,7 +92,12 @@ static void test_vm_exec_integer_traps(void) {
       " (func (export \"rem_u\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.rem_u)"
       " (func (export \"div64\") (param i64 i64) (result i64) local.get 0 local.get 1 i64.div_s)"
       " (func (export \"rem64\") (param i64 i64) (result i64) local.get 0 local.get 1 i64.rem_s)"
-      " (func (export \"unr\") unreachable))");
+      " (func (export \"unr\") unreachable)"
+      " (func (export \"divm1\") (param i32) (result i32) local.get 0 i32.const -1 i32.div_s)"
+      " (func (export \"div0\") (param i32) (result i32) local.get 0 i32.const 0 i32.div_u)"
+      " (func (export \"divk\") (param i32) (result i32) local.get 0 i32.const -7 i32.div_s)"
+      " (func (export \"remk\") (param i32) (result i32) local.get 0 i32.const 10 i32.rem_u)"
+      " (func (export \"rem64k\") (param i64 i64) (result i64) local.get 0 i64.const -3 i64.rem_s))");
   CHECK(i != NULL);
   CHECK(c2(i, "div_s", 1, 0) == (uint32_t)CALL_FAILED);
   CHECK_INT(PVM_TRAP_DIV_ZERO, ==, pvm_instance_trap(i));
@@ -105,6 +110,16 @@ static void test_vm_exec_integer_traps(void) {
   CHECK_INT(PVM_TRAP_INT_OVERFLOW, ==, pvm_instance_trap(i));
   CHECK_INT(0, ==, c64(i, "rem64", 0x8000000000000000ull, UINT64_MAX));
   CHECK_INT(PVM_TRAP_NONE, ==, pvm_instance_trap(i));
+  /* constant divisors: 0 and -1 keep their traps */
+  CHECK(c1(i, "divm1", 0x80000000u) == (uint32_t)CALL_FAILED);
+  CHECK_INT(PVM_TRAP_INT_OVERFLOW, ==, pvm_instance_trap(i));
+  CHECK_INT(0xfffffffbu, ==, c1(i, "divm1", 5));
+  CHECK(c1(i, "div0", 5) == (uint32_t)CALL_FAILED);
+  CHECK_INT(PVM_TRAP_DIV_ZERO, ==, pvm_instance_trap(i));
+  CHECK_INT(0xfffffffeu, ==, c1(i, "divk", 14));
+  CHECK_INT(0x12492492u, ==, c1(i, "divk", 0x80000000u));
+  CHECK_INT(5, ==, c1(i, "remk", 12345));
+  CHECK_INT(-2, ==, (int64_t)c64(i, "rem64k", (uint64_t)-11, 0));
   CHECK(call_n(i, "unr", NULL, 0, 0, NULL) == CALL_FAILED);
   CHECK_STR("unreachable", pvm_instance_trap_message(i));
   pvm_instance_del(i);

@@ -317,6 +317,19 @@ static void test_vm_validate_body_variables(void) {
   B_INVALID(0, TM, 0, 0x42, 0, 0x24, 0, 0x0b);
 }
 
+static void test_vm_validate_body_many_locals(void) {
+  /* More locals than the body is long: looked up by binary search over the runs. */
+#define RUNS 3, 0xd0, 0x86, 0x03, 0x7f, 0, 0x7e, 0xd0, 0x86, 0x03, 0x7c /* 50000 i32, 0, 50000 f64 */
+  B_OK(0, RUNS, 0x20, 0xcf, 0x86, 0x03, 0x45, 0x1a, 0x0b);          /* local 49999: i32 */
+  B_OK(0, RUNS, 0x20, 0xd0, 0x86, 0x03, 0x9a, 0x1a, 0x0b);          /* local 50000: f64 */
+  B_OK(1, RUNS, 0x20, 0xd0, 0x86, 0x03, 0x1a, 0x20, 0, 0x0b);       /* with a param */
+  B_INVALID(0, TM, RUNS, 0x20, 0xd0, 0x86, 0x03, 0x45, 0x1a, 0x0b);
+  B_INVALID(0, TM, RUNS, 0x20, 0x00, 0x9a, 0x1a, 0x0b);
+  B_OK(0, RUNS, 0x20, 0x9f, 0x8d, 0x06, 0x9a, 0x1a, 0x0b);          /* local 99999 */
+  B_INVALID(0, "unknown local", RUNS, 0x20, 0xa0, 0x8d, 0x06, 0x1a, 0x0b);
+#undef RUNS
+}
+
 static void test_vm_validate_body_calls(void) {
   B_OK(1, 0, 0x20, 0, 0x10, 0, 0x0b);            /* recursive call to itself */
   B_OK(0, 0, 0x10, 1, 0x0b);
@@ -872,6 +885,7 @@ int main(void) {
   RUN(test_vm_validate_body_branches);
   RUN(test_vm_validate_body_unreachable);
   RUN(test_vm_validate_body_variables);
+  RUN(test_vm_validate_body_many_locals);
   RUN(test_vm_validate_body_calls);
   RUN(test_vm_validate_body_memory);
   RUN(test_vm_validate_body_numeric);
