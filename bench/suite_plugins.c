@@ -10,6 +10,9 @@
  *   load-plugin-warm   cached plugin: hash + new handler + instantiate + init
  *   first-pluginop     warm load, then the first process_frame_10
  *   max-data-native    MAX_DATA send + receive in C (should_send .. process)
+ *   max-data-hooks     the same pipeline in C, each step dispatched through
+ *                      pop_handler_call with no plugin interested (a pluginized stack
+ *                      running natively)
  *   max-data-wasm      the same pipeline through the max-data-frame plugin (7 calls)
  *   super-frame        frame 0x42 send + receive through the super-frame plugin
  * and one memory line: instance-rss KiB per instance over 10,000 handlers with a plugin.
@@ -142,6 +145,87 @@ static int b_max_data_native(bctx *b) {
   if (got > p->max_tx_data)
     p->max_tx_data = got;
   return 0;
+}
+
+/* ---- natively, through the hooks ---- */
+
+/* One native function for the seven steps, told apart by the op. */
+static int64_t native_step(void *arg, pop_op op, const pop_val *in, size_t n_in, pop_val *out,
+                           size_t max_out, size_t *n_out) {
+  bctx *b = arg;
+  mock_conn *c = &b->conn;
+  switch (op.kind) {
+  case POP_OP_SHOULD_SEND_FRAME:
+    out[0] = mock_u64(POP_VAL_BOOL, c->max_rx_data < c->rx_data + window / 2);
+    break;
+  case POP_OP_PREPARE_FRAME:
+    out[0] = mock_frame(0x10, c->rx_data + window);
+    break;
+  case POP_OP_WIRE_LEN: {
+    uint64_t m = in[0].u.frame.f[0];
+    out[0] = mock_u64(POP_VAL_U64, 1 + (m < 64 ? 1 : m < 16384 ? 2 : m < 1073741824 ? 4 : 8));
+    break;
+  }
+  case POP_OP_WRITE_FRAME:
+    c->buf[0].len = 0;
+    out[0] = mock_u64(POP_VAL_U64, (uint64_t)(varint_put(&c->buf[0], 0x10) +
+                                              varint_put(&c->buf[0], in[0].u.frame.f[0])));
+    break;
+  case POP_OP_ON_FRAME_RESERVED:
+    c->max_rx_data = in[0].u.frame.f[0];
+    return 0;
+  case POP_OP_PARSE_FRAME: {
+    uint64_t v;
+    if (varint_get(&b->peer.buf[1], &v))
+      return -1;
+    out[0] = mock_frame(0x10, v);
+    break;
+  }
+  case POP_OP_PROCESS_FRAME:
+    if (in[0].u.frame.f[0] > b->peer.max_tx_data)
+      b->peer.max_tx_data = in[0].u.frame.f[0];
+    return 0;
+  default:
+    return -1;
+  }
+  *n_out = 1;
+  return 0;
+}
+
+static int hook(bctx *b, pop_op_kind k, const pop_val *in, size_t n, pop_val *out) {
+  return pop_handler_call(b->h, pop_op_make(k, 0x10), in, n, out, 1, native_step, b, NULL);
+}
+
+static int b_max_data_hooks(bctx *b) {
+  b->conn.rx_data += window;
+  pop_val in[5], out[1], frame;
+  in[0] = mock_u64(POP_VAL_PKT_TYPE, POP_PKT_SHORT);
+  in[1] = mock_u64(POP_VAL_PN_SPACE, POP_PN_SPACE_APPLICATION);
+  in[2] = mock_u64(POP_VAL_BOOL, 0);
+  in[3] = mock_u64(POP_VAL_U64, 1200);
+  in[4] = mock_u64(POP_VAL_INSTANT, 0);
+  if (hook(b, POP_OP_SHOULD_SEND_FRAME, in, 5, out) || !out[0].u.b ||
+      hook(b, POP_OP_PREPARE_FRAME, in + 1, 2, out))
+    return -1;
+  frame = out[0];
+  if (hook(b, POP_OP_WIRE_LEN, &frame, 1, out))
+    return -1;
+  in[0] = frame;
+  in[1] = mock_bytes(1, 0, out[0].u.u64);
+  if (hook(b, POP_OP_WRITE_FRAME, in, 2, out) || hook(b, POP_OP_ON_FRAME_RESERVED, &frame, 1, out))
+    return -1;
+  mock_buf *rb = &b->peer.buf[1];
+  memcpy(rb->data, b->conn.buf[0].data, b->conn.buf[0].len);
+  rb->len = b->conn.buf[0].len;
+  rb->rpos = 0;
+  uint64_t ty;
+  if (varint_get(rb, &ty) || ty != 0x10)
+    return -1;
+  in[0] = mock_bytes(2, rb->len - rb->rpos, 0);
+  if (hook(b, POP_OP_PARSE_FRAME, in, 2, out))
+    return -1;
+  in[0] = out[0];
+  return hook(b, POP_OP_PROCESS_FRAME, in, 5, out);
 }
 
 /* ---- the same through a plugin ---- */
@@ -310,6 +394,17 @@ static int run_suite(int argc, char **argv) {
   if (setup(&b, "max-data-frame", true, win, 1) != 0)
     return 1;
   timed("max-data-native", &o, 2000000, &b, b_max_data_native);
+  {
+    bctx hooks;
+    memset(&hooks, 0, sizeof hooks);
+    mock_init(&hooks.conn);
+    mock_init(&hooks.peer);
+    if (pop_handler_new(b.store, &MOCK_CALLBACKS, &hooks.conn, &hooks.h) != 0)
+      return 1;
+    timed("max-data-hooks", &o, 1000000, &hooks, b_max_data_hooks);
+    fails += hooks.fails;
+    pop_handler_del(hooks.h);
+  }
   timed("max-data-wasm", &o, 200000, &b, b_max_data_wasm);
   fails += b.fails;
   teardown(&b);

@@ -300,6 +300,20 @@ int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
     return POP_ERR_ARG;
   if (n_inputs > POP_MAX_INPUTS)
     return POP_ERR_LIMIT;
+  const uint32_t *m = h->mask[op.kind];
+  if (!(m[0] | m[1] | m[2]) && native) {
+    /* Fast path: no plugin has code for this kind (the common case in a stack where
+     * most operations are not pluginized). */
+    size_t n = 0;
+    int64_t code = native(native_arg, op, inputs, n_inputs, outputs, max_outputs, &n);
+    if (res) {
+      res->n_outputs = n;
+      res->op_code = code;
+      res->definer = -1;
+      res->faults = 0;
+    }
+    return code != 0 ? POP_ERR_OP : 0;
+  }
   pop_token_table tokens;
   tokens_init(&tokens, inputs, inputs ? n_inputs : 0, h->store->settings.max_put_bytes);
   return call_path(h, op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res,
