@@ -1,4 +1,6 @@
 /* The call path on a mock host with the example plugins (plugins/). */
+#include <unistd.h>
+
 #include "mock_host.h"
 #include "test.h"
 
@@ -489,6 +491,57 @@ static void test_pop_handler_attach_errors(void) {
   teardown();
 }
 
+static void test_pop_handler_logger_after_anchor_files(void) {
+  char dir[] = "/tmp/pop_logger_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL);
+  setup();
+  pop_attach_opts o;
+  memset(&o, 0, sizeof o);
+  o.permissions = POP_PERM_ALL;
+  o.file_dir = dir;
+  CHECK_INT(0, ==, pop_handler_attach(H, load_plugin(S, "logger"), &o));
+  CHECK(strstr(C.log, "logger: logger ready") != NULL);
+  int native = 0;
+  for (uint64_t v = 100; v <= 300; v += 100) {
+    pop_val f = mock_frame(0x10, v);
+    CHECK_INT(0, ==, pop_handler_call(H, pop_op_make(POP_OP_PROCESS_FRAME, 0x10), &f, 1, NULL, 0,
+                                      native_count, &native, NULL));
+  }
+  CHECK_INT(3, ==, native);
+  pop_handler_del(H);
+  H = NULL;
+  char path[64], text[128] = "";
+  snprintf(path, sizeof path, "%s/frames.log", dir);
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL);
+  if (f) {
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+  }
+  CHECK_STR("MAX_DATA 100\nMAX_DATA 200\nMAX_DATA 300\n", text);
+  remove(path);
+  rmdir(dir);
+  teardown();
+}
+
+static void test_pop_handler_poctl_depth_limit(void) {
+  pop_settings st;
+  pop_settings_default(&st);
+  st.max_poctl_depth = 0; /* no nesting at all */
+  pop_store_new(&st, &S);
+  mock_init(&C);
+  pop_handler_new(S, &MOCK_CALLBACKS, &C, &H);
+  CHECK_INT(0, ==, attach_all(H, load_plugin(S, "poctl-callee"), true));
+  CHECK_INT(1, ==, attach_all(H, load_plugin(S, "poctl-caller"), true));
+  pop_val in = mock_u64(POP_VAL_U64, 1), out[1];
+  pop_call_result r;
+  CHECK_INT(0, ==, pop_handler_poctl(H, 1, &in, 1, out, 1, &r)); /* direct: fine */
+  CHECK_INT(POP_ERR_OP, ==, pop_handler_poctl(H, 2, &in, 1, out, 1, &r)); /* nested: refused */
+  CHECK_INT(1, ==, r.op_code);
+  teardown();
+}
+
 int main(void) {
   RUN(test_pop_handler_bare_call);
   RUN(test_pop_handler_store_compiles_once);
@@ -505,5 +558,7 @@ int main(void) {
   RUN(test_pop_handler_native_and_anchors);
   RUN(test_pop_handler_before_after_read_only);
   RUN(test_pop_handler_attach_errors);
+  RUN(test_pop_handler_logger_after_anchor_files);
+  RUN(test_pop_handler_poctl_depth_limit);
   return test_report();
 }
