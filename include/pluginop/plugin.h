@@ -243,9 +243,12 @@ typedef int64_t (*pop_native_fn)(void *arg, pop_op op, const pop_val *inputs,
  * NULL), every After. |inputs| (n_inputs <= POP_MAX_INPUTS) are borrowed for the call;
  * at most |max_outputs| outputs are copied to |outputs|. |res| may be NULL.
  * A faulting plugin is disabled and reported; if it was the definer the native code
- * runs instead. Returns 0 (outputs valid), POP_ERR_OP (op_code != 0), POP_ERR_NOT_FOUND
- * (nobody defines the op and |native| is NULL), POP_ERR_LIMIT (too many inputs, or a
- * nested call deeper than max_poctl_depth), POP_ERR_ARG. */
+ * runs instead. May be called from inside a callback (nested): plugins running at that
+ * moment are skipped for Before/After and never re-entered.
+ * Returns 0 (outputs valid), POP_ERR_OP (op_code != 0), POP_ERR_NOT_FOUND (nobody
+ * defines the op and |native| is NULL), POP_ERR_DISABLED (the plugin defining the op is
+ * running: no re-entry, nothing was run), POP_ERR_LIMIT (too many inputs, or nesting
+ * deeper than max_poctl_depth), POP_ERR_ARG. */
 POP_API int pop_handler_call(pop_handler *handler, pop_op op, const pop_val *inputs,
                              size_t n_inputs, pop_val *outputs, size_t max_outputs,
                              pop_native_fn native, void *native_arg, pop_call_result *res);
