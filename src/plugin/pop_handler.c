@@ -132,6 +132,15 @@ static void tokens_init(pop_token_table *t, const pop_val *in, size_t n, uint64_
     }
 }
 
+/* Disables |in| for a fault while running (e, anchor); returns POP_ERR_FAULT. */
+static int fault_at(pop_inst *in, const pop_op_entry *e, pop_anchor anchor, int trap,
+                    const char *why) {
+  char what[96];
+  pop_op_name((pop_op){e->kind, e->param, e->other}, anchor, what, sizeof what);
+  pop_inst_fault(in, what, trap, why);
+  return POP_ERR_FAULT;
+}
+
 /* Calls export |fn| (op code |e|/|anchor|) of |in|. Returns 0 with *code set, or
  * POP_ERR_FAULT after disabling the plugin. Outputs of a Define land in ctx->outputs. */
 static int run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_anchor anchor,
@@ -141,12 +150,8 @@ static int run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_ancho
   pop_io_area *area = NULL;
   if (in->plugin->has_io) {
     uint8_t *mem = pvm_instance_memory(in->vm, &msize);
-    if (!mem || in->io_addr > msize || msize - in->io_addr < sizeof(pop_io_area)) {
-      char what[96];
-      pop_op_name((pop_op){e->kind, e->param, e->other}, anchor, what, sizeof what);
-      pop_inst_fault(in, what, 0, "I/O area outside memory");
-      return POP_ERR_FAULT;
-    }
+    if (!mem || in->io_addr > msize || msize - in->io_addr < sizeof(pop_io_area))
+      return fault_at(in, e, anchor, 0, "I/O area outside memory");
     area = (pop_io_area *)(void *)(mem + in->io_addr);
     area->anchor = anchor;
     area->op_kind = e->kind;
@@ -167,14 +172,10 @@ static int run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_ancho
   int rv = pvm_call(in->vm, fn, &arg, 1, &res, 1);
   in->running = false;
   h->ctx = saved;
-  if (rv != 0) {
-    char what[96];
-    pop_op_name((pop_op){e->kind, e->param, e->other}, anchor, what, sizeof what);
-    pvm_trap_kind k = pvm_instance_trap(in->vm);
-    pop_inst_fault(in, what, (int)k, rv == PVM_ERR_TRAP ? pvm_instance_trap_message(in->vm)
-                                                        : pvm_status_message(rv));
-    return POP_ERR_FAULT;
-  }
+  if (rv != 0)
+    return fault_at(in, e, anchor, (int)pvm_instance_trap(in->vm),
+                    rv == PVM_ERR_TRAP ? pvm_instance_trap_message(in->vm)
+                                       : pvm_status_message(rv));
   *code = (int64_t)res.i64;
   if (anchor != POP_ANCHOR_DEFINE || !area)
     return 0;
@@ -184,21 +185,13 @@ static int run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_ancho
   uint32_t n = area->n_outputs;
   if (!(in->perms & POP_PERM_OUTPUT))
     n = 0; /* no permission: outputs written in place are ignored */
-  if (n > POP_MAX_OUTPUTS || ctx->n_outputs + n > POP_MAX_OUTPUTS) {
-    char what[96];
-    pop_op_name((pop_op){e->kind, e->param, e->other}, anchor, what, sizeof what);
-    pop_inst_fault(in, what, 0, "too many outputs");
-    return POP_ERR_FAULT;
-  }
+  if (n > POP_MAX_OUTPUTS || ctx->n_outputs + n > POP_MAX_OUTPUTS)
+    return fault_at(in, e, anchor, 0, "too many outputs");
   for (uint32_t i = 0; i < n; i++) {
     pop_val v;
     memcpy(&v, &area->outputs[i], sizeof v);
-    if (v.type == POP_VAL_NONE || v.type >= POP_VAL_TYPE_COUNT) {
-      char what[96];
-      pop_op_name((pop_op){e->kind, e->param, e->other}, anchor, what, sizeof what);
-      pop_inst_fault(in, what, 0, "output with an unknown value type");
-      return POP_ERR_FAULT;
-    }
+    if (v.type == POP_VAL_NONE || v.type >= POP_VAL_TYPE_COUNT)
+      return fault_at(in, e, anchor, 0, "output with an unknown value type");
     if (ctx->n_outputs < ctx->max_outputs)
       ctx->outputs[ctx->n_outputs] = v;
     ctx->n_outputs++;

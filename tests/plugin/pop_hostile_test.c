@@ -292,6 +292,24 @@ static void test_pop_hostile_kernel_honest_call_works(void) {
   teardown();
 }
 
+static void bad_output(uint64_t id, const char *why) {
+  setup();
+  CHECK_INT(0, ==, attach_all(H, load_plugin(S, "hostile-badoutput"), true));
+  pop_val out[4];
+  pop_call_result r;
+  memset(out, 0, sizeof out);
+  CHECK_INT(POP_ERR_NOT_FOUND, ==, pop_handler_poctl(H, id, NULL, 0, out, 4, &r));
+  CHECK_INT(1, ==, r.faults);
+  CHECK_INT(0, ==, out[0].type); /* nothing copied */
+  CHECK(C.n_faults == 1 && strstr(C.faults[0].why, why) != NULL);
+  teardown();
+}
+
+static void test_pop_hostile_bad_outputs(void) {
+  bad_output(0, "too many outputs");
+  bad_output(1, "unknown value type");
+}
+
 int main(void) {
   RUN(test_pop_hostile_infinite_loop);
   RUN(test_pop_hostile_deadline);
@@ -304,5 +322,6 @@ int main(void) {
   RUN(test_pop_hostile_calls_without_permission);
   RUN(test_pop_hostile_forged_kernel_handles);
   RUN(test_pop_hostile_kernel_honest_call_works);
+  RUN(test_pop_hostile_bad_outputs);
   return test_report();
 }
