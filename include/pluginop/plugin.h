@@ -5,9 +5,8 @@
  *   pop_store    shared by the connections of a process: compiles each plugin once,
  *                keyed by the SHA-256 of its bytes (loading the same bytes twice returns
  *                the same pop_plugin), and pools the import linkers handlers use.
- *                pop_store_*, pop_handler_new and pop_handler_del touch the store: call
- *                them from one thread, or under one lock. Calls on different handlers
- *                may run on different threads (compiled modules are read-only).
+ *                Thread-safe (an internal lock): handlers of one store may live on
+ *                different threads. pop_store_del must come after every handler.
  *   pop_plugin   a compiled plugin (module + parsed op table), owned by its store.
  *   pop_handler  one per connection: the plugins attached to it (cheap instances of
  *                compiled plugins), their per-plugin environment (parameters, permissions,

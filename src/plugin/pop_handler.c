@@ -28,19 +28,10 @@ int pop_handler_new(pop_store *store, const pop_callbacks *callbacks, void *conn
   if (callbacks)
     h->cb = *callbacks;
   h->conn = conn;
-  pop_linker_slot *slot = store->free_linkers;
-  if (slot) {
-    store->free_linkers = slot->next;
-  } else {
-    slot = calloc(1, sizeof *slot);
-    if (!slot || pvm_linker_new(&slot->linker) != 0 ||
-        pop_hostapi_define(slot->linker, &slot->cell) != 0) {
-      if (slot)
-        pvm_linker_del(slot->linker);
-      free(slot);
-      free(h);
-      return POP_ERR_NOMEM;
-    }
+  pop_linker_slot *slot = pop_store_take_linker(store);
+  if (!slot) {
+    free(h);
+    return POP_ERR_NOMEM;
   }
   slot->cell = h;
   slot->next = NULL;
@@ -73,9 +64,7 @@ void pop_handler_del(pop_handler *h) {
   free(h->insts);
   /* Every instance using the linker's functions is gone: the linker can serve another
    * connection. */
-  h->linker->cell = NULL;
-  h->linker->next = h->store->free_linkers;
-  h->store->free_linkers = h->linker;
+  pop_store_give_linker(h->store, h->linker);
   free(h);
 }
 

@@ -8,6 +8,8 @@
 
 #define POP_MAX_PLUGINS 32
 
+#include <pthread.h>
+
 #include "pluginop/plugin.h"
 #include "pluginop/vm.h"
 #include "pop_fs.h"
@@ -48,6 +50,7 @@ typedef struct pop_linker_slot {
 } pop_linker_slot;
 
 struct pop_store {
+  pthread_mutex_t lock; /* plugins and free_linkers: connections may live on threads */
   pop_settings settings;
   pop_plugin *plugins;
   pop_linker_slot *free_linkers;
@@ -133,6 +136,10 @@ int pop_hostapi_define(pvm_linker *linker, pop_handler **cell);
 int pop_handler_poctl_nested(pop_handler *h, uint64_t id, const pop_val *inputs,
                              size_t n_inputs, pop_val *outputs, size_t max_outputs,
                              size_t *n_outputs, int64_t *op_code);
+
+/* Takes / gives back a pooled linker (store lock held inside). */
+pop_linker_slot *pop_store_take_linker(pop_store *store);
+void pop_store_give_linker(pop_store *store, pop_linker_slot *slot);
 
 /* The entry of |op| in |plugin|, or NULL. */
 const pop_op_entry *pop_plugin_find(const pop_plugin *plugin, pop_op op, size_t *index);

@@ -55,6 +55,10 @@ int pop_store_new(const pop_settings *settings, pop_store **out) {
     s->settings = *settings;
   else
     pop_settings_default(&s->settings);
+  if (pthread_mutex_init(&s->lock, NULL) != 0) {
+    free(s);
+    return POP_ERR_NOMEM;
+  }
   *out = s;
   return 0;
 }
@@ -83,6 +87,7 @@ void pop_store_del(pop_store *store) {
     pvm_linker_del(l->linker);
     free(l);
   }
+  pthread_mutex_destroy(&store->lock);
   free(store);
 }
 
@@ -243,10 +248,8 @@ static int analyse(pop_plugin *p, char *err, size_t cap) {
   return 0;
 }
 
-int pop_store_load_bytes(pop_store *store, const char *name, const uint8_t *bytes,
-                         size_t len, pop_plugin **out, char *err, size_t err_cap) {
-  if (!store || !bytes || !out || !name)
-    return POP_ERR_ARG;
+static int load_locked(pop_store *store, const char *name, const uint8_t *bytes, size_t len,
+                       pop_plugin **out, char *err, size_t err_cap) {
   /* Identical bytes have the identical hash: a comparison is cheaper than SHA-256. */
   for (pop_plugin *p = store->plugins; p; p = p->next)
     if (p->len == len && memcmp(p->bytes, bytes, len) == 0) {
@@ -294,6 +297,43 @@ int pop_store_load_bytes(pop_store *store, const char *name, const uint8_t *byte
   store->plugins = p;
   *out = p;
   return 0;
+}
+
+int pop_store_load_bytes(pop_store *store, const char *name, const uint8_t *bytes,
+                         size_t len, pop_plugin **out, char *err, size_t err_cap) {
+  if (!store || !bytes || !out || !name)
+    return POP_ERR_ARG;
+  pthread_mutex_lock(&store->lock);
+  int rv = load_locked(store, name, bytes, len, out, err, err_cap);
+  pthread_mutex_unlock(&store->lock);
+  return rv;
+}
+
+pop_linker_slot *pop_store_take_linker(pop_store *store) {
+  pthread_mutex_lock(&store->lock);
+  pop_linker_slot *slot = store->free_linkers;
+  if (slot)
+    store->free_linkers = slot->next;
+  pthread_mutex_unlock(&store->lock);
+  if (slot)
+    return slot;
+  slot = calloc(1, sizeof *slot);
+  if (!slot)
+    return NULL;
+  if (pvm_linker_new(&slot->linker) != 0 || pop_hostapi_define(slot->linker, &slot->cell) != 0) {
+    pvm_linker_del(slot->linker);
+    free(slot);
+    return NULL;
+  }
+  return slot;
+}
+
+void pop_store_give_linker(pop_store *store, pop_linker_slot *slot) {
+  slot->cell = NULL;
+  pthread_mutex_lock(&store->lock);
+  slot->next = store->free_linkers;
+  store->free_linkers = slot;
+  pthread_mutex_unlock(&store->lock);
 }
 
 int pop_store_load_file(pop_store *store, const char *path, pop_plugin **out, char *err,

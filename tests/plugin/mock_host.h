@@ -193,18 +193,23 @@ static const pop_callbacks MOCK_CALLBACKS = {
     mock_now,        mock_log,            mock_on_fault,
 };
 
-/* Path of a built example plugin. */
-static const char *plugin_path(const char *name) {
-  static char buf[512];
-  snprintf(buf, sizeof buf, "%s/plugins/%s.wasm", PLUGINOP_BINARY_DIR, name);
+/* Path of a built example plugin, into |buf|. */
+static const char *plugin_path_buf(const char *name, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s/plugins/%s.wasm", PLUGINOP_BINARY_DIR, name);
   return buf;
 }
 
-/* Loads |name| into |s| (NULL on failure, with the error printed). */
+/* Same in a static buffer (single-threaded callers). */
+static const char *plugin_path(const char *name) {
+  static char buf[512];
+  return plugin_path_buf(name, buf, sizeof buf);
+}
+
+/* Loads |name| into |s| (NULL on failure, with the error printed). Thread-safe. */
 static pop_plugin *load_plugin(pop_store *s, const char *name) {
   pop_plugin *p = NULL;
-  char err[192] = "";
-  int rv = pop_store_load_file(s, plugin_path(name), &p, err, sizeof err);
+  char err[192] = "", path[512];
+  int rv = pop_store_load_file(s, plugin_path_buf(name, path, sizeof path), &p, err, sizeof err);
   if (rv != 0)
     fprintf(stderr, "load %s: %d %s\n", name, rv, err);
   return rv == 0 ? p : NULL;

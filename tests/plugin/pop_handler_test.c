@@ -1,4 +1,5 @@
 /* The call path on a mock host with the example plugins (plugins/). */
+#include <pthread.h>
 #include <unistd.h>
 
 #include "mock_host.h"
@@ -542,6 +543,46 @@ static void test_pop_handler_poctl_depth_limit(void) {
   teardown();
 }
 
+static void *thread_body(void *arg) {
+  pop_store *s = arg;
+  mock_conn c;
+  mock_init(&c);
+  long ok = 1;
+  for (int round = 0; round < 20; round++) {
+    pop_plugin *p = load_plugin(s, round % 2 ? "basics" : "increase-max-data");
+    pop_handler *h;
+    if (!p || pop_handler_new(s, &MOCK_CALLBACKS, &c, &h) != 0) {
+      ok = 0;
+      break;
+    }
+    if (attach_all(h, p, true) != 0)
+      ok = 0;
+    pop_op op = {POP_OP_OTHER, 0, "static_memory"};
+    pop_val f = mock_frame(0x10, (uint64_t)round + 5000);
+    for (int i = 0; i < 50; i++)
+      if ((round % 2 ? pop_handler_call(h, op, NULL, 0, NULL, 0, NULL, NULL, NULL)
+                     : pop_handler_call(h, pop_op_make(POP_OP_PROCESS_FRAME, 0x10), &f, 1, NULL,
+                                        0, NULL, NULL, NULL)) != 0)
+        ok = 0;
+    pop_handler_del(h);
+  }
+  return (void *)ok;
+}
+
+static void test_pop_handler_threads_share_a_store(void) {
+  pop_store *s;
+  pop_store_new(NULL, &s);
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++)
+    CHECK_INT(0, ==, pthread_create(&t[i], NULL, thread_body, s));
+  for (int i = 0; i < 4; i++) {
+    void *ok = NULL;
+    pthread_join(t[i], &ok);
+    CHECK(ok == (void *)1);
+  }
+  pop_store_del(s);
+}
+
 int main(void) {
   RUN(test_pop_handler_bare_call);
   RUN(test_pop_handler_store_compiles_once);
@@ -560,5 +601,6 @@ int main(void) {
   RUN(test_pop_handler_attach_errors);
   RUN(test_pop_handler_logger_after_anchor_files);
   RUN(test_pop_handler_poctl_depth_limit);
+  RUN(test_pop_handler_threads_share_a_store);
   return test_report();
 }
