@@ -242,14 +242,18 @@ static int call_path(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
       r.definer = -3; /* would re-enter a running plugin */
       break;
     }
-    pop_callctx c = base;
-    c.outputs = outputs;
-    c.max_outputs = max_outputs;
+    /* The Define code runs on |base| itself (After code copies it again). */
+    base.outputs = outputs;
+    base.max_outputs = max_outputs;
     int64_t code;
-    if (run_code(in, in->fns[idx * 3 + POP_ANCHOR_DEFINE], e, POP_ANCHOR_DEFINE, &c, &code) == 0) {
+    int rv = run_code(in, in->fns[idx * 3 + POP_ANCHOR_DEFINE], e, POP_ANCHOR_DEFINE, &base,
+                      &code);
+    base.outputs = NULL;
+    base.max_outputs = 0;
+    if (rv == 0) {
       r.definer = (int)i;
       r.op_code = code;
-      r.n_outputs = c.n_outputs < max_outputs ? c.n_outputs : max_outputs;
+      r.n_outputs = base.n_outputs < max_outputs ? base.n_outputs : max_outputs;
       done = true;
     } else {
       r.faults++;
