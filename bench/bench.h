@@ -24,10 +24,12 @@ extern const bench_suite bench_suite_call;
 extern const bench_suite bench_suite_plugins;
 
 /* Options every suite understands: --runs N (timed runs, median reported; default 5),
- * --scale F (multiplies the work per run; default 1). */
+ * --scale F (multiplies the work per run; default 1), --only NAME (run only the case
+ * NAME of the suite, e.g. one kernel; NULL = all). */
 typedef struct bench_opts {
   int runs;
   double scale;
+  const char *only;
 } bench_opts;
 
 /* Parses the common options from argv[1..]; unknown options are an error.

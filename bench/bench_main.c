@@ -2,7 +2,7 @@
  * pluginop-bench: benchmark suites, one per invocation.
  *
  *   pluginop-bench list              the suites, one per line
- *   pluginop-bench SUITE [OPTIONS]   --runs N, --scale F (see bench.h)
+ *   pluginop-bench SUITE [OPTIONS]   --runs N, --scale F, --only CASE (see bench.h)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +23,7 @@ static const bench_suite *const suites[] = {
 int bench_parse_opts(int argc, char **argv, bench_opts *o) {
   o->runs = 5;
   o->scale = 1.0;
+  o->only = NULL;
   for (int i = 1; i < argc; i++) {
     char *end;
     if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
@@ -39,6 +40,8 @@ int bench_parse_opts(int argc, char **argv, bench_opts *o) {
         return -1;
       }
       o->scale = v;
+    } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      o->only = argv[++i];
     } else {
       fprintf(stderr, "pluginop-bench %s: unknown option %s\n", argv[0], argv[i]);
       return -1;
@@ -99,7 +102,7 @@ const char *bench_kernels_wasm(void) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: pluginop-bench list\n"
-             "       pluginop-bench SUITE [--runs N] [--scale F]\n"
+             "       pluginop-bench SUITE [--runs N] [--scale F] [--only CASE]\n"
              "suites:\n");
   for (size_t i = 0; i < NSUITES; i++)
     fprintf(f, "  %-10s %s\n", suites[i]->name, suites[i]->description);

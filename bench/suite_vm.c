@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,13 @@ static int run_suite(int argc, char **argv) {
   bench_opts o;
   if (bench_parse_opts(argc, argv, &o) < 0)
     return 64;
+  bool known = !o.only;
+  for (size_t i = 0; i < NKERNELS && !known; i++)
+    known = strcmp(o.only, kernels[i].name) == 0;
+  if (!known) {
+    fprintf(stderr, "pluginop-bench vm: no kernel named \"%s\"\n", o.only);
+    return 64;
+  }
   pvm_instance *inst;
   if (bench_vm_load_kernels(&inst) < 0)
     return 1;
@@ -138,6 +146,8 @@ static int run_suite(int argc, char **argv) {
   double log_sum = 0;
   int failed = 0, done = 0;
   for (size_t i = 0; i < NKERNELS; i++) {
+    if (o.only && strcmp(o.only, kernels[i].name) != 0)
+      continue;
     double nms, vms;
     uint32_t sum;
     uint64_t instr = 0;

@@ -2,8 +2,9 @@
 # fuzz.sh BUILD_DIR SECONDS: runs every libFuzzer target of BUILD_DIR (built with
 # PLUGINOP_FUZZ=ON, see `make fuzz`) for SECONDS each, one after the other.
 #
-# Seeds: each part's checked-in fuzz/<part>/corpus/; VM targets (fuzz_vm_*) also get every
-# module of the spec test suite, extracted with wast2json into BUILD_DIR/corpus/. New
+# Seeds: each part's checked-in fuzz/<part>/corpus/ (or corpus-<what>/ for a target
+# fuzz_<part>_<what> with its own); VM targets reading wasm also get every module of the
+# spec test suite, extracted with wast2json into BUILD_DIR/corpus/. New
 # inputs go to BUILD_DIR/corpus-run/<target>/, crashes to BUILD_DIR/crashes/.
 # Exit status: 0 if no target crashed, 1 otherwise, 2 on setup errors.
 set -u
@@ -43,15 +44,29 @@ failed=0
 for t in $targets; do
   name=$(basename "$t")
   part=$(echo "$name" | sed -n 's/^fuzz_\([a-z0-9]*\)_.*/\1/p')
+  what=${name#fuzz_${part}_}
   run_dir=$build/corpus-run/$name
   mkdir -p "$run_dir"
+  # Seeds: fuzz/<part>/corpus-<what>/ if the target has its own, else fuzz/<part>/corpus/
+  # (plus the spec modules for the VM's). Dictionary: fuzz/<part>/<what>.dict, else
+  # fuzz/<part>/<part>.dict.
   seeds=()
-  [ -d "$root/fuzz/$part/corpus" ] && seeds+=("$root/fuzz/$part/corpus")
-  [ "$part" = vm ] && [ -d "$spec_corpus" ] && seeds+=("$spec_corpus")
-  echo "== $name: ${seconds}s, seeds: ${seeds[*]:-(none)}"
+  opts=()
+  if [ -d "$root/fuzz/$part/corpus-$what" ]; then
+    seeds+=("$root/fuzz/$part/corpus-$what")
+  else
+    [ -d "$root/fuzz/$part/corpus" ] && seeds+=("$root/fuzz/$part/corpus")
+    [ "$part" = vm ] && [ -d "$spec_corpus" ] && seeds+=("$spec_corpus")
+  fi
+  if [ -f "$root/fuzz/$part/$what.dict" ]; then
+    opts+=("-dict=$root/fuzz/$part/$what.dict")
+  elif [ -f "$root/fuzz/$part/$part.dict" ]; then
+    opts+=("-dict=$root/fuzz/$part/$part.dict")
+  fi
+  echo "== $name: ${seconds}s, seeds: ${seeds[*]:-(none)}${opts[*]:+, ${opts[*]}}"
   log=$build/crashes/$name.log
   "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-       -print_final_stats=1 -artifact_prefix="$build/crashes/$name-" \
+       -print_final_stats=1 -artifact_prefix="$build/crashes/$name-" "${opts[@]}" \
        "$run_dir" "${seeds[@]}" >"$log" 2>&1
   st=$?
   grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | sed 's/^/   /'

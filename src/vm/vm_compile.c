@@ -207,9 +207,48 @@ static void unop(comp *c, uint32_t op) {
 
 static bool fits_s32(uint64_t k) { return (int64_t)k == (int64_t)(int32_t)(uint32_t)k; }
 
+/* Ops with a memory-operand form (_M, _MW): the op, that form, the load it absorbs. */
+static const struct {
+  uint32_t op, m_op, load;
+} mem_binops[] = {
+    {VM_OP_F64_ADD, VM_OP_F64_ADD_M, VM_OP_LOAD64}, {VM_OP_F64_SUB, VM_OP_F64_SUB_M, VM_OP_LOAD64},
+    {VM_OP_F64_MUL, VM_OP_F64_MUL_M, VM_OP_LOAD64}, {VM_OP_F32_ADD, VM_OP_F32_ADD_M, VM_OP_LOAD32},
+    {VM_OP_F32_SUB, VM_OP_F32_SUB_M, VM_OP_LOAD32}, {VM_OP_F32_MUL, VM_OP_F32_MUL_M, VM_OP_LOAD32},
+    {VM_OP_I32_ADD, VM_OP_I32_ADD_M, VM_OP_LOAD32}, {VM_OP_I64_ADD, VM_OP_I64_ADD_M, VM_OP_LOAD64},
+};
+
+/* `x (already in its canonical slot) op load(...)` with the load just emitted: one op that
+ * loads and combines in place. Not marked as a def: it reads R[A], so its destination
+ * must not be retargeted to a local. */
+static bool fuse_mem_binop(comp *c, uint32_t op) {
+  size_t ld = c->last_def;
+  uint32_t r = c->sh - 1, l = c->sh - 2;
+  if (c->st[r].kind != E_TEMP || c->st[l].kind != E_TEMP || ld == NO_DEF ||
+      ld + 1 != c->ncode || c->code[ld].a != slot_of(c, r))
+    return false;
+  for (size_t i = 0; i < sizeof mem_binops / sizeof mem_binops[0]; i++) {
+    if (mem_binops[i].op != op) continue;
+    uint32_t lop = c->code[ld].op, m_op;
+    if (lop == mem_binops[i].load)
+      m_op = mem_binops[i].m_op;
+    else if (lop == mem_binops[i].load + (VM_OP_LOAD32_W - VM_OP_LOAD32))
+      m_op = mem_binops[i].m_op + (VM_OP_F64_ADD_MW - VM_OP_F64_ADD_M);
+    else
+      return false;
+    vm_ins load = c->code[ld];
+    c->ncode--;
+    c->sh -= 2;
+    uint32_t dst = push_temp(c); /* the left operand's slot */
+    emit(c, m_op, dst, load.b, load.c);
+    return true;
+  }
+  return false;
+}
+
 /* Binary op; |op_k| >= 0 is the form taking an immediate right operand. */
 static void binop(comp *c, uint32_t op, int op_k, bool is64) {
   if (!need(c, 2)) return;
+  if (fuse_mem_binop(c, op)) return;
   centry *r = &c->st[c->sh - 1];
   bool divrem = op_k >= 0 && ((op_k >= VM_OP_I32_DIV_S_K && op_k <= VM_OP_I32_REM_U_K) ||
                                (op_k >= VM_OP_I64_DIV_S_K && op_k <= VM_OP_I64_REM_U_K));
@@ -1109,6 +1148,7 @@ static int compile_func(comp *c, uint32_t i, vm_code *out) {
   out->nlocals = fn->nlocals;
   uint32_t fs = c->base + c->max_h;
   if (fs < ft->nresults) fs = ft->nresults;
+  if (fs < ft->nparams + 4) fs = ft->nparams + 4; /* room for zero_locals' 4 stores */
   out->frame_size = fs + 1;
   return 0;
 }

@@ -5,7 +5,11 @@
  * with GCC or clang, a computed-goto label table indexed by the op (threaded code: every
  * case ends with its own indirect jump); elsewhere, or with -DVM_USE_SWITCH, a switch.
  * wasm-to-wasm calls never recurse in C: return addresses go on the instance's frame
- * stack. Hot state lives in locals: pc, fp, the memory base and size, fuel.
+ * stack. Hot state lives in locals: pc, fp, the memory base and size, the fuel budget.
+ *
+ * A trap sets the root instance's trap kind and message and returns; nothing is unwound
+ * by hand because the stacks are just reused from their bottom by the next pvm_call, so
+ * the instance stays usable with whatever its memory, tables and globals hold.
  */
 #include <math.h>
 #include <stdio.h>
@@ -102,16 +106,15 @@ static inline uint64_t sat_u64(double x) {
   return (uint64_t)x;
 }
 
-/* Declared locals start at zero. Usually a handful: a loop beats a memset call. */
+/* Declared locals start at zero. Frames always have 4 slots after the params (see
+ * vm_code.frame_size), so the usual few locals are cleared by 4 plain stores: what lands
+ * beyond the locals falls in the callee's own, still dead, operand slots. */
 static inline void zero_locals(pvm_val *p, uint32_t n) {
-  if (n > 16) {
-    memset(p, 0, (size_t)n * sizeof *p);
+  if (VM_LIKELY(n <= 4)) {
+    p[0].i64 = p[1].i64 = p[2].i64 = p[3].i64 = 0;
     return;
   }
-  for (uint32_t i = 0; i < n; i++) {
-    p[i].i64 = 0;
-    __asm__("" : "+r"(i)); /* keeps GCC from turning the loop back into a memset call */
-  }
+  memset(p, 0, (size_t)n * sizeof *p);
 }
 
 /* ---- the interpreter --------------------------------------------------------------- */
@@ -149,6 +152,11 @@ static inline void zero_locals(pvm_val *p, uint32_t n) {
   do {                                                                                  \
     trap = (kind);                                                                      \
     goto trapped;                                                                       \
+  } while (0)
+#define CHARGE(n)                                                                        \
+  do {                                                                                  \
+    budget -= (n);                                                                      \
+    if (VM_UNLIKELY(budget < 0)) goto fuel_check;                                       \
   } while (0)
 #define RELOAD_MEM()                                                                     \
   do {                                                                                  \
@@ -225,8 +233,7 @@ static inline void zero_locals(pvm_val *p, uint32_t n) {
 #define LOOP_JUMP()                                                                      \
   do {                                                                                  \
     pc += (int32_t)pc->a;                                                               \
-    fuel -= pc->a;                                                                      \
-    if (VM_UNLIKELY(fuel < fuel_mark)) goto fuel_check;                                 \
+    CHARGE(pc->a);                                                                      \
     NEXT();                                                                             \
   } while (0)
 #define BRCMP_L(name, expr)                                                              \
@@ -294,13 +301,17 @@ int vm_exec(pvm_instance *root, const pvm_func *f, pvm_val *args) {
   uint8_t *mem;
   uint64_t msize;
 
-  int64_t fuel = root->limits.fuel >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)root->limits.fuel;
-  const int64_t fuel_start = fuel;
-  int64_t fuel_mark = 0;
+  /* Fuel left = budget + mark. The hot counter is budget alone: charging is a subtract
+   * and a sign test; the slow path runs when it goes negative (out of fuel, or time to
+   * read the clock when a deadline is set). */
+  const int64_t fuel_start =
+      root->limits.fuel >= (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)root->limits.fuel;
+  int64_t budget = fuel_start, fuel_mark = 0;
   uint64_t deadline = 0;
   if (root->limits.timeout_ns) {
     deadline = now_ns() + root->limits.timeout_ns;
-    fuel_mark = fuel > VM_CLOCK_EVERY ? fuel - VM_CLOCK_EVERY : 0;
+    fuel_mark = fuel_start > VM_CLOCK_EVERY ? fuel_start - VM_CLOCK_EVERY : 0;
+    budget = fuel_start - fuel_mark;
   }
   RELOAD_MEM();
 
@@ -319,15 +330,17 @@ dispatch:
   CASE(NOP) NEXT();
   CASE(UNREACHABLE) TRAP(PVM_TRAP_UNREACHABLE);
   CASE(FUEL) {
-    fuel -= pc->a;
-    if (VM_UNLIKELY(fuel < fuel_mark)) goto fuel_check;
+    CHARGE(pc->a);
     NEXT();
   }
-fuel_check: /* pc is at a FUEL op just charged */
+fuel_check: { /* pc is at a FUEL op just charged */
+  int64_t fuel = budget + fuel_mark;
   if (fuel < 0) TRAP(PVM_TRAP_OUT_OF_FUEL);
-  if (now_ns() > deadline) TRAP(PVM_TRAP_DEADLINE);
-  fuel_mark = fuel > VM_CLOCK_EVERY ? fuel - VM_CLOCK_EVERY : 0;
+  if (deadline && now_ns() > deadline) TRAP(PVM_TRAP_DEADLINE);
+  fuel_mark = deadline && fuel > VM_CLOCK_EVERY ? fuel - VM_CLOCK_EVERY : 0;
+  budget = fuel - fuel_mark;
   NEXT();
+}
   CASE(BR) JUMP();
   CASE(BR_IF) {
     if (RB.i32) JUMP();
@@ -416,8 +429,7 @@ fuel_check: /* pc is at a FUEL op just charged */
     zero_locals(nfp + code->nparams, code->nlocals);
     fp = nfp;
     pc = code->ins; /* its FUEL op, charged here */
-    fuel -= pc->a;
-    if (VM_UNLIKELY(fuel < fuel_mark)) goto fuel_check;
+    CHARGE(pc->a);
     NEXT();
   }
   CASE(CALL_IMPORT) {
@@ -532,6 +544,31 @@ fuel_check: /* pc is at a FUEL op just charged */
   STORE_CASES(STORE16, 2, uint16_t, i32)
   STORE_CASES(STORE32, 4, uint32_t, i32)
   STORE_CASES(STORE64, 8, uint64_t, i64)
+#define MEM_BINOP(name, n, type, field, expr)                                             \
+  CASE(name##_M) {                                                                      \
+    EA(n);                                                                              \
+    type y;                                                                             \
+    memcpy(&y, mem + ea, n);                                                            \
+    type x = RA.field;                                                                  \
+    RA.field = (expr);                                                                  \
+    NEXT();                                                                             \
+  }                                                                                     \
+  CASE(name##_MW) {                                                                     \
+    EAW(n);                                                                             \
+    type y;                                                                             \
+    memcpy(&y, mem + ea, n);                                                            \
+    type x = RA.field;                                                                  \
+    RA.field = (expr);                                                                  \
+    NEXT();                                                                             \
+  }
+  MEM_BINOP(F64_ADD, 8, double, f64, x + y)
+  MEM_BINOP(F64_SUB, 8, double, f64, x - y)
+  MEM_BINOP(F64_MUL, 8, double, f64, x * y)
+  MEM_BINOP(F32_ADD, 4, float, f32, x + y)
+  MEM_BINOP(F32_SUB, 4, float, f32, x - y)
+  MEM_BINOP(F32_MUL, 4, float, f32, x * y)
+  MEM_BINOP(I32_ADD, 4, uint32_t, i32, x + y)
+  MEM_BINOP(I64_ADD, 8, uint64_t, i64, x + y)
   CASE(MEMORY_SIZE) {
     RA.i32 = inst->mem ? inst->mem->pages : 0;
     NEXT();
@@ -944,8 +981,7 @@ call_func:
       RELOAD_MEM();
     }
     pc = code->ins;
-    fuel -= pc->a;
-    if (VM_UNLIKELY(fuel < fuel_mark)) goto fuel_check;
+    CHARGE(pc->a);
     NEXT();
   }
   {
@@ -982,13 +1018,13 @@ trapped:
   root->trap = trap;
   snprintf(root->trap_msg, sizeof root->trap_msg, "%s", pvm_trap_message(trap));
 unwind: {
-  int64_t used = fuel_start - fuel;
+  int64_t used = fuel_start - (budget + fuel_mark);
   if (used > fuel_start) used = fuel_start;
   root->fuel_used = (uint64_t)used;
   return PVM_ERR_TRAP;
 }
 done: {
-  root->fuel_used = (uint64_t)(fuel_start - fuel);
+  root->fuel_used = (uint64_t)(fuel_start - (budget + fuel_mark));
   return 0;
 }
 }

@@ -291,7 +291,6 @@ static int import_error(pvm_error *err, const char *what, const vm_import *im) {
 /* Checks and binds import |im| (its index |idx| in its kind's space). */
 static int bind_import(pvm_instance *inst, const pvm_linker *linker, const vm_import *im,
                        uint32_t idx, pvm_error *err) {
-  const vm_module *m = &inst->module->m;
   resolved r;
   if (!linker_find(linker, im, &r)) return import_error(err, "unknown import", im);
   if (r.host) {
@@ -336,7 +335,6 @@ static int bind_import(pvm_instance *inst, const pvm_linker *linker, const vm_im
     break;
   }
   }
-  (void)m;
   return 0;
 }
 

@@ -39,8 +39,11 @@
  * Memory accesses (bounds-checked in software, overflow-safe)
  *   ea = (uint64_t)R[B].i32 + (uint64_t)C; trap "out of bounds memory access" unless
  *   ea + N <= memory size in bytes (N = access width). Computed in 64 bits so no 32-bit
- *   wrap-around can pass the check. Loads and stores go through memcpy (no misaligned
- *   access UB); wasm memory is little-endian like every host we build for.
+ *   wrap-around can pass the check. The _W forms (an `i32.add K` fused into an access
+ *   with offset 0) compute ea = (uint32_t)(R[B].i32 + K) first, wrapping exactly as the
+ *   add would, then check the same way. Bulk ops check (uint64_t)start + len <= size for
+ *   every range before touching anything. Loads and stores go through memcpy (no
+ *   misaligned access UB); wasm memory is little-endian like every host we build for.
  *
  * Fuel and deadline
  *   FUEL n starts a fuel region: the function body, or a loop body (nested loops are
@@ -50,7 +53,18 @@
  *   count is deterministic (an upper bound of the instructions executed). When the
  *   remaining budget drops below the check mark the slow path runs: out of fuel -> trap;
  *   if a deadline is set the clock is read there (the mark is spaced so the clock is
- *   read about every VM_CLOCK_EVERY units).
+ *   read about every VM_CLOCK_EVERY units). Branches back to a loop (_L forms) and calls
+ *   charge the target's FUEL op themselves and continue after it (one dispatch less).
+ *
+ * Notes
+ *   - Ops read all their operands before writing R[A]: the compiler relies on it when it
+ *     makes an op write a local that is also one of its operands.
+ *   - A trap just returns from the interpreter: memory, tables and globals keep what was
+ *     written before it; the stacks are reset by the next pvm_call (the instance stays
+ *     usable).
+ *   - Integer ops compute in uint32_t/uint64_t (no signed overflow); signed division and
+ *     shifts cast with the checks above them; float to int conversions are range-checked
+ *     before the cast (no UB).
  */
 #ifndef PLUGINOP_VM_OPS_H
 #define PLUGINOP_VM_OPS_H
@@ -69,7 +83,7 @@ typedef struct vm_ins {
   /* control */                                                                         \
   X(NOP)              /*                     nothing                                  */ \
   X(UNREACHABLE)      /*                     trap "unreachable"                       */ \
-  X(FUEL)             /* A=n                 fuel -= n; slow path if fuel < mark     */ \
+  X(FUEL)             /* A=n                 fuel -= n; slow path if below the mark   */ \
   X(BR)               /* A=off               pc += off                                */ \
   X(BR_IF)            /* A=off B             if R[B].i32 != 0: pc += off              */ \
   X(BR_UNLESS)        /* A=off B             if R[B].i32 == 0: pc += off              */ \
@@ -142,6 +156,13 @@ typedef struct vm_ins {
      _KW: A=addr B=K32 C=added constant, ea = (uint32)(R[A].i32 + C).                  */ \
   X(STORE8_K) X(STORE16_K) X(STORE32_K) X(STORE64_K)                                    \
   X(STORE8_KW) X(STORE16_KW) X(STORE32_KW) X(STORE64_KW)                                \
+  /* _M: a binary op whose right operand is the value just loaded (the load fused in):  \
+     A=dst=left operand, B C as for the load: R[A] = R[A] op memN[B + C];               \
+     _MW: the load was a _W form, ea = (uint32)(R[B].i32 + C).                          */ \
+  X(F64_ADD_M) X(F64_SUB_M) X(F64_MUL_M) X(F32_ADD_M) X(F32_SUB_M) X(F32_MUL_M)          \
+  X(I32_ADD_M) X(I64_ADD_M)                                                              \
+  X(F64_ADD_MW) X(F64_SUB_MW) X(F64_MUL_MW) X(F32_ADD_MW) X(F32_SUB_MW) X(F32_MUL_MW)    \
+  X(I32_ADD_MW) X(I64_ADD_MW)                                                            \
   X(MEMORY_SIZE)      /* A                   R[A].i32 = pages                         */ \
   X(MEMORY_GROW)      /* A B                 R[A].i32 = grow(R[B].u32) or -1          */ \
   X(MEMORY_FILL)      /* A B C               fill(dst R[A], byte R[B], len R[C])      */ \

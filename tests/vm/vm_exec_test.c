@@ -376,6 +376,31 @@ static void test_vm_exec_memory(void) {
   pvm_instance_del(i);
 }
 
+/* Binary ops whose right operand is a load (fused into one op), both address forms. */
+static void test_vm_exec_memory_operands(void) {
+  pvm_instance *i = wat_instance(
+      "(module (memory 1)"
+      " (data (i32.const 0) \"\\00\\00\\00\\00\\00\\00\\f8\\3f\\00\\00\\00\\00\\00\\00\\04\\40\")"
+      " (data (i32.const 16) \"\\00\\00\\c0\\3f\\05\\00\\00\\00\")"
+      " (func (export \"dot\") (param i32) (result f64)"
+      "   local.get 0 f64.load local.get 0 f64.load offset=8 f64.mul"
+      "   local.get 0 f64.load local.get 0 i32.const 8 i32.add f64.load f64.sub f64.add)"
+      " (func (export \"f32\") (param i32) (result f32)"
+      "   local.get 0 f32.load offset=16 local.get 0 i32.const 16 i32.add f32.load f32.mul)"
+      " (func (export \"i32\") (param i32) (result i32)"
+      "   local.get 0 i32.load offset=20 local.get 0 i32.const 20 i32.add i32.load i32.add))");
+  CHECK(i != NULL);
+  pvm_val a = {.i32 = 0}, r;
+  /* 1.5 * 2.5 + (1.5 - 2.5) */
+  CHECK(pvm_call(i, pvm_instance_func(i, "dot"), &a, 1, &r, 1) == 0 && r.f64 == 2.75);
+  CHECK(pvm_call(i, pvm_instance_func(i, "f32"), &a, 1, &r, 1) == 0 && r.f32 == 2.25f);
+  CHECK(pvm_call(i, pvm_instance_func(i, "i32"), &a, 1, &r, 1) == 0 && r.i32 == 10);
+  a.i32 = 65536 - 8;
+  CHECK_INT(PVM_ERR_TRAP, ==, pvm_call(i, pvm_instance_func(i, "dot"), &a, 1, &r, 1));
+  CHECK_STR("out of bounds memory access", pvm_instance_trap_message(i));
+  pvm_instance_del(i);
+}
+
 static void test_vm_exec_tables_and_indirect_calls(void) {
   pvm_instance *i = wat_instance(
       "(module (type $ii (func (param i32) (result i32))) (type $v (func))"
@@ -462,6 +487,7 @@ int main(void) {
   RUN(test_vm_exec_control_flow);
   RUN(test_vm_exec_calls_recursion);
   RUN(test_vm_exec_memory);
+  RUN(test_vm_exec_memory_operands);
   RUN(test_vm_exec_tables_and_indirect_calls);
   RUN(test_vm_exec_globals_and_refs);
   return test_report();

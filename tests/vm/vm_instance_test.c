@@ -69,6 +69,40 @@ static void test_vm_instance_host_functions(void) {
   pvm_linker_del(l);
 }
 
+/* A host function calling back into the instance that called it (nested pvm_call). */
+static int host_reenter(pvm_call_ctx *ctx, const pvm_val *args, pvm_val *results, void *ud) {
+  pvm_instance *inst = pvm_ctx_instance(ctx);
+  pvm_func *sq = pvm_instance_func(inst, "sq");
+  pvm_val r;
+  if (!sq || pvm_call(inst, sq, args, 1, &r, 1) != 0) {
+    pvm_ctx_trap(ctx, "nested call failed");
+    return -1;
+  }
+  results[0].i32 = r.i32 + 1;
+  return 0;
+}
+
+static void test_vm_instance_host_reentry(void) {
+  pvm_linker *l = NULL;
+  pvm_linker_new(&l);
+  pvm_linker_define_func(l, "env", "reenter", I32, 1, I32, 1, host_reenter, NULL);
+  pvm_instance *i = wat_instance_ex(
+      "(module (import \"env\" \"reenter\" (func $re (param i32) (result i32)))"
+      " (func (export \"sq\") (param i32) (result i32) local.get 0 local.get 0 i32.mul)"
+      " (func $deep (export \"f\") (param i32) (result i32) (local i32)"
+      "   i32.const 1000 local.set 1"
+      "   local.get 0 call $re local.get 1 i32.add))",
+      l, NULL);
+  CHECK(i != NULL);
+  uint32_t a = 7;
+  CHECK_INT(49 + 1 + 1000, ==, call_i32(i, "f", &a, 1));
+  CHECK_INT(PVM_TRAP_NONE, ==, pvm_instance_trap(i));
+  a = 3;
+  CHECK_INT(9 + 1 + 1000, ==, call_i32(i, "f", &a, 1));
+  pvm_instance_del(i);
+  pvm_linker_del(l);
+}
+
 static void test_vm_instance_link_errors(void) {
   pvm_linker *l = NULL;
   int calls = 0;
@@ -326,6 +360,7 @@ static void test_vm_instance_many_instances(void) {
 
 int main(void) {
   RUN(test_vm_instance_host_functions);
+  RUN(test_vm_instance_host_reentry);
   RUN(test_vm_instance_link_errors);
   RUN(test_vm_instance_cross_instance_linking);
   RUN(test_vm_instance_segment_trap_keeps_earlier_writes);
