@@ -21,6 +21,7 @@ typedef struct bench_suite {
 
 extern const bench_suite bench_suite_vm;
 extern const bench_suite bench_suite_call;
+extern const bench_suite bench_suite_plugins;
 
 /* Options every suite understands: --runs N (timed runs, median reported; default 5),
  * --scale F (multiplies the work per run; default 1), --only NAME (run only the case

@@ -16,6 +16,7 @@
 static const bench_suite *const suites[] = {
     &bench_suite_vm,
     &bench_suite_call,
+    &bench_suite_plugins,
 };
 #define NSUITES (sizeof suites / sizeof suites[0])
 

@@ -24,5 +24,5 @@ function(pluginop_add_plugin name)
     INCLUDES ${pdk} ${pdk}/../include ${P_INCLUDES}
     FLAGS -Wl,-z,stack-size=${P_STACK_SIZE} ${P_FLAGS}
     ${extra})
-  set_property(TARGET ${name} APPEND PROPERTY POP_PLUGIN TRUE)
+  set_property(GLOBAL APPEND PROPERTY POP_PLUGIN_TARGETS ${name})
 endfunction()

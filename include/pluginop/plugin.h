@@ -4,7 +4,9 @@
  * Objects
  *   pop_store    shared by the connections of a process: compiles each plugin once,
  *                keyed by the SHA-256 of its bytes (loading the same bytes twice returns
- *                the same pop_plugin). Not thread-safe: one thread, or a lock around it.
+ *                the same pop_plugin), and pools the import linkers handlers use.
+ *                Thread-safe (an internal lock): handlers of one store may live on
+ *                different threads. pop_store_del must come after every handler.
  *   pop_plugin   a compiled plugin (module + parsed op table), owned by its store.
  *   pop_handler  one per connection: the plugins attached to it (cheap instances of
  *                compiled plugins), their per-plugin environment (parameters, permissions,
@@ -98,10 +100,12 @@ POP_API bool pop_op_always_enabled(pop_op_kind kind);
 
 typedef struct pop_settings {
   uint64_t fuel_per_call;      /* instructions per plugin call; default 10,000,000 */
-  uint64_t timeout_ns;         /* wall clock per plugin call, 0 = none; default 100 ms */
+  uint64_t timeout_ns;         /* wall clock per plugin call, 0 = none; default 0: fuel
+                                  already bounds every call, and a deadline costs a clock
+                                  read per call (set it when host callbacks may be slow) */
   uint32_t max_memory_pages;   /* linear memory per instance; default 16 (1 MiB) */
   uint32_t max_call_depth;     /* nested wasm calls; default 1000 */
-  uint32_t max_plugins;        /* per handler; default 16 */
+  uint32_t max_plugins;        /* per handler; default 16, at most 32 */
   uint32_t max_timers;         /* per plugin instance; default 64 */
   uint32_t max_files;          /* open files per plugin instance; default 8 */
   uint64_t file_quota;         /* bytes a plugin may write into its folder; default 1 MiB */
@@ -192,7 +196,8 @@ POP_API bool pop_plugin_provides(const pop_plugin *plugin, pop_op op, pop_anchor
 POP_API int pop_handler_new(pop_store *store, const pop_callbacks *callbacks, void *conn,
                             pop_handler **out);
 
-/* Frees the handler, its instances, timers and open files. NULL ok. */
+/* Frees the handler, its instances, timers and open files, and gives its linker back to
+ * the store's pool. Not from inside a callback of this handler. NULL ok. */
 POP_API void pop_handler_del(pop_handler *handler);
 
 /* A parameter given to a plugin at attach time (copied). */
@@ -237,9 +242,12 @@ typedef int64_t (*pop_native_fn)(void *arg, pop_op op, const pop_val *inputs,
  * NULL), every After. |inputs| (n_inputs <= POP_MAX_INPUTS) are borrowed for the call;
  * at most |max_outputs| outputs are copied to |outputs|. |res| may be NULL.
  * A faulting plugin is disabled and reported; if it was the definer the native code
- * runs instead. Returns 0 (outputs valid), POP_ERR_OP (op_code != 0), POP_ERR_NOT_FOUND
- * (nobody defines the op and |native| is NULL), POP_ERR_LIMIT (too many inputs, or a
- * nested call deeper than max_poctl_depth), POP_ERR_ARG. */
+ * runs instead. May be called from inside a callback (nested): plugins running at that
+ * moment are skipped for Before/After and never re-entered.
+ * Returns 0 (outputs valid), POP_ERR_OP (op_code != 0), POP_ERR_NOT_FOUND (nobody
+ * defines the op and |native| is NULL), POP_ERR_DISABLED (the plugin defining the op is
+ * running: no re-entry, nothing was run), POP_ERR_LIMIT (too many inputs, or nesting
+ * deeper than max_poctl_depth), POP_ERR_ARG. */
 POP_API int pop_handler_call(pop_handler *handler, pop_op op, const pop_val *inputs,
                              size_t n_inputs, pop_val *outputs, size_t max_outputs,
                              pop_native_fn native, void *native_arg, pop_call_result *res);

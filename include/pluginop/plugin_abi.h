@@ -172,7 +172,7 @@ _Static_assert(sizeof(pop_val) == 64, "pop_val layout");
  * op_kind/op_param/anchor/n_inputs/inputs and sets n_outputs to 0; the plugin reads its
  * inputs in place and appends outputs (pop_output() in the pdk, or the save_output host
  * function). The host validates n_outputs and every output's type after the call.
- * 8 + 16 + 2 * 16 * 64 = 2072 bytes, 8-byte aligned. */
+ * 32 + 2 * 16 * 64 = 2080 bytes, 8-byte aligned. */
 typedef struct pop_io_area {
   uint32_t abi_version; /* the plugin writes POP_ABI_VERSION; checked at attach */
   uint32_t anchor;      /* pop_anchor of the running code */
@@ -223,6 +223,7 @@ typedef enum pop_abi_err {
   POP_E_HOST = -13,      /* the host callback failed */
   POP_E_DEPTH = -14,     /* poctl nested too deep */
   POP_E_STATE = -15,     /* not allowed now (e.g. poctl to a disabled plugin) */
+  POP_E_OP = -16,        /* poctl: the called operation returned a non-zero code */
 } pop_abi_err;
 
 /* Connection fields (get_connection / set_connection). A host may support any subset;
