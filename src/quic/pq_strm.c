@@ -88,6 +88,10 @@ static void chunks_release_below(pq_strm_chunks *cs, uint64_t off) {
   uint64_t nb = off / PQ_STRM_CHUNK;
   size_t drop;
   if (nb <= cs->base) return;
+  if (cs->n == 0) { /* nothing allocated yet: c may be NULL */
+    cs->base = nb;
+    return;
+  }
   drop = nb - cs->base < cs->n ? (size_t)(nb - cs->base) : cs->n;
   for (size_t i = 0; i < drop; i++) {
     if (!cs->c[i]) continue;
