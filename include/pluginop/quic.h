@@ -41,6 +41,8 @@ typedef enum pq_status {
   PQ_ERR_FLOW_CONTROL = -5, /* no credit: wait */
   PQ_ERR_DROP = -6,         /* datagram dropped (undecryptable, unknown, malformed) */
   PQ_ERR_CLOSED = -7,       /* connection is closing/draining/closed */
+  PQ_ERR_PROTOCOL = -8,     /* the peer violated the protocol: the connection closes
+                               with a transport error (pq_conn_write sends it) */
   PQ_ERR_FATAL = -500,
   PQ_ERR_NOMEM = -501,
   PQ_ERR_TLS = -502,        /* TLS failure (alert), connection closed */
