@@ -231,7 +231,7 @@ int pq_recovery_on_ack(pq_recovery *rec, pq_pnspace space, const pq_ack_span *sp
   sp = &rec->spaces[space];
   for (size_t i = 0; i < nspans; i++) {
     if (spans[i].smallest > spans[i].largest || spans[i].largest >= sp->next_pn)
-      return PQ_ERR_PROTOCOL; /* acknowledges a packet we never sent */
+      return PQ_ERR_PROTOCOL_VIOLATION; /* acks a packet we never sent */
     if (spans[i].largest > frame_largest) frame_largest = spans[i].largest;
   }
   if (nspans == 0 || sp->discarded) return 0;

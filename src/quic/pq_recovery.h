@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "pq_cc.h"
+#include "pq_err.h"
 
 #define PQ_MS UINT64_C(1000000) /* nanoseconds per millisecond */
 #define PQ_GRANULARITY (1 * PQ_MS)       /* kGranularity */
@@ -141,7 +142,7 @@ int pq_recovery_on_packet_sent(pq_recovery *rec, pq_pnspace space, const pq_sent
 
 /* Processes one ACK frame received in |space|: |spans| in any order, |ack_delay| the
  * decoded ACK Delay in ns. Calls on_acked / on_lost, updates RTT, congestion control
- * and the timer. Returns 0 or PQ_ERR_PROTOCOL (a packet number never sent). */
+ * and the timer. Returns 0 or PQ_ERR_PROTOCOL_VIOLATION (a packet number never sent). */
 int pq_recovery_on_ack(pq_recovery *rec, pq_pnspace space, const pq_ack_span *spans,
                        size_t nspans, uint64_t ack_delay, pq_tstamp now);
 

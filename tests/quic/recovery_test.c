@@ -175,8 +175,8 @@ static void test_pq_recovery_ack_of_unsent_is_error(void) {
   env e;
   env_init(&e, true);
   send_pkt(&e, PQ_PNS_APP, 0, 0);
-  CHECK_INT(PQ_ERR_PROTOCOL, ==, ack1(&e, PQ_PNS_APP, 0, 1, 0, MS));
-  CHECK_INT(PQ_ERR_PROTOCOL, ==, ack1(&e, PQ_PNS_HANDSHAKE, 0, 0, 0, MS));
+  CHECK_INT(PQ_ERR_PROTOCOL_VIOLATION, ==, ack1(&e, PQ_PNS_APP, 0, 1, 0, MS));
+  CHECK_INT(PQ_ERR_PROTOCOL_VIOLATION, ==, ack1(&e, PQ_PNS_HANDSHAKE, 0, 0, 0, MS));
   CHECK_INT(0, ==, e.f.acked);
   /* Packet numbers must increase. */
   CHECK_INT(PQ_ERR_INVALID_ARG, ==, send_pkt(&e, PQ_PNS_APP, 0, MS));
