@@ -48,6 +48,24 @@ const char *pq_aead_name(pq_aead_alg alg) {
   return "?";
 }
 
+uint64_t pq_aead_confidentiality_limit(pq_aead_alg alg) {
+  switch (alg) {
+  case PQ_AEAD_AES_128_GCM:
+  case PQ_AEAD_AES_256_GCM: return UINT64_C(1) << 23;
+  case PQ_AEAD_CHACHA20_POLY1305: return UINT64_C(1) << 62; /* beyond any pn space */
+  }
+  return UINT64_MAX;
+}
+
+uint64_t pq_aead_integrity_limit(pq_aead_alg alg) {
+  switch (alg) {
+  case PQ_AEAD_AES_128_GCM:
+  case PQ_AEAD_AES_256_GCM: return UINT64_C(1) << 52;
+  case PQ_AEAD_CHACHA20_POLY1305: return UINT64_C(1) << 36;
+  }
+  return UINT64_MAX;
+}
+
 static gnutls_mac_algorithm_t hash_of(pq_aead_alg alg) {
   return alg == PQ_AEAD_AES_256_GCM ? GNUTLS_MAC_SHA384 : GNUTLS_MAC_SHA256;
 }

@@ -49,6 +49,13 @@ size_t pq_aead_secret_len(pq_aead_alg alg);
 /* Human name ("AES-128-GCM", ...), "?" if unknown. Static string. */
 const char *pq_aead_name(pq_aead_alg alg);
 
+/* AEAD usage limits (RFC 9001 §6.6), in packets: initiate a key update before sending
+ * pq_aead_confidentiality_limit(alg) packets with one key; close the connection
+ * (AEAD_LIMIT_REACHED) after pq_aead_integrity_limit(alg) packets failed to open with
+ * any key of the connection. UINT64_MAX for an unknown alg. */
+uint64_t pq_aead_confidentiality_limit(pq_aead_alg alg);
+uint64_t pq_aead_integrity_limit(pq_aead_alg alg);
+
 /* One direction's payload protection: a backend context keyed once, and the static IV.
  * Embedded struct: pq_aead_init / pq_aead_free. Not thread-safe (one packet at a time). */
 typedef struct pq_aead {

@@ -192,7 +192,7 @@ int pq_pkt_write_header(uint8_t *buf, size_t cap, const pq_pkt_build *b, pq_pkt_
     if (cap < 1 + b->dcid_len + b->pn_len) return PQ_ERR_NOBUF;
     buf[off++] = (uint8_t)(FIXED_BIT | (b->spin ? 0x20 : 0) | (b->key_phase ? 0x04 : 0) |
                            (b->pn_len - 1));
-    memcpy(buf + off, b->dcid, b->dcid_len);
+    if (b->dcid_len) memcpy(buf + off, b->dcid, b->dcid_len);
     off += b->dcid_len;
   } else {
     size_t tok = b->type == PQ_PKT_INITIAL ? b->token_len : 0;
@@ -206,10 +206,10 @@ int pq_pkt_write_header(uint8_t *buf, size_t cap, const pq_pkt_build *b, pq_pkt_
     wr32(buf + off, b->version);
     off += 4;
     buf[off++] = (uint8_t)b->dcid_len;
-    memcpy(buf + off, b->dcid, b->dcid_len);
+    if (b->dcid_len) memcpy(buf + off, b->dcid, b->dcid_len);
     off += b->dcid_len;
     buf[off++] = (uint8_t)b->scid_len;
-    memcpy(buf + off, b->scid, b->scid_len);
+    if (b->scid_len) memcpy(buf + off, b->scid, b->scid_len);
     off += b->scid_len;
     if (b->type == PQ_PKT_INITIAL) {
       off = (size_t)(pq_varint_write(buf + off, tok) - buf);

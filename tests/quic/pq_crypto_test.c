@@ -206,6 +206,15 @@ static void test_pq_crypto_retry_tag_rfc9001(void) {
   CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_retry_tag(2, a1_dcid, 8, pkt, n - 16, tag));
 }
 
+static void test_pq_crypto_usage_limits(void) {
+  CHECK_INT(INT64_C(1) << 23, ==, pq_aead_confidentiality_limit(PQ_AEAD_AES_128_GCM));
+  CHECK_INT(INT64_C(1) << 52, ==, pq_aead_integrity_limit(PQ_AEAD_AES_256_GCM));
+  CHECK_INT(INT64_C(1) << 36, ==, pq_aead_integrity_limit(PQ_AEAD_CHACHA20_POLY1305));
+  CHECK(pq_aead_confidentiality_limit((pq_aead_alg)9) == UINT64_MAX);
+  CHECK_STR("CHACHA20-POLY1305", pq_aead_name(PQ_AEAD_CHACHA20_POLY1305));
+  CHECK_STR("?", pq_aead_name((pq_aead_alg)9));
+}
+
 static void test_pq_crypto_ct_equal_and_random(void) {
   uint8_t a[16] = {0}, b[16] = {0}, r1[32], r2[32];
   CHECK(pq_ct_equal(a, b, 16));
@@ -228,6 +237,7 @@ int main(void) {
   RUN(test_pq_crypto_roundtrip_and_tamper_all_ciphers);
   RUN(test_pq_crypto_bad_args);
   RUN(test_pq_crypto_retry_tag_rfc9001);
+  RUN(test_pq_crypto_usage_limits);
   RUN(test_pq_crypto_ct_equal_and_random);
   return test_report();
 }
