@@ -304,10 +304,16 @@ int pq_conn_client_new(pq_conn **out, const pq_settings *settings,
                        const pq_callbacks *callbacks, const pq_path *path,
                        const char *server_name, const char *ca_file, bool insecure,
                        void *user, pq_tstamp now) {
-  /* The GnuTLS driver (pq_tls) is not merged yet: only internal constructors with an
-   * explicit driver work. */
-  if (out) *out = NULL;
-  return PQ_ERR_TLS;
+  pq_hs_config cfg;
+  if (!settings) return PQ_ERR_INVALID_ARG;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.server_name = server_name;
+  cfg.alpn = settings->alpn;
+  cfg.ca_file = ca_file;
+  cfg.insecure = insecure;
+  cfg.ciphers = settings->ciphers;
+  cfg.keylog_file = settings->keylog_file;
+  return pq_conn_client_new_ex(out, settings, callbacks, path, &pq_hs_tls, &cfg, user, now);
 }
 
 int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
@@ -486,7 +492,11 @@ int pq_conn_fail(pq_conn *c, int rv, uint64_t frame_type) {
   c->close_app = false;
   c->close_frame_type = frame_type;
   if (pq_err_is_transport(rv)) c->close_error = pq_err_transport_code(rv);
-  else if (rv == PQ_ERR_TLS) c->close_error = PQ_TE_CRYPTO_ERROR_BASE + 80; /* internal */
+  else if (rv == PQ_ERR_TLS) {
+    /* CRYPTO_ERROR carries the TLS alert (RFC 9001 §4.8); internal_error if none. */
+    uint8_t alert = c->hs && c->hs->alert && c->hs_state ? c->hs->alert(c->hs_state) : 0;
+    c->close_error = PQ_TE_CRYPTO_ERROR_BASE + (alert ? alert : 80);
+  }
   else c->close_error = PQ_TE_INTERNAL_ERROR;
   c->close_info.by_peer = false;
   c->close_info.application = false;

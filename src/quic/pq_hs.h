@@ -48,6 +48,10 @@ typedef struct pq_hs_config {
   bool insecure;
   const uint8_t *local_params; /* our encoded transport parameters (copied) */
   size_t local_params_len;
+  uint32_t ciphers;            /* PQ_CIPHER_* mask, 0 = all */
+  const char *keylog_file;
+  void *tls_ctx;               /* pq_hs_tls: a shared pq_tls_ctx (borrowed, must
+                                  outlive the connection); NULL = make one */
 } pq_hs_config;
 
 typedef struct pq_hs_ops {
@@ -61,9 +65,14 @@ typedef struct pq_hs_ops {
    * Returns 0, PQ_ERR_TLS (handshake failure: close with a crypto error) or a host
    * callback's error. */
   int (*recv)(void *st, pq_level level, const uint8_t *data, size_t len);
+  /* Optional: the TLS alert of a failed handshake (0 if none): the connection closes
+   * with CRYPTO_ERROR 0x100 + alert. */
+  uint8_t (*alert)(void *st);
 } pq_hs_ops;
 
 /* The insecure test driver. */
 extern const pq_hs_ops pq_hs_null;
+/* TLS 1.3 through GnuTLS (pq_tls). */
+extern const pq_hs_ops pq_hs_tls;
 
 #endif

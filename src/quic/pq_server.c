@@ -2,16 +2,20 @@
  * pq_server.c: the listener side: routes datagrams to connections by destination
  * connection ID and creates a connection for a new client Initial.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pq_conn.h"
+#include "pq_tls.h"
 
 struct pq_server {
   pq_settings settings;
   pq_callbacks cb;
   void *user;
-  const pq_hs_ops *hs;   /* NULL until pq_tls is merged: tests set pq_hs_null */
+  const pq_hs_ops *hs;   /* pq_hs_tls; tests may set pq_hs_null */
+  pq_tls_ctx *tls_ctx;   /* shared by every connection (certificate loaded once) */
+  char cc_name[32];
   pq_conn **conns;
   size_t n, cap;
 };
@@ -20,10 +24,33 @@ int pq_server_new(pq_server **out, const pq_settings *settings,
                   const pq_callbacks *callbacks, const char *cert_file,
                   const char *key_file, void *user) {
   pq_server *s;
+  pq_tls_ctx_config tc;
+  int rv;
   if (!out || !settings) return PQ_ERR_INVALID_ARG;
+  *out = NULL;
   s = calloc(1, sizeof(*s));
   if (!s) return PQ_ERR_NOMEM;
+  memset(&tc, 0, sizeof(tc));
+  tc.is_server = 1;
+  tc.alpn = settings->alpn;
+  tc.cert_file = cert_file;
+  tc.key_file = key_file;
+  tc.ciphers = settings->ciphers;
+  tc.keylog_file = settings->keylog_file;
+  /* Without a certificate there is no TLS: only the internal test driver works. */
+  if (cert_file || key_file) {
+    if ((rv = pq_tls_ctx_new(&s->tls_ctx, &tc))) {
+      free(s);
+      return rv;
+    }
+    s->hs = &pq_hs_tls;
+  }
   s->settings = *settings;
+  snprintf(s->cc_name, sizeof(s->cc_name), "%s",
+           settings->cc_algorithm ? settings->cc_algorithm : "newreno");
+  s->settings.cc_algorithm = s->cc_name;
+  s->settings.alpn = NULL; /* borrowed: not kept (the TLS context has it) */
+  s->settings.keylog_file = s->settings.qlog_dir = NULL;
   if (callbacks) s->cb = *callbacks;
   s->user = user;
   *out = s;
@@ -36,6 +63,7 @@ void pq_server_del(pq_server *s) {
   if (!s) return;
   for (size_t i = 0; i < s->n; i++) pq_conn_del(s->conns[i]);
   free(s->conns);
+  pq_tls_ctx_del(s->tls_ctx);
   free(s);
 }
 
@@ -54,6 +82,7 @@ static int add_conn(pq_server *s, pq_conn *c) {
 int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_t len,
                    pq_tstamp now, pq_conn **conn_out) {
   pq_pkt_hdr h;
+  pq_hs_config cfg;
   pq_conn *c;
   int rv;
   if (conn_out) *conn_out = NULL;
@@ -70,7 +99,9 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
    * Version negotiation and stateless resets are not generated yet. */
   if (h.type != PQ_PKT_INITIAL || h.version != PQ_VERSION_1 || len < PQ_CONN_MIN_INITIAL)
     return PQ_ERR_DROP;
-  rv = pq_conn_server_new_ex(&c, &s->settings, &s->cb, path, s->hs, NULL, &h, s->user, now);
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.tls_ctx = s->tls_ctx;
+  rv = pq_conn_server_new_ex(&c, &s->settings, &s->cb, path, s->hs, &cfg, &h, s->user, now);
   if (rv) return rv == PQ_ERR_INVALID_ARG ? PQ_ERR_DROP : rv;
   rv = pq_conn_read(c, path, data, len, now);
   /* Keep the connection only if its first packet authenticated: a corrupted or forged
