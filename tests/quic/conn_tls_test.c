@@ -28,7 +28,7 @@ static int make_files(const char *dir, const char *tag, char *cert, char *key) {
 static void test_pq_conn_tls_handshake(void) {
   world w;
   pq_sim_config c = sim_link(10 * MS);
-  world_init_ex(&w, 1, &c, &c, true);
+  world_init_ex(&w, 1, &c, &c, true, NULL);
   CHECK(run_until(&w, both_established, 5000 * MS));
   CHECK(w.capp.established && w.sapp.established);
   CHECK(w.now >= 30 * MS && w.now < 300 * MS);
@@ -39,11 +39,13 @@ static void test_pq_conn_tls_handshake(void) {
 static void test_pq_conn_tls_transfer(void) {
   world w;
   pq_sim_config c = sim_link(20 * MS);
-  world_init_ex(&w, 2, &c, &c, true);
+  world_init_ex(&w, 2, &c, &c, true, NULL);
   w.size = 200000;
+  w.echo = true;
   CHECK(run_until(&w, all_received, 30000 * MS));
   CHECK(!w.sapp.bad && !w.capp.bad);
-  for (int i = 0; i < 8; i++) CHECK_INT(200000, ==, w.sapp.rx_bytes[i]);
+  CHECK(all_bytes_ok(&w));
+  for (int i = 0; i < 8; i++) CHECK_INT(200000, ==, w.capp.rx_bytes[i]);
   world_free(&w);
 }
 
@@ -55,7 +57,7 @@ static void test_pq_conn_tls_bad_certificate_closes(void) {
   pq_settings st;
   pq_path path;
   /* The client trusts another certificate than the one the server shows. */
-  world_init_ex(&w, 3, &c, &c, true);
+  world_init_ex(&w, 3, &c, &c, true, NULL);
   pq_conn_del(w.client);
   pq_settings_default(&st);
   memset(&path, 0, sizeof(path));
@@ -72,8 +74,11 @@ static void test_pq_conn_tls_bad_certificate_closes(void) {
 
 static void test_pq_conn_tls_sim_seeds(void) {
   int failed = 0;
-  for (uint64_t seed = 1; seed <= 50; seed++)
-    if (!seeded_run_ex(seed, failed < 5, true, 20000)) failed++;
+  pq_settings st;
+  pq_settings_default(&st);
+  st.max_idle_timeout = 120000 * MS;
+  for (uint64_t seed = 1; seed <= 100; seed++)
+    if (!seeded_run_ex(seed, failed < 5, true, &st)) failed++;
   CHECK_INT(0, ==, failed);
 }
 
