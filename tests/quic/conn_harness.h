@@ -4,8 +4,8 @@
  *
  * The client opens |nstreams| bidirectional streams once established and sends |size|
  * patterned bytes plus FIN on each; the server checks every byte and, with |echo|,
- * sends the same pattern back on the same stream (with FIN once it has the client's
- * FIN), which the client checks in turn. A run ends when its goal holds or at a bound
+ * sends the same pattern back on the same stream, which the client checks in turn;
+ * either way the server ends its side with FIN once it has the client's FIN. A run ends when its goal holds or at a bound
  * of simulated time. Everything random comes from the sim's seed.
  */
 #ifndef PLUGINOP_CONN_HARNESS_H
@@ -158,12 +158,15 @@ static void client_app(world *w) {
     pump(w->client, w->sid[i], &w->sent[i], w->size, true, &w->fin_sent[i], &w->capp.bad);
 }
 
+/* Echo, or (without echo) just a FIN once the client's FIN arrived, so that each
+ * stream closes both ways and the client gets its stream credit back. */
 static void server_app(world *w) {
-  if (!w->echo || !w->sconn || !pq_conn_is_established(w->sconn)) return;
+  if (!w->sconn || !pq_conn_is_established(w->sconn)) return;
   for (int i = 0; i < MAX_STREAMS; i++) {
-    if (w->sapp.rx_bytes[i] == w->echoed[i] && !w->sapp.rx_fin[i]) continue;
-    pump(w->sconn, (int64_t)i << 2, &w->echoed[i], w->sapp.rx_bytes[i], w->sapp.rx_fin[i],
-         &w->echo_fin[i], &w->sapp.bad);
+    uint64_t end = w->echo ? w->sapp.rx_bytes[i] : 0;
+    if (end == w->echoed[i] && !w->sapp.rx_fin[i]) continue;
+    pump(w->sconn, (int64_t)i << 2, &w->echoed[i], end, w->sapp.rx_fin[i], &w->echo_fin[i],
+         &w->sapp.bad);
   }
 }
 
