@@ -117,3 +117,18 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
   if (conn_out) *conn_out = c;
   return rv;
 }
+
+size_t pq_server_reap(pq_server *s) {
+  size_t w = 0, n = 0;
+  if (!s) return 0;
+  for (size_t r = 0; r < s->n; r++) {
+    if (pq_conn_is_closed(s->conns[r])) {
+      pq_conn_del(s->conns[r]);
+      n++;
+    } else {
+      s->conns[w++] = s->conns[r];
+    }
+  }
+  s->n = w;
+  return n;
+}

@@ -69,6 +69,8 @@ static void test_pq_conn_application_close(void) {
   CHECK_INT(sent_at_close, ==, w.sim.dir[PQ_SIM_C2S].stats.sent + w.sim.dir[PQ_SIM_S2C].stats.sent);
   CHECK(pq_conn_expiry(w.client) == PQ_TSTAMP_NEVER);
   CHECK_INT(PQ_ERR_CLOSED, ==, pq_conn_stream_write(w.client, 0, (const uint8_t *)"x", 1, false));
+  CHECK_INT(1, ==, pq_server_reap(w.server));
+  w.sconn = NULL;
   world_free(&w);
 }
 
