@@ -1,7 +1,7 @@
 /* fuzz_quic_pkt.c: QUIC packet parsing and unprotection of arbitrary bytes.
  * Input: byte 0 = short header CID length (mod 21) and key choice, the rest = one UDP
  * datagram. Every packet of the datagram is parsed; packets with a packet number are
- * unprotected and decrypted with Initial keys from their DCID (long v1 headers) or with
+ * unprotected and decrypted with Initial keys from their DCID and version (v1/v2) or with
  * fixed 1-RTT keys of each cipher; VN lists, Retry tags and stateless reset tokens are
  * checked. Nothing may crash or read out of bounds. */
 #include <stdlib.h>
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       (void)pq_pkt_verify_retry(pkt, h->len, h->dcid, h->dcid_len);
     } else if (h->type == PQ_PKT_INITIAL) {
       pq_keys tx, rx;
-      if (pq_keys_init_initial(&tx, &rx, PQ_VERSION_1, h->dcid, h->dcid_len, 1) == 0) {
+      if (pq_keys_init_initial(&tx, &rx, h->version, h->dcid, h->dcid_len, 1) == 0) {
         open_with(pkt, h, &rx);
         pq_keys_free(&tx);
         pq_keys_free(&rx);

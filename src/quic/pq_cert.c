@@ -133,7 +133,8 @@ int pq_cert_spki_sha256_b64(const pq_cert *c, char *out, size_t cap) {
   if ((rv = gnutls_x509_crt_init(&crt)) < 0) return map_err(rv);
   gnutls_pubkey_t pub = NULL;
   if ((rv = gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM)) >= 0 &&
-      (rv = gnutls_pubkey_init(&pub)) >= 0 && (rv = gnutls_pubkey_import_x509(pub, crt, 0)) >= 0 &&
+      (rv = gnutls_pubkey_init(&pub)) >= 0 &&
+      (rv = gnutls_pubkey_import_x509(pub, crt, 0)) >= 0 &&
       (rv = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der)) >= 0)
     rv = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size, hash);
   gnutls_free(der.data);

@@ -21,6 +21,37 @@ static const uint8_t retry_key_v1[16] = {0xbe, 0x0c, 0x69, 0x0b, 0x9f, 0x66, 0x5
 static const uint8_t retry_nonce_v1[12] = {0x46, 0x15, 0x99, 0xd3, 0x5d, 0x63,
                                            0x2b, 0xf2, 0x23, 0x98, 0x25, 0xbb};
 
+/* RFC 9369 (QUIC v2): its own salt, Retry key/nonce and labels. */
+static const uint8_t initial_salt_v2[20] = {0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6,
+                                            0xdb, 0x81, 0x93, 0x81, 0xbe, 0x6e, 0x26,
+                                            0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9};
+static const uint8_t retry_key_v2[16] = {0x8f, 0xb4, 0xb0, 0x1b, 0x56, 0xac, 0x48, 0xe2,
+                                         0x60, 0xfb, 0xcb, 0xce, 0xad, 0x7c, 0xcc, 0x92};
+static const uint8_t retry_nonce_v2[12] = {0xd8, 0x69, 0x69, 0xbc, 0x2d, 0x7c,
+                                           0x6d, 0x99, 0x90, 0xef, 0xb0, 0x4a};
+
+/* What differs between the QUIC versions we speak. */
+typedef struct version_params {
+  uint32_t version;
+  const uint8_t *salt, *retry_key, *retry_nonce;
+  const char *key_label, *iv_label, *hp_label, *ku_label;
+} version_params;
+
+static const version_params versions[] = {
+    {PQ_VERSION_1, initial_salt_v1, retry_key_v1, retry_nonce_v1, "quic key", "quic iv",
+     "quic hp", "quic ku"},
+    {PQ_VERSION_2, initial_salt_v2, retry_key_v2, retry_nonce_v2, "quicv2 key", "quicv2 iv",
+     "quicv2 hp", "quicv2 ku"},
+};
+
+static const version_params *params_of(uint32_t version) {
+  for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+    if (versions[i].version == version) return &versions[i];
+  return NULL;
+}
+
+int pq_version_is_supported(uint32_t version) { return params_of(version) != NULL; }
+
 size_t pq_aead_key_len(pq_aead_alg alg) {
   switch (alg) {
   case PQ_AEAD_AES_128_GCM: return 16;
@@ -230,28 +261,34 @@ int pq_hkdf_expand_label(pq_aead_alg alg, const uint8_t *secret, size_t secretle
   return 0;
 }
 
-int pq_derive_packet_keys(pq_aead_alg alg, const uint8_t *secret, uint8_t *key, uint8_t *iv,
-                          uint8_t *hp) {
+int pq_derive_packet_keys_ex(uint32_t version, pq_aead_alg alg, const uint8_t *secret,
+                             uint8_t *key, uint8_t *iv, uint8_t *hp) {
+  const version_params *vp = params_of(version);
   size_t klen = pq_aead_key_len(alg), slen = pq_aead_secret_len(alg);
   int rv;
-  if (!klen) return PQ_ERR_INVALID_ARG;
-  if ((rv = pq_hkdf_expand_label(alg, secret, slen, "quic key", NULL, 0, key, klen)) < 0)
+  if (!klen || !vp) return PQ_ERR_INVALID_ARG;
+  if ((rv = pq_hkdf_expand_label(alg, secret, slen, vp->key_label, NULL, 0, key, klen)) < 0)
     return rv;
-  if ((rv = pq_hkdf_expand_label(alg, secret, slen, "quic iv", NULL, 0, iv,
+  if ((rv = pq_hkdf_expand_label(alg, secret, slen, vp->iv_label, NULL, 0, iv,
                                  PQ_AEAD_IV_LEN)) < 0)
     return rv;
-  return pq_hkdf_expand_label(alg, secret, slen, "quic hp", NULL, 0, hp, klen);
+  return pq_hkdf_expand_label(alg, secret, slen, vp->hp_label, NULL, 0, hp, klen);
+}
+
+int pq_derive_packet_keys(pq_aead_alg alg, const uint8_t *secret, uint8_t *key, uint8_t *iv,
+                          uint8_t *hp) {
+  return pq_derive_packet_keys_ex(PQ_VERSION_1, alg, secret, key, iv, hp);
 }
 
 int pq_initial_secrets(uint32_t version, const uint8_t *dcid, size_t dcidlen,
                        uint8_t client_secret[32], uint8_t server_secret[32]) {
   uint8_t initial[32];
   int rv = 0;
-  if (version != PQ_VERSION_1 || dcidlen > 20 || (dcidlen && !dcid))
-    return PQ_ERR_INVALID_ARG;
+  const version_params *vp = params_of(version);
+  if (!vp || dcidlen > 20 || (dcidlen && !dcid)) return PQ_ERR_INVALID_ARG;
   static const uint8_t empty = 0;
   gnutls_datum_t ikm = {(unsigned char *)(dcidlen ? dcid : &empty), (unsigned)dcidlen};
-  gnutls_datum_t salt = {(unsigned char *)initial_salt_v1, sizeof(initial_salt_v1)};
+  gnutls_datum_t salt = {(unsigned char *)vp->salt, 20};
   if (gnutls_hkdf_extract(GNUTLS_MAC_SHA256, &ikm, &salt, initial) < 0) return PQ_ERR_TLS;
   if (client_secret)
     rv = pq_hkdf_expand_label(PQ_AEAD_AES_128_GCM, initial, 32, "client in", NULL, 0,
@@ -265,19 +302,21 @@ int pq_initial_secrets(uint32_t version, const uint8_t *dcid, size_t dcidlen,
 
 /* ---- pq_keys ----------------------------------------------------------------------- */
 
-int pq_keys_init(pq_keys *k, pq_aead_alg alg, const uint8_t *secret, size_t secretlen) {
+int pq_keys_init_ex(pq_keys *k, uint32_t version, pq_aead_alg alg, const uint8_t *secret,
+                    size_t secretlen) {
   uint8_t key[PQ_MAX_KEY_LEN], iv[PQ_AEAD_IV_LEN], hpkey[PQ_MAX_KEY_LEN];
   int rv;
   memset(k, 0, sizeof(*k));
   if (!secret || secretlen != pq_aead_secret_len(alg) || secretlen == 0)
     return PQ_ERR_INVALID_ARG;
-  if ((rv = pq_derive_packet_keys(alg, secret, key, iv, hpkey)) < 0) goto out;
+  if ((rv = pq_derive_packet_keys_ex(version, alg, secret, key, iv, hpkey)) < 0) goto out;
   if ((rv = pq_aead_init(&k->aead, alg, key, iv)) < 0) goto out;
   if ((rv = pq_hp_init(&k->hp, alg, hpkey)) < 0) {
     pq_aead_free(&k->aead);
     goto out;
   }
   k->alg = alg;
+  k->version = version;
   memcpy(k->secret, secret, secretlen);
   k->secret_len = secretlen;
 out:
@@ -286,13 +325,18 @@ out:
   return rv;
 }
 
+int pq_keys_init(pq_keys *k, pq_aead_alg alg, const uint8_t *secret, size_t secretlen) {
+  return pq_keys_init_ex(k, PQ_VERSION_1, alg, secret, secretlen);
+}
+
 int pq_keys_init_initial(pq_keys *tx, pq_keys *rx, uint32_t version, const uint8_t *dcid,
                          size_t dcidlen, int is_server) {
   uint8_t cs[32], ss[32];
   int rv = pq_initial_secrets(version, dcid, dcidlen, cs, ss);
-  if (rv == 0) rv = pq_keys_init(tx, PQ_AEAD_AES_128_GCM, is_server ? ss : cs, 32);
+  if (rv == 0)
+    rv = pq_keys_init_ex(tx, version, PQ_AEAD_AES_128_GCM, is_server ? ss : cs, 32);
   if (rv == 0) {
-    rv = pq_keys_init(rx, PQ_AEAD_AES_128_GCM, is_server ? cs : ss, 32);
+    rv = pq_keys_init_ex(rx, version, PQ_AEAD_AES_128_GCM, is_server ? cs : ss, 32);
     if (rv < 0) pq_keys_free(tx);
   }
   memset(cs, 0, sizeof(cs));
@@ -304,19 +348,21 @@ int pq_keys_init_next(pq_keys *next, const pq_keys *cur) {
   uint8_t secret[PQ_MAX_SECRET_LEN];
   uint8_t key[PQ_MAX_KEY_LEN], iv[PQ_AEAD_IV_LEN];
   size_t slen = cur->secret_len;
+  const version_params *vp = params_of(cur->version);
   int rv;
+  if (next == cur) return PQ_ERR_INVALID_ARG;
   memset(next, 0, sizeof(*next));
-  if (next == cur || slen == 0 || slen != pq_aead_secret_len(cur->alg))
-    return PQ_ERR_INVALID_ARG;
-  rv = pq_hkdf_expand_label(cur->alg, cur->secret, slen, "quic ku", NULL, 0, secret, slen);
+  if (!vp || slen == 0 || slen != pq_aead_secret_len(cur->alg)) return PQ_ERR_INVALID_ARG;
+  rv = pq_hkdf_expand_label(cur->alg, cur->secret, slen, vp->ku_label, NULL, 0, secret, slen);
   if (rv == 0)
-    rv = pq_hkdf_expand_label(cur->alg, secret, slen, "quic key", NULL, 0, key,
+    rv = pq_hkdf_expand_label(cur->alg, secret, slen, vp->key_label, NULL, 0, key,
                               pq_aead_key_len(cur->alg));
   if (rv == 0)
-    rv = pq_hkdf_expand_label(cur->alg, secret, slen, "quic iv", NULL, 0, iv, sizeof(iv));
+    rv = pq_hkdf_expand_label(cur->alg, secret, slen, vp->iv_label, NULL, 0, iv, sizeof(iv));
   if (rv == 0) rv = pq_aead_init(&next->aead, cur->alg, key, iv);
   if (rv == 0) {
     next->alg = cur->alg;
+    next->version = cur->version;
     next->hp = cur->hp; /* header protection keys are not updated (RFC 9001 §6) */
     memcpy(next->secret, secret, slen);
     next->secret_len = slen;
@@ -337,14 +383,14 @@ int pq_retry_tag(uint32_t version, const uint8_t *odcid, size_t odcidlen, const 
                  size_t retrylen, uint8_t tag[PQ_AEAD_TAG_LEN]) {
   gnutls_aead_cipher_hd_t h;
   uint8_t olen = (uint8_t)odcidlen;
-  if (version != PQ_VERSION_1 || odcidlen > 20 || !retry || (odcidlen && !odcid))
-    return PQ_ERR_INVALID_ARG;
-  gnutls_datum_t k = {(unsigned char *)retry_key_v1, sizeof(retry_key_v1)};
+  const version_params *vp = params_of(version);
+  if (!vp || odcidlen > 20 || !retry || (odcidlen && !odcid)) return PQ_ERR_INVALID_ARG;
+  gnutls_datum_t k = {(unsigned char *)vp->retry_key, 16};
   if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &k) < 0) return PQ_ERR_TLS;
   /* AAD = the Retry Pseudo-Packet: ODCID length, ODCID, then the Retry packet. */
   giovec_t ad[3] = {{&olen, 1}, {(void *)odcid, odcidlen}, {(void *)retry, retrylen}};
   size_t taglen = PQ_AEAD_TAG_LEN;
-  int rv = gnutls_aead_cipher_encryptv2(h, retry_nonce_v1, sizeof(retry_nonce_v1), ad, 3,
+  int rv = gnutls_aead_cipher_encryptv2(h, vp->retry_nonce, PQ_AEAD_IV_LEN, ad, 3,
                                         NULL, 0, tag, &taglen);
   gnutls_aead_cipher_deinit(h);
   return rv < 0 || taglen != PQ_AEAD_TAG_LEN ? PQ_ERR_TLS : 0;

@@ -5,10 +5,10 @@
  *   pq_keys.aead  protects the payload: nonce = iv XOR pn, AAD = the packet header
  *   pq_keys.hp    masks the first byte and the packet number (5-byte mask from a sample)
  *
- * Backends, chosen per cipher by measured speed on 1200-byte packets (see the report
- * in the commit history): AES-GCM through GnuTLS's gnutls_aead_cipher_*, ChaCha20-Poly1305
- * through OpenSSL libcrypto EVP, header protection through nettle (AES one block /
- * ChaCha20 with the counter from the sample). All contexts are created once per key;
+ * Backends, chosen per cipher by measured speed on 1200-byte packets
+ * (bench/quic/aead_compare.c): AES-GCM through GnuTLS's gnutls_aead_cipher_*,
+ * ChaCha20-Poly1305 through OpenSSL libcrypto EVP, header protection through nettle (AES
+ * one block / ChaCha20 with the counter from the sample). All contexts are created once per key;
  * sealing or opening a packet allocates nothing and runs no key schedule.
  *
  * Errors are pq_status codes (pluginop/quic.h): PQ_ERR_INVALID_ARG for bad arguments,
@@ -26,6 +26,10 @@
 #include "pluginop/quic.h"
 
 #define PQ_VERSION_1 UINT32_C(0x00000001)
+#define PQ_VERSION_2 UINT32_C(0x6b3343cf) /* RFC 9369 */
+
+/* 1 if |version| is one we can protect packets for (v1, v2), else 0. */
+int pq_version_is_supported(uint32_t version);
 
 #define PQ_AEAD_TAG_LEN 16
 #define PQ_AEAD_IV_LEN 12
@@ -112,13 +116,17 @@ int pq_hkdf_expand_label(pq_aead_alg alg, const uint8_t *secret, size_t secretle
                          size_t outlen);
 
 /* Derives the packet key, IV and header protection key from a traffic |secret|
- * (pq_aead_secret_len(alg) bytes). |key| and |hp| get pq_aead_key_len(alg) bytes, |iv| 12.
- * Returns 0, PQ_ERR_INVALID_ARG, PQ_ERR_TLS. */
+ * (pq_aead_secret_len(alg) bytes) with QUIC v1's labels. |key| and |hp| get
+ * pq_aead_key_len(alg) bytes, |iv| 12. Returns 0, PQ_ERR_INVALID_ARG, PQ_ERR_TLS. */
 int pq_derive_packet_keys(pq_aead_alg alg, const uint8_t *secret, uint8_t *key, uint8_t *iv,
                           uint8_t *hp);
+/* The same with the labels of |version| ("quicv2 key", ... for v2). Also
+ * PQ_ERR_INVALID_ARG for an unsupported version. */
+int pq_derive_packet_keys_ex(uint32_t version, pq_aead_alg alg, const uint8_t *secret,
+                             uint8_t *key, uint8_t *iv, uint8_t *hp);
 
-/* Derives the client and server Initial secrets (32 bytes each) for |version| (only
- * QUIC v1) from the client's first Destination Connection ID |dcid| (<= 20 bytes).
+/* Derives the client and server Initial secrets (32 bytes each) for |version| (v1 or
+ * v2: the salt differs) from the client's first Destination Connection ID |dcid| (<= 20 bytes).
  * Either output may be NULL. Returns 0, PQ_ERR_INVALID_ARG (unknown version, dcid too
  * long), PQ_ERR_TLS. */
 int pq_initial_secrets(uint32_t version, const uint8_t *dcid, size_t dcidlen,
@@ -129,16 +137,20 @@ int pq_initial_secrets(uint32_t version, const uint8_t *dcid, size_t dcidlen,
  * Embedded struct: pq_keys_init / pq_keys_free. */
 typedef struct pq_keys {
   pq_aead_alg alg;
+  uint32_t version; /* selects the labels, also for key updates */
   uint8_t secret[PQ_MAX_SECRET_LEN];
   size_t secret_len;
   pq_aead aead;
   pq_hp hp;
 } pq_keys;
 
-/* Sets up |k| from a traffic |secret| of pq_aead_secret_len(alg) bytes (copied); this is
- * what the connection does with each secret pq_tls reports. Returns 0,
+/* Sets up |k| from a traffic |secret| of pq_aead_secret_len(alg) bytes (copied) for QUIC
+ * v1; this is what the connection does with each secret pq_tls reports. Returns 0,
  * PQ_ERR_INVALID_ARG, PQ_ERR_NOMEM, PQ_ERR_TLS. */
 int pq_keys_init(pq_keys *k, pq_aead_alg alg, const uint8_t *secret, size_t secretlen);
+/* The same for the negotiated |version| (v1 or v2; the labels differ). */
+int pq_keys_init_ex(pq_keys *k, uint32_t version, pq_aead_alg alg, const uint8_t *secret,
+                    size_t secretlen);
 
 /* Sets up the Initial keys for |version| and |dcid| (the DCID of the client's first
  * Initial). |is_server| selects the direction: |tx| gets our keys, |rx| the peer's.
@@ -147,14 +159,14 @@ int pq_keys_init_initial(pq_keys *tx, pq_keys *rx, uint32_t version, const uint8
                          size_t dcidlen, int is_server);
 
 /* Key update (RFC 9001 §6): sets up |next| with secret = HKDF-Expand-Label(cur.secret,
- * "quic ku", "", hash len), new AEAD key and IV, and the SAME header protection key.
+ * "quic ku" ("quicv2 ku" for v2), "", hash len), new AEAD key and IV, and the SAME header protection key.
  * |next| must not alias |cur|. Returns as pq_keys_init. */
 int pq_keys_init_next(pq_keys *next, const pq_keys *cur);
 
 /* Frees the AEAD context and wipes the secrets. Safe on a zeroed or freed struct. */
 void pq_keys_free(pq_keys *k);
 
-/* Computes the Retry Integrity Tag (RFC 9001 §5.8) of the Retry packet |retry| /
+/* Computes the Retry Integrity Tag (RFC 9001 §5.8; RFC 9369 §3.3.3 for v2) of the Retry packet |retry| /
  * |retrylen| (everything before the tag) sent in answer to a client Initial whose DCID
  * was |odcid| (<= 20 bytes). Returns 0, PQ_ERR_INVALID_ARG (version, lengths), PQ_ERR_TLS. */
 int pq_retry_tag(uint32_t version, const uint8_t *odcid, size_t odcidlen, const uint8_t *retry,

@@ -13,9 +13,44 @@
 
 /* ---- reading helpers: |p| advances through [p, end); failure = FRAME_ENCODING ---- */
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define BE32(x) (x)
+#define BE64(x) (x)
+#else
+#define BE32(x) __builtin_bswap32(x)
+#define BE64(x) __builtin_bswap64(x)
+#endif
+
+/* pq_varint_read with one load per size class instead of a byte loop: ACK parsing and
+ * iteration are mostly varint reads. Returns bytes read, 0 if truncated. */
+static inline size_t rd_varint(const uint8_t *p, const uint8_t *end, uint64_t *out) {
+  uint32_t v32;
+  uint64_t v64;
+  if (p >= end) return 0;
+  switch (p[0] >> 6) {
+    case 0:
+      *out = p[0];
+      return 1;
+    case 1:
+      if (end - p < 2) return 0;
+      *out = (uint64_t)(p[0] & 0x3f) << 8 | p[1];
+      return 2;
+    case 2:
+      if (end - p < 4) return 0;
+      memcpy(&v32, p, 4);
+      *out = BE32(v32) & 0x3fffffffu;
+      return 4;
+    default:
+      if (end - p < 8) return 0;
+      memcpy(&v64, p, 8);
+      *out = BE64(v64) & PQ_VARINT_MAX;
+      return 8;
+  }
+}
+
 #define RD_VARINT(v)                                      \
   do {                                                    \
-    size_t n_ = pq_varint_read(p, end, &(v));             \
+    size_t n_ = rd_varint(p, end, &(v));                  \
     if (n_ == 0) return PQ_ERR_FRAME_ENCODING;            \
     p += n_;                                              \
   } while (0)
@@ -233,9 +268,9 @@ bool pq_ack_iter_next(pq_ack_iter *it, uint64_t *lo, uint64_t *hi) {
   }
   if (it->left == 0) return false;
   /* parse validated the pairs: reads cannot fail and values cannot underflow. */
-  n = pq_varint_read(it->p, it->end, &gap);
+  n = rd_varint(it->p, it->end, &gap);
   it->p += n;
-  n = pq_varint_read(it->p, it->end, &rlen);
+  n = rd_varint(it->p, it->end, &rlen);
   it->p += n;
   it->left--;
   *hi = it->next_hi - gap - 1; /* largest = smallest - gap - 2; hi = largest + 1 */
@@ -669,7 +704,7 @@ const pq_frame_ops *pq_frame_ops_get(uint64_t type) {
 }
 
 ssize_t pq_frame_read_type(const uint8_t *p, size_t len, uint64_t *type) {
-  size_t n = pq_varint_read(p, p + len, type);
+  size_t n = rd_varint(p, p + len, type);
   if (n == 0) return PQ_ERR_FRAME_ENCODING;
   if (n != pq_varint_len(*type)) return PQ_ERR_PROTOCOL_VIOLATION; /* §12.4 */
   return (ssize_t)n;

@@ -13,7 +13,10 @@
  * table by type (and ProcessFrame / ShouldSendFrame / PrepareFrame through its own table
  * indexed the same way), and a plugin Defining an op replaces the native entry.
  * Frame types the table does not know (pq_frame_ops_get returns NULL) are either a
- * plugin's frame or a FRAME_ENCODING_ERROR (RFC 9000 §12.4).
+ * plugin's frame or a FRAME_ENCODING_ERROR (RFC 9000 §12.4): read the type with
+ * pq_frame_read_type, and carry a plugin's frame in `u.ext`. The table is const: the
+ * plugin runtime keeps its own per-connection array of entries, initialised from
+ * pq_frame_ops_get(type), and swaps in plugin entries there.
  *
  * Return values: decoders return bytes consumed (> 0) or PQ_ERR_FRAME_ENCODING /
  * PQ_ERR_PROTOCOL_VIOLATION (pq_err.h: the transport error code is recoverable with
@@ -176,6 +179,14 @@ typedef struct pq_frame_datagram {
   bool has_len; /* type 0x31 */
 } pq_frame_datagram;
 
+/* A frame type outside the table (a plugin's frame): its body as bytes, for the plugin
+ * runtime to hand to the plugin's ParseFrame / WriteFrame. Not handled by pq_frame_*. */
+typedef struct pq_frame_ext {
+  const uint8_t *body;
+  size_t len;
+  void *user; /* whatever the plugin runtime attaches (decoded state, plugin id) */
+} pq_frame_ext;
+
 typedef struct pq_frame_padding {
   uint64_t len; /* run of consecutive PADDING bytes, >= 1 (parse coalesces them) */
 } pq_frame_padding;
@@ -203,6 +214,7 @@ typedef struct pq_frame {
     pq_frame_path path;
     pq_frame_close close;
     pq_frame_datagram datagram;
+    pq_frame_ext ext;              /* types pq_frame_ops_get does not know */
   } u;
 } pq_frame;
 

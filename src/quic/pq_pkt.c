@@ -34,6 +34,16 @@ static int read_cid(const uint8_t *buf, size_t len, size_t *off, size_t max,
   return 0;
 }
 
+/* Long header type bits: v1 uses the pq_pkt_type order; v2 (RFC 9369 §3.2) rotates it
+ * (Initial 1, 0-RTT 2, Handshake 3, Retry 0). */
+static pq_pkt_type type_from_wire(uint32_t version, unsigned bits) {
+  return (pq_pkt_type)(version == PQ_VERSION_2 ? (bits + 3) % 4 : bits);
+}
+
+static unsigned type_to_wire(uint32_t version, pq_pkt_type type) {
+  return version == PQ_VERSION_2 ? ((unsigned)type + 1) % 4 : (unsigned)type;
+}
+
 static int parse_version_negotiation(const uint8_t *buf, size_t len, size_t off,
                                      pq_pkt_hdr *h) {
   size_t rest = len - off;
@@ -45,12 +55,12 @@ static int parse_version_negotiation(const uint8_t *buf, size_t len, size_t off,
   return 0;
 }
 
-/* The type-specific part of a v1 long header, from |off| (after the SCID). */
-static int parse_long_v1(const uint8_t *buf, size_t len, size_t off, pq_pkt_hdr *h) {
+/* The type-specific part of a v1/v2 long header, from |off| (after the SCID). */
+static int parse_long(const uint8_t *buf, size_t len, size_t off, pq_pkt_hdr *h) {
   uint64_t v;
   size_t n;
   if (!(buf[0] & FIXED_BIT)) return PQ_ERR_DROP;
-  h->type = (pq_pkt_type)((buf[0] >> 4) & 3);
+  h->type = type_from_wire(h->version, (buf[0] >> 4) & 3);
   if (h->type == PQ_PKT_RETRY) {
     if (len - off < PQ_AEAD_TAG_LEN) return PQ_ERR_DROP;
     h->token = buf + off;
@@ -94,16 +104,16 @@ int pq_pkt_parse(const uint8_t *buf, size_t len, size_t short_dcid_len, pq_pkt_h
   h->version = rd32(buf + 1);
   off = 5;
   /* CIDs of other versions may be up to 255 bytes (RFC 8999 §5.1). */
-  size_t max = h->version == PQ_VERSION_1 ? PQ_MAX_CID_LEN : 255;
+  size_t max = pq_version_is_supported(h->version) ? PQ_MAX_CID_LEN : 255;
   if ((rv = read_cid(buf, len, &off, max, &h->dcid, &h->dcid_len)) < 0) return rv;
   if ((rv = read_cid(buf, len, &off, max, &h->scid, &h->scid_len)) < 0) return rv;
   if (h->version == 0) return parse_version_negotiation(buf, len, off, h);
-  if (h->version != PQ_VERSION_1) {
+  if (!pq_version_is_supported(h->version)) {
     h->type = PQ_PKT_UNSUPPORTED_VERSION;
     h->len = len;
     return 0;
   }
-  return parse_long_v1(buf, len, off, h);
+  return parse_long(buf, len, off, h);
 }
 
 int pq_pkt_split(const uint8_t *dgram, size_t len, size_t short_dcid_len, pq_pkt_hdr *hdrs,
@@ -196,13 +206,14 @@ int pq_pkt_write_header(uint8_t *buf, size_t cap, const pq_pkt_build *b, pq_pkt_
     off += b->dcid_len;
   } else {
     size_t tok = b->type == PQ_PKT_INITIAL ? b->token_len : 0;
-    if (b->version != PQ_VERSION_1 || b->scid_len > PQ_MAX_CID_LEN ||
+    if (!pq_version_is_supported(b->version) || b->scid_len > PQ_MAX_CID_LEN ||
         (b->scid_len && !b->scid) || (tok && !b->token) || tok > PQ_VARINT_MAX)
       return PQ_ERR_INVALID_ARG;
     size_t need = 7 + b->dcid_len + b->scid_len + b->pn_len + 2;
     if (b->type == PQ_PKT_INITIAL) need += pq_varint_len(tok) + tok;
     if (cap < need) return PQ_ERR_NOBUF;
-    buf[off++] = (uint8_t)(FORM_LONG | FIXED_BIT | (b->type << 4) | (b->pn_len - 1));
+    buf[off++] = (uint8_t)(FORM_LONG | FIXED_BIT | (type_to_wire(b->version, b->type) << 4) |
+                           (b->pn_len - 1));
     wr32(buf + off, b->version);
     off += 4;
     buf[off++] = (uint8_t)b->dcid_len;
@@ -294,14 +305,16 @@ int pq_pkt_write_retry(uint8_t *buf, size_t cap, uint32_t version, const uint8_t
                        size_t dcid_len, const uint8_t *scid, size_t scid_len,
                        const uint8_t *token, size_t token_len, const uint8_t *odcid,
                        size_t odcid_len, uint8_t unused) {
-  if (version != PQ_VERSION_1 || dcid_len > PQ_MAX_CID_LEN || scid_len > PQ_MAX_CID_LEN ||
+  if (!pq_version_is_supported(version) || dcid_len > PQ_MAX_CID_LEN ||
+      scid_len > PQ_MAX_CID_LEN ||
       odcid_len > PQ_MAX_CID_LEN || token_len == 0 || !token || (dcid_len && !dcid) ||
       (scid_len && !scid) || token_len > INT32_MAX / 2)
     return PQ_ERR_INVALID_ARG;
   size_t need = 7 + dcid_len + scid_len + token_len + PQ_AEAD_TAG_LEN;
   if (cap < need) return PQ_ERR_NOBUF;
   uint8_t *p = buf;
-  *p++ = (uint8_t)(FORM_LONG | FIXED_BIT | (PQ_PKT_RETRY << 4) | (unused & 0x0f));
+  *p++ = (uint8_t)(FORM_LONG | FIXED_BIT | (type_to_wire(version, PQ_PKT_RETRY) << 4) |
+                   (unused & 0x0f));
   p = wr32(p, version);
   *p++ = (uint8_t)dcid_len;
   if (dcid_len) memcpy(p, dcid, dcid_len);

@@ -85,11 +85,12 @@ typedef struct pq_pkt_hdr {
 
 /* Parses the unprotected part of the packet at |buf| / |len| (the rest of a datagram).
  * |short_dcid_len| is the length of our connection IDs (short headers do not carry it).
- * Sets type, version, CIDs, token, pn_offset and len. Long header v1 packets end where
- * their Length field says; Retry, Version Negotiation, unsupported versions and short
+ * Sets type, version, CIDs, token, pn_offset and len. Long header v1/v2 packets end
+ * where their Length field says (v2's type bits are mapped to the same pq_pkt_type);
+ * Retry, Version Negotiation, unsupported versions and short
  * header packets take the rest of the datagram.
  * Returns 0, or PQ_ERR_DROP when malformed: empty, truncated, fixed bit 0 (except VN),
- * CID longer than 20 (v1), Length beyond the datagram, VN list empty or not a multiple
+ * CID longer than 20 (v1/v2), Length beyond the datagram, VN list empty or not a multiple
  * of 4, Retry without room for its tag. |h| is then unspecified. */
 int pq_pkt_parse(const uint8_t *buf, size_t len, size_t short_dcid_len, pq_pkt_hdr *h);
 
@@ -116,7 +117,7 @@ int pq_pkt_decrypt(uint8_t *pkt, pq_pkt_hdr *h, pq_aead *aead);
 /* What pq_pkt_write_header writes. CIDs and token are copied into the packet. */
 typedef struct pq_pkt_build {
   pq_pkt_type type;     /* INITIAL, 0RTT, HANDSHAKE or 1RTT */
-  uint32_t version;     /* long headers: PQ_VERSION_1 */
+  uint32_t version;     /* long headers: PQ_VERSION_1 or PQ_VERSION_2 */
   const uint8_t *dcid;
   size_t dcid_len;      /* <= 20 */
   const uint8_t *scid;  /* long headers */
@@ -162,7 +163,8 @@ int pq_pkt_write_version_negotiation(uint8_t *buf, size_t cap, const uint8_t *dc
 /* Version |i| (< h->vn_count) of a parsed Version Negotiation packet. */
 uint32_t pq_pkt_vn_version(const pq_pkt_hdr *h, size_t i);
 
-/* Writes a Retry packet (RFC 9000 §17.2.5) with its integrity tag, for a client Initial
+/* Writes a Retry packet (RFC 9000 §17.2.5) of |version| (v1/v2) with its integrity tag,
+ * for a client Initial
  * whose DCID was |odcid|: DCID = the client's SCID, SCID = the new server CID, |token|.
  * |unused| gives the 4 unused bits of the first byte. Returns bytes written,
  * PQ_ERR_INVALID_ARG (version, CID lengths, empty token) or PQ_ERR_NOBUF. */

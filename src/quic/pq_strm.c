@@ -194,15 +194,19 @@ int pq_strm_rx_recv(pq_strm_rx *rx, uint64_t off, const uint8_t *data, size_t le
   return rx_flush(rx, deliver, user);
 }
 
+void pq_strm_rx_discard(pq_strm_rx *rx) {
+  rx->reset = true;
+  pq_ranges_free(&rx->have);
+  chunks_free(&rx->buf);
+}
+
 int pq_strm_rx_reset(pq_strm_rx *rx, uint64_t final_size, uint64_t *new_bytes) {
   int rv;
   if (new_bytes) *new_bytes = 0;
   if (final_size > PQ_VARINT_MAX) return PQ_ERR_FINAL_SIZE;
   if (rx->has_final && final_size != rx->final_size) return PQ_ERR_FINAL_SIZE;
   if ((rv = rx_check_final(rx, final_size, true, new_bytes)) < 0) return rv;
-  rx->reset = true;
-  pq_ranges_free(&rx->have);
-  chunks_free(&rx->buf);
+  pq_strm_rx_discard(rx);
   return 0;
 }
 
@@ -277,6 +281,18 @@ bool pq_strm_tx_take(pq_strm_tx *tx, size_t max_len, uint64_t flow_limit, uint64
 
 void pq_strm_tx_copy(const pq_strm_tx *tx, uint64_t off, uint8_t *dst, size_t len) {
   chunks_read(&tx->buf, off, dst, len);
+}
+
+uint64_t pq_strm_tx_reset(pq_strm_tx *tx) {
+  /* Nothing more goes out: mark everything written as sent and acknowledged. */
+  uint64_t final_size = tx->send_off;
+  pq_ranges_free(&tx->acked);
+  pq_ranges_free(&tx->lost);
+  chunks_free(&tx->buf);
+  tx->write_off = tx->send_off = tx->ack_off = final_size;
+  tx->fin_queued = tx->fin_sent = tx->fin_acked = true;
+  tx->fin_lost = false;
+  return final_size;
 }
 
 int pq_strm_tx_on_acked(pq_strm_tx *tx, uint64_t off, uint64_t len, bool fin) {

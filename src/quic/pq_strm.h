@@ -13,7 +13,9 @@
  * acknowledged or lost. Lost ranges are retransmitted before new data; acknowledged
  * bytes at the front are freed at once.
  *
- * The same rx buffer serves CRYPTO streams (no final size: never pass fin).
+ * The same rx buffer serves CRYPTO streams: never pass fin, and set the window to the
+ * crypto buffer limit; its PQ_ERR_FLOW_CONTROL_ERROR then means CRYPTO_BUFFER_EXCEEDED
+ * (RFC 9000 §7.5), which the connection reports instead.
  * No allocation happens per frame: chunks (PQ_STRM_CHUNK bytes) are allocated only
  * when buffering new memory, and one spare chunk is kept for reuse.
  */
@@ -80,6 +82,10 @@ int pq_strm_rx_recv(pq_strm_rx *rx, uint64_t off, const uint8_t *data, size_t le
  * drops buffered data. *new_bytes as for recv (the final size counts as received). */
 int pq_strm_rx_reset(pq_strm_rx *rx, uint64_t final_size, uint64_t *new_bytes);
 
+/* The application stopped reading (it sent STOP_SENDING): buffered data is dropped and
+ * later data is only counted (final size and flow control still apply). */
+void pq_strm_rx_discard(pq_strm_rx *rx);
+
 /* Grows the window (after MAX_STREAM_DATA was sent) to |window|. */
 static inline void pq_strm_rx_set_window(pq_strm_rx *rx, uint64_t window) {
   if (window > rx->window) rx->window = window;
@@ -133,6 +139,11 @@ int pq_strm_tx_on_acked(pq_strm_tx *tx, uint64_t off, uint64_t len, bool fin);
 /* The frame was declared lost: its not yet acknowledged bytes (and FIN) will be sent
  * again. Returns 0 or PQ_ERR_NOMEM. */
 int pq_strm_tx_on_lost(pq_strm_tx *tx, uint64_t off, uint64_t len, bool fin);
+
+/* We reset the stream (RESET_STREAM, or STOP_SENDING received): drops all buffered
+ * data and anything left to send. Returns the final size to put in RESET_STREAM (the
+ * highest offset ever sent). Later calls other than _free are no-ops. */
+uint64_t pq_strm_tx_reset(pq_strm_tx *tx);
 
 /* True when all data and the FIN are acknowledged. */
 static inline bool pq_strm_tx_done(const pq_strm_tx *tx) {

@@ -381,6 +381,87 @@ static void test_pq_pkt_stateless_reset(void) {
   CHECK_INT(PQ_ERR_NOBUF, ==, pq_pkt_write_stateless_reset(buf, 30, 40, token));
 }
 
+/* RFC 9369 A.2: the client Initial for QUIC v2, built and opened. */
+static void test_pq_pkt_v2_client_initial_rfc9369(void) {
+  static uint8_t buf[1200], want[1200], crypto[300];
+  pq_keys tx, rx, stx, srx;
+  pq_pkt_hdr h;
+  CHECK_INT(0, ==, pq_keys_init_initial(&tx, &rx, PQ_VERSION_2, a1_dcid, 8, 0));
+  pq_pkt_build b = {.type = PQ_PKT_INITIAL, .version = PQ_VERSION_2, .dcid = a1_dcid,
+                    .dcid_len = 8, .pn = 2, .pn_len = 4};
+  CHECK_INT(22, ==, pq_pkt_write_header(buf, sizeof(buf), &b, &h));
+  uint8_t hdr[22];
+  vec_unhex(V2_A2_HEADER, hdr, sizeof(hdr));
+  size_t n = vec_unhex(A2_CRYPTO, buf + 22, sizeof(buf) - 22);
+  memset(buf + 22 + n, 0, A2_PAYLOAD_LEN - n);
+  CHECK_INT(1200, ==, pq_pkt_seal(buf, sizeof(buf), &h, A2_PAYLOAD_LEN, &tx.aead, &tx.hp));
+  CHECK_INT(1200, ==, vec_unhex(V2_A2_PROTECTED, want, sizeof(want)));
+  CHECK_MEM(want, buf, 1200);
+  CHECK_INT(0, ==, pq_pkt_parse(want, 1200, 8, &h));
+  CHECK_INT(PQ_PKT_INITIAL, ==, h.type);
+  CHECK_INT(PQ_VERSION_2, ==, h.version);
+  CHECK_INT(0, ==, pq_keys_init_initial(&stx, &srx, PQ_VERSION_2, h.dcid, h.dcid_len, 1));
+  CHECK_INT(0, ==, pq_pkt_unprotect(want, &h, &srx.hp, PQ_PN_NONE));
+  CHECK_MEM(hdr, want, 22); /* the unprotected header of the RFC */
+  CHECK_INT(0, ==, pq_pkt_decrypt(want, &h, &srx.aead));
+  vec_unhex(A2_CRYPTO, crypto, sizeof(crypto));
+  CHECK_MEM(crypto, h.payload, n);
+  /* v1 keys do not open a v2 packet */
+  pq_keys v1tx, v1rx;
+  vec_unhex(V2_A2_PROTECTED, want, sizeof(want));
+  CHECK_INT(0, ==, pq_keys_init_initial(&v1tx, &v1rx, PQ_VERSION_1, a1_dcid, 8, 1));
+  CHECK_INT(0, ==, pq_pkt_parse(want, 1200, 8, &h));
+  CHECK_INT(0, ==, pq_pkt_unprotect(want, &h, &v1rx.hp, PQ_PN_NONE));
+  CHECK_INT(PQ_ERR_DROP, ==, pq_pkt_decrypt(want, &h, &v1rx.aead));
+  pq_keys_free(&tx);
+  pq_keys_free(&rx);
+  pq_keys_free(&stx);
+  pq_keys_free(&srx);
+  pq_keys_free(&v1tx);
+  pq_keys_free(&v1rx);
+}
+
+static void test_pq_pkt_v2_retry_and_chacha_rfc9369(void) {
+  uint8_t buf[64], want[64], secret[32], key[32], iv[12], hpk[32];
+  size_t wlen = vec_unhex(V2_A4_RETRY, want, sizeof(want));
+  int n = pq_pkt_write_retry(buf, sizeof(buf), PQ_VERSION_2, NULL, 0, a3_scid, 8,
+                             (const uint8_t *)"token", 5, a1_dcid, 8, 0x0f);
+  CHECK_INT(wlen, ==, n);
+  CHECK_MEM(want, buf, wlen);
+  pq_pkt_hdr h;
+  CHECK_INT(0, ==, pq_pkt_parse(want, wlen, 8, &h));
+  CHECK_INT(PQ_PKT_RETRY, ==, h.type);
+  CHECK_INT(0, ==, pq_pkt_verify_retry(want, h.len, a1_dcid, 8));
+  want[1] = 0, want[2] = 0, want[3] = 0, want[4] = 1; /* claims v1: tag mismatch */
+  CHECK_INT(PQ_ERR_DROP, ==, pq_pkt_verify_retry(want, wlen, a1_dcid, 8));
+  /* A.5 for v2 */
+  pq_keys k;
+  vec_unhex(A5_SECRET, secret, 32);
+  CHECK_INT(0, ==, pq_derive_packet_keys_ex(PQ_VERSION_2, PQ_AEAD_CHACHA20_POLY1305, secret,
+                                            key, iv, hpk));
+  uint8_t want_iv[12];
+  vec_unhex(V2_A5_IV, want_iv, 12);
+  CHECK_MEM(want_iv, iv, 12);
+  CHECK_INT(0, ==, pq_keys_init_ex(&k, PQ_VERSION_2, PQ_AEAD_CHACHA20_POLY1305, secret, 32));
+  pq_pkt_build b = {.type = PQ_PKT_1RTT, .pn = A5_PN, .pn_len = 3};
+  CHECK_INT(4, ==, pq_pkt_write_header(buf, sizeof(buf), &b, &h));
+  buf[4] = 0x01;
+  wlen = vec_unhex(V2_A5_PROTECTED, want, sizeof(want));
+  CHECK_INT(wlen, ==, pq_pkt_seal(buf, sizeof(buf), &h, 1, &k.aead, &k.hp));
+  CHECK_MEM(want, buf, wlen);
+  /* v2 key update uses "quicv2 ku": differs from v1's */
+  pq_keys k1, n1, n2;
+  CHECK_INT(0, ==, pq_keys_init(&k1, PQ_AEAD_CHACHA20_POLY1305, secret, 32));
+  CHECK_INT(0, ==, pq_keys_init_next(&n1, &k1));
+  CHECK_INT(0, ==, pq_keys_init_next(&n2, &k));
+  CHECK_INT(PQ_VERSION_2, ==, n2.version);
+  CHECK(memcmp(n1.secret, n2.secret, 32) != 0);
+  pq_keys_free(&k);
+  pq_keys_free(&k1);
+  pq_keys_free(&n1);
+  pq_keys_free(&n2);
+}
+
 int main(void) {
   vec_unhex(A1_DCID, a1_dcid, sizeof(a1_dcid));
   RUN(test_pq_pkt_build_client_initial_rfc9001);
@@ -395,5 +476,7 @@ int main(void) {
   RUN(test_pq_pkt_build_errors_and_padding);
   RUN(test_pq_pkt_key_phase);
   RUN(test_pq_pkt_stateless_reset);
+  RUN(test_pq_pkt_v2_client_initial_rfc9369);
+  RUN(test_pq_pkt_v2_retry_and_chacha_rfc9369);
   return test_report();
 }

@@ -358,6 +358,42 @@ static void test_pq_strm_tx_bare_fin(void) {
   pq_strm_tx_free(&tx);
 }
 
+static void test_pq_strm_tx_reset_drops_everything(void) {
+  pq_strm_tx tx;
+  uint64_t off;
+  size_t len;
+  bool fin;
+  pq_strm_tx_init(&tx, 1000);
+  CHECK_INT(500, ==, pq_strm_tx_write(&tx, src, 500, false));
+  CHECK(pq_strm_tx_take(&tx, 200, 1000, &off, &len, &fin));
+  CHECK_INT(200, ==, pq_strm_tx_reset(&tx)); /* final size: highest offset sent */
+  CHECK(pq_strm_tx_done(&tx));
+  CHECK(!pq_strm_tx_pending(&tx, UINT64_MAX));
+  CHECK(!pq_strm_tx_take(&tx, 200, 1000, &off, &len, &fin));
+  CHECK_INT(0, ==, pq_strm_tx_on_lost(&tx, 0, 200, false));
+  CHECK(!pq_strm_tx_pending(&tx, UINT64_MAX));
+  CHECK_INT(0, ==, pq_strm_tx_on_acked(&tx, 0, 200, false));
+  CHECK_INT(PQ_ERR_STREAM_STATE, ==, pq_strm_tx_write(&tx, src, 1, false));
+  CHECK_INT(0, ==, tx.buf.n);
+  pq_strm_tx_free(&tx);
+}
+
+static void test_pq_strm_rx_discard_keeps_accounting(void) {
+  pq_strm_rx rx;
+  static sink s;
+  uint64_t nb;
+  memset(&s, 0, sizeof(s));
+  pq_strm_rx_init(&rx, 1000);
+  CHECK_INT(0, ==, pq_strm_rx_recv(&rx, 100, src, 100, false, collect, &s, &nb));
+  pq_strm_rx_discard(&rx);
+  CHECK_INT(0, ==, pq_strm_rx_buffered(&rx));
+  CHECK_INT(0, ==, pq_strm_rx_recv(&rx, 0, src, 300, true, collect, &s, &nb));
+  CHECK_INT(100, ==, nb); /* still charged to flow control */
+  CHECK_INT(0, ==, s.got);
+  CHECK_INT(PQ_ERR_FINAL_SIZE, ==, pq_strm_rx_recv(&rx, 300, src, 1, false, collect, &s, &nb));
+  pq_strm_rx_free(&rx);
+}
+
 int main(void) {
   fill_src();
   RUN(test_pq_strm_rx_random_reassembly);
@@ -368,5 +404,7 @@ int main(void) {
   RUN(test_pq_strm_tx_basics);
   RUN(test_pq_strm_tx_bare_fin);
   RUN(test_pq_strm_tx_random_loss_into_rx);
+  RUN(test_pq_strm_tx_reset_drops_everything);
+  RUN(test_pq_strm_rx_discard_keeps_accounting);
   return test_report();
 }
