@@ -117,6 +117,32 @@ static void test_pq_conn_amplification_limit(void) {
   world_free(&w);
 }
 
+/* Bulk goodput: 4 MB on one stream over 40 Mbit/s with 20 ms one-way delay and a
+ * bandwidth-delay product of queue. Serialization alone takes 0.8 s (plus headers);
+ * slow start needs a few RTTs. The bound catches a congestion controller or pacer
+ * that leaves the link idle. */
+static void test_pq_conn_bulk_goodput(void) {
+  world w;
+  pq_sim_config c = sim_link(20 * MS);
+  pq_conn_stats cs;
+  double secs;
+  c.bandwidth = 40000000;
+  c.queue_bytes = 200000;
+  world_init(&w, 7, &c, &c);
+  w.nstreams = 1;
+  w.size = 4000000;
+  CHECK(run_until(&w, all_received, 60000 * MS));
+  CHECK(all_bytes_ok(&w));
+  secs = (double)w.now / 1e9;
+  pq_conn_get_stats(w.client, &cs);
+  if (getenv("PQ_VERBOSE"))
+    fprintf(stderr, "bulk: %.3f s, %.1f Mbit/s, lost %llu, cwnd %llu, srtt %.1f ms\n", secs,
+            4e6 * 8 / secs / 1e6, (unsigned long long)cs.packets_lost,
+            (unsigned long long)cs.cwnd, cs.smoothed_rtt / 1e6);
+  CHECK(secs < 2.0);
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -185,6 +211,7 @@ int main(void) {
   RUN(test_pq_conn_application_close);
   RUN(test_pq_conn_idle_timeout);
   RUN(test_pq_conn_amplification_limit);
+  RUN(test_pq_conn_bulk_goodput);
   RUN(test_pq_conn_flow_control_and_stream_limits);
   RUN(test_pq_conn_small_limits_seeds);
   RUN(test_pq_conn_sim_seeds_1_500);
