@@ -4,7 +4,7 @@
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
  * TLS 1.3 (GnuTLS, pq_tls). Not yet: connection migration and PATH_CHALLENGE answers,
  * NEW_CONNECTION_ID issue/retire (one connection ID each way), Version Negotiation and
- * stateless reset generation, Retry, 0-RTT, key update, PMTU discovery (datagrams are
+ * stateless reset generation, Retry, 0-RTT, PMTU discovery (datagrams are
  * 1200 bytes), qlog. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
@@ -193,6 +193,10 @@ PQ_API int pq_conn_stream_stop_sending(pq_conn *conn, int64_t stream_id, uint64_
  * goes out with pq_conn_write, the connection drains for three PTOs, then
  * pq_conn_is_closed. Returns 0 or PQ_ERR_CLOSED (already closing). */
 PQ_API int pq_conn_close(pq_conn *conn, uint64_t app_error, const char *reason, pq_tstamp now);
+/* Starts a 1-RTT key update (RFC 9001 §6); the peer follows. Returns 0, PQ_ERR_CLOSED,
+ * or PQ_ERR_INVALID_ARG when not allowed yet (handshake not confirmed, or no packet
+ * of the current key phase acknowledged). Updates started by the peer need nothing. */
+PQ_API int pq_conn_update_key(pq_conn *conn, pq_tstamp now);
 PQ_API bool pq_conn_is_established(const pq_conn *conn);
 PQ_API bool pq_conn_is_closed(const pq_conn *conn); /* draining over: delete it */
 

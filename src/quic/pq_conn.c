@@ -368,6 +368,7 @@ void pq_conn_del(pq_conn *c) {
   }
   for (size_t i = 0; i < c->nstreams; i++) stream_free(c->streams[i]);
   free(c->streams);
+  if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
   free(c);
 }
 
@@ -477,6 +478,8 @@ void pq_conn_stream_maybe_closed(pq_conn *c, pq_stream *s) {
   if (c->next_stream_rr > pos && c->next_stream_rr > 0) c->next_stream_rr--;
   stream_free(s);
 }
+
+static void update_timers(pq_conn *c, pq_tstamp now);
 
 /* ---- close ---- */
 
@@ -592,6 +595,79 @@ static int process_payload(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
   return 0;
 }
 
+/* Moves both directions to the next 1-RTT keys; |rx_next| (already derived, owned
+ * from here on) becomes the receive keys and the old ones are kept for reordered
+ * packets until the KEY_DISCARD timer (RFC 9001 §6.1, §6.5). */
+static int rotate_keys(pq_conn *c, pq_keys *rx_next, pq_tstamp now) {
+  pq_space *sp = &c->spaces[PQ_PNS_APP];
+  pq_keys tx_next;
+  int rv = pq_keys_init_next(&tx_next, &sp->tx);
+  if (rv) {
+    pq_keys_free(rx_next);
+    return rv;
+  }
+  if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
+  c->rx_prev = sp->rx;
+  c->has_rx_prev = true;
+  sp->rx = *rx_next;
+  pq_keys_free(&sp->tx);
+  sp->tx = tx_next;
+  c->key_phase ^= 1;
+  c->phase_tx_first_pn = sp->next_pn;
+  c->key_updates++;
+  pq_timers_set(&c->timers, PQ_TIMER_KEY_DISCARD, now + three_pto(c));
+  return 0;
+}
+
+/* Opens a 1-RTT packet with the keys its Key Phase bit selects: the current ones, the
+ * previous ones (a late packet), or the next ones (the peer updated). Returns 0, 1 to
+ * drop it, or a fatal error. */
+static int decrypt_1rtt(pq_conn *c, pq_space *sp, uint8_t *pkt, pq_pkt_hdr *h,
+                        pq_tstamp now) {
+  pq_keys next;
+  int rv;
+  if (h->key_phase == c->key_phase) {
+    if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) return 1;
+    if (c->awaiting_peer_phase) {
+      c->awaiting_peer_phase = false; /* the peer follows our update */
+      c->phase_start_pn = h->pn;
+    }
+    return 0;
+  }
+  if (c->has_rx_prev && (c->awaiting_peer_phase || h->pn < c->phase_start_pn))
+    return pq_pkt_decrypt(pkt, h, &c->rx_prev.aead) ? 1 : 0;
+  /* The peer starts a key update: only the handshake-confirmed may (§6.1). */
+  if (!c->hs_confirmed) return 1;
+  if ((rv = pq_keys_init_next(&next, &sp->rx))) return rv;
+  if (pq_pkt_decrypt(pkt, h, &next.aead)) {
+    pq_keys_free(&next);
+    return 1;
+  }
+  if ((rv = rotate_keys(c, &next, now))) return rv;
+  c->phase_start_pn = h->pn;
+  return 0;
+}
+
+int pq_conn_update_key(pq_conn *c, pq_tstamp now) {
+  pq_space *sp;
+  pq_keys next;
+  int rv;
+  if (!c) return PQ_ERR_INVALID_ARG;
+  if (c->state >= PQ_CS_CLOSING) return PQ_ERR_CLOSED;
+  sp = &c->spaces[PQ_PNS_APP];
+  /* Only once confirmed, and once a packet of the current phase was acknowledged
+   * (RFC 9001 §6.1): otherwise the peer could not tell phases apart. */
+  if (!c->hs_confirmed || !sp->has_tx || c->awaiting_peer_phase ||
+      !c->rec.spaces[PQ_PNS_APP].has_largest_acked ||
+      c->rec.spaces[PQ_PNS_APP].largest_acked < c->phase_tx_first_pn)
+    return PQ_ERR_INVALID_ARG;
+  if ((rv = pq_keys_init_next(&next, &sp->rx))) return rv;
+  if ((rv = rotate_keys(c, &next, now))) return rv;
+  c->awaiting_peer_phase = true;
+  update_timers(c, now);
+  return 0;
+}
+
 /* One packet of a datagram, [pkt, pkt + h->len). Returns 0 (processed or dropped) or
  * a fatal error. */
 static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
@@ -608,7 +684,11 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   sp = &c->spaces[s];
   if (sp->discarded || !sp->has_rx) return 0; /* no keys (yet, or any more) */
   if (pq_pkt_unprotect(pkt, h, &sp->rx.hp, sp->largest_rcvd)) return 0;
-  if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) return 0;
+  if (s == PQ_PNS_APP) {
+    if ((rv = decrypt_1rtt(c, sp, pkt, h, now)) != 0) return rv > 0 ? 0 : rv;
+  } else if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) {
+    return 0;
+  }
   if (h->reserved) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0);
   if (pq_ranges_contains(&sp->rcvd, h->pn)) return 0; /* duplicate */
   c->stats.packets_received++;
@@ -692,7 +772,8 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
   pq_space *sp = &c->spaces[s];
   if (pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX)) return true;
   if (s != PQ_PNS_APP || !c->spaces[PQ_PNS_APP].has_tx) return false;
-  if (c->handshake_done_pending || c->max_data_pending || c->max_streams_bidi_pending ||
+  if (c->handshake_done_pending || c->path_response_pending || c->max_data_pending ||
+      c->max_streams_bidi_pending ||
       c->max_streams_uni_pending ||
       pq_flow_rx_should_update(&c->frx) || pq_streams_rx_should_update(&c->srx_bidi) ||
       pq_streams_rx_should_update(&c->srx_uni))
@@ -736,6 +817,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   b.scid_len = c->scid_len;
   b.pn = sp->next_pn;
   b.pn_len = pq_pkt_pn_len(sp->next_pn, rs->has_largest_acked ? rs->largest_acked : PQ_PN_NONE);
+  b.key_phase = c->key_phase;
   if (cap < 64) return 0;
   hlen = pq_pkt_write_header(buf, cap, &b, &h);
   if (hlen < 0) return hlen == PQ_ERR_NOBUF ? 0 : hlen;
@@ -851,6 +933,7 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
   b.scid_len = c->scid_len;
   b.pn = c->spaces[s].next_pn++;
   b.pn_len = 4;
+  b.key_phase = c->key_phase;
   hlen = pq_pkt_write_header(buf, len, &b, &h);
   if (hlen < 0) return hlen;
   if ((size_t)hlen + (size_t)fl + PQ_AEAD_TAG_LEN > len) return PQ_ERR_NOBUF;
@@ -993,6 +1076,11 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
     pq_timers_init(&c->timers);
     report_close(c);
     return 0;
+  }
+  if (pq_timers_due(&c->timers, PQ_TIMER_KEY_DISCARD, now)) {
+    if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
+    c->has_rx_prev = false;
+    pq_timers_set(&c->timers, PQ_TIMER_KEY_DISCARD, PQ_TSTAMP_NEVER);
   }
   if (pq_timers_due(&c->timers, PQ_TIMER_LOSS, now)) {
     pq_recovery_on_timeout(&c->rec, now);

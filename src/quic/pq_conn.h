@@ -140,6 +140,17 @@ struct pq_conn {
   pq_stream **streams;           /* sorted by id */
   size_t nstreams, streams_cap;
   size_t next_stream_rr;         /* round-robin position for sending */
+  /* 1-RTT key update (RFC 9001 §6). */
+  int key_phase;                 /* current phase, both directions */
+  pq_keys rx_prev;               /* the previous phase's receive keys, for a while */
+  bool has_rx_prev;
+  bool awaiting_peer_phase;      /* we updated; the peer has not answered yet */
+  uint64_t phase_start_pn;       /* first packet received in the current phase */
+  uint64_t phase_tx_first_pn;    /* our first packet in the current phase */
+  uint64_t key_updates;          /* counter, for tests */
+  /* Path validation: a PATH_RESPONSE owed. */
+  bool path_response_pending;
+  uint8_t path_response[8];
   /* Idle and close. */
   uint64_t idle_timeout;         /* effective, ns; 0 = none */
   bool eliciting_since_rcvd;     /* sent an ack-eliciting packet since last receive */

@@ -205,6 +205,14 @@ static int rx_handshake_done(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
   return 0;
 }
 
+static int rx_path_challenge(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  /* Answer on the path it came from (one path for now); not retransmitted if lost:
+   * a new challenge comes instead (RFC 9000 §8.2.2, §13.3). */
+  memcpy(c->path_response, f->u.path.data, 8);
+  c->path_response_pending = true;
+  return 0;
+}
+
 static int rx_datagram(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
   /* We never announce max_datagram_frame_size (RFC 9221 §3). */
   return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, f->type);
@@ -426,6 +434,17 @@ static int tx_stream(pq_conn *c, pq_tx_ctx *ctx) {
   return 0;
 }
 
+static int tx_path_response(pq_conn *c, pq_tx_ctx *ctx) {
+  if (ctx->space != PQ_PNS_APP || !c->path_response_pending) return 0;
+  if (ROOM(ctx) < 9) return PQ_ERR_NOBUF;
+  *ctx->p++ = PQ_FT_PATH_RESPONSE;
+  memcpy(ctx->p, c->path_response, 8);
+  ctx->p += 8;
+  c->path_response_pending = false;
+  eliciting(ctx);
+  return 0;
+}
+
 static int tx_ping(pq_conn *c, pq_tx_ctx *ctx) {
   if (!ctx->probe || ctx->ack_eliciting) return 0;
   if (ROOM(ctx) < 1) return PQ_ERR_NOBUF;
@@ -514,8 +533,8 @@ const pq_conn_frame_def pq_conn_frame_table[PQ_FT_TABLE_SIZE] = {
     [PQ_FT_STREAMS_BLOCKED_UNI] = {rx_ignore, NULL},
     [PQ_FT_NEW_CONNECTION_ID] = {rx_ignore, NULL},    /* one CID each way for now */
     [PQ_FT_RETIRE_CONNECTION_ID] = {rx_ignore, NULL},
-    [PQ_FT_PATH_CHALLENGE] = {rx_ignore, NULL},       /* no migration yet */
-    [PQ_FT_PATH_RESPONSE] = {rx_ignore, NULL},
+    [PQ_FT_PATH_CHALLENGE] = {rx_path_challenge, NULL},
+    [PQ_FT_PATH_RESPONSE] = {rx_ignore, tx_path_response}, /* we never challenge yet */
     [PQ_FT_CONNECTION_CLOSE] = {rx_close, NULL},      /* sent by the closing path */
     [PQ_FT_CONNECTION_CLOSE_APP] = {rx_close, NULL},
     [PQ_FT_HANDSHAKE_DONE] = {rx_handshake_done, tx_handshake_done},
@@ -526,7 +545,7 @@ const pq_conn_frame_def pq_conn_frame_table[PQ_FT_TABLE_SIZE] = {
 /* ACK first (it must not be crowded out), control frames, then data, PING last (only
  * a probe with nothing else ack-eliciting). */
 const uint8_t pq_conn_send_order[] = {
-    PQ_FT_ACK,          PQ_FT_HANDSHAKE_DONE, PQ_FT_CRYPTO,      PQ_FT_MAX_DATA,
+    PQ_FT_ACK,          PQ_FT_PATH_RESPONSE, PQ_FT_HANDSHAKE_DONE, PQ_FT_CRYPTO, PQ_FT_MAX_DATA,
     PQ_FT_MAX_STREAMS_BIDI, PQ_FT_MAX_STREAM_DATA, PQ_FT_RESET_STREAM, PQ_FT_STOP_SENDING,
     PQ_FT_STREAM,       PQ_FT_PING,
 };

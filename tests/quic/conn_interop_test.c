@@ -195,7 +195,9 @@ static void test_pq_conn_interop_client_to_gtlsserver(void) {
   reap(pid);
 }
 
-static void test_pq_conn_interop_gtlsclient_to_server(void) {
+/* |key_update|: gtlsclient updates keys 100 ms after the handshake; we answer its
+ * request (HEADERS :status 200, FIN) and wait for the update before closing. */
+static void gtlsclient_case(bool key_update) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   struct sockaddr_in peer;
@@ -207,7 +209,8 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
   peer_app a;
   pid_t pid;
   pq_tstamp deadline;
-  bool have_peer = false;
+  bool have_peer = false, responded = false;
+  pq_tstamp body_at = 0;
   int status = -1;
   uint8_t buf[65536];
   memset(&a, 0, sizeof(a));
@@ -218,7 +221,11 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
   snprintf(portbuf, sizeof(portbuf), "%d", ntohs(me.sin_port));
   {
     char *argv[] = {CLIENT, "-q", "--timeout=3s", "127.0.0.1", portbuf,
-                    "https://localhost/", NULL};
+                    "https://localhost/", NULL, NULL};
+    if (key_update) {
+      argv[5] = "--key-update=100ms";
+      argv[6] = "https://localhost/";
+    }
     pid = spawn(CLIENT, argv);
   }
   CHECK(pid > 0);
@@ -236,7 +243,20 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
       }
     }
     if (c && have_peer) drain_writes(c, fd, &peer);
-    if (a.fin[0] && !a.closed) {
+    /* The response in two parts, 300 ms apart: the client's ACKs of the second part
+     * come after its key update. */
+    if (key_update && a.fin[0] && !responded) {
+      static const uint8_t hdrs[] = {0x01, 0x03, 0x00, 0x00, 0xd9}; /* :status 200 */
+      CHECK_INT(5, ==, pq_conn_stream_write(c, 0, hdrs, sizeof(hdrs), false));
+      responded = true;
+      body_at = mono_ns() + 300000000u;
+    }
+    if (key_update && responded && body_at && mono_ns() >= body_at) {
+      static const uint8_t body[] = {0x00, 0x02, 'o', 'k'}; /* DATA */
+      CHECK_INT(4, ==, pq_conn_stream_write(c, 0, body, sizeof(body), true));
+      body_at = 0;
+    }
+    if (a.fin[0] && !a.closed && (!key_update || c->key_updates > 0)) {
       pq_conn_close(c, 0x100, "", mono_ns()); /* H3_NO_ERROR: no response here */
       drain_writes(c, fd, &peer);
     }
@@ -251,10 +271,14 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
   CHECK_INT(0x01, ==, a.first[0]); /* ... starts with a HEADERS frame */
   CHECK(a.opened >= 2);   /* control stream and the request stream at least */
   CHECK(pid < 0);         /* the client went away after our close */
+  if (key_update) CHECK(c && c->key_updates >= 1 && c->key_phase == 1);
   reap(pid);
   pq_server_del(srv);
   close(fd);
 }
+
+static void test_pq_conn_interop_gtlsclient_to_server(void) { gtlsclient_case(false); }
+static void test_pq_conn_interop_gtlsclient_key_update(void) { gtlsclient_case(true); }
 
 int main(void) {
   pq_cert cert;
@@ -272,6 +296,7 @@ int main(void) {
   if (pq_cert_write_files(&cert, cert_path, key_path) != 0) return 1;
   RUN(test_pq_conn_interop_client_to_gtlsserver);
   RUN(test_pq_conn_interop_gtlsclient_to_server);
+  RUN(test_pq_conn_interop_gtlsclient_key_update);
   unlink(cert_path);
   unlink(key_path);
   rmdir(dir);

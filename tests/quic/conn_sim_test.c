@@ -143,6 +143,53 @@ static void test_pq_conn_bulk_goodput(void) {
   world_free(&w);
 }
 
+/* Key updates (RFC 9001 §6) started by either side every 50 ms during a transfer on a
+ * link that reorders and loses: every byte still arrives and both sides end in the
+ * same phase having followed each other. */
+static pq_tstamp next_update;
+static int update_turn, updates_started;
+
+static bool transfer_with_updates(world *w) {
+  if (w->now >= next_update && w->sconn && pq_conn_is_established(w->sconn)) {
+    pq_conn *c = (update_turn & 1) ? w->sconn : w->client;
+    if (pq_conn_update_key(c, w->now) == 0) {
+      updates_started++;
+      update_turn++;
+    }
+    next_update = w->now + 50 * MS;
+  }
+  return all_received(w);
+}
+
+static void test_pq_conn_key_update(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  c.loss_ppm = 20000;
+  c.reorder_ppm = 50000;
+  c.reorder_delay = 3 * MS;
+  world_init(&w, 8, &c, &c);
+  w.size = 300000;
+  w.nstreams = 4;
+  w.echo = true;
+  next_update = 0;
+  update_turn = updates_started = 0;
+  CHECK(run_until(&w, transfer_with_updates, 60000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK(updates_started >= 4);
+  if (getenv("PQ_VERBOSE"))
+    fprintf(stderr, "key updates: %d started, client %llu, server %llu, %.0f ms\n", updates_started,
+            (unsigned long long)w.client->key_updates, (unsigned long long)w.sconn->key_updates,
+            w.now / 1e6);
+  CHECK_INT(w.client->key_phase, ==, w.sconn->key_phase);
+  CHECK(w.client->key_updates >= (uint64_t)updates_started - 1);
+  CHECK(w.sconn->key_updates >= (uint64_t)updates_started - 1);
+  /* Not allowed before the handshake is confirmed. */
+  world_free(&w);
+  world_init(&w, 9, &c, &c);
+  CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_conn_update_key(w.client, 0));
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -212,6 +259,7 @@ int main(void) {
   RUN(test_pq_conn_idle_timeout);
   RUN(test_pq_conn_amplification_limit);
   RUN(test_pq_conn_bulk_goodput);
+  RUN(test_pq_conn_key_update);
   RUN(test_pq_conn_flow_control_and_stream_limits);
   RUN(test_pq_conn_small_limits_seeds);
   RUN(test_pq_conn_sim_seeds_1_500);
