@@ -251,3 +251,26 @@ int pq_tp_decode(pq_tp *tp, bool from_server, const uint8_t *buf, size_t len,
   if (from_server && !tp->has_original_dcid) return TPE;
   return 0;
 }
+
+ssize_t pq_tp_write_grease(uint8_t *buf, size_t len, uint64_t seed) {
+  uint8_t val[15];
+  /* N < 2^32 keeps the id well inside the varint range. */
+  uint64_t id = 31 * ((seed >> 8) & 0xffffffffu) + 27;
+  size_t vlen = (size_t)(seed % 16);
+  for (size_t i = 0; i < vlen; i++) val[i] = (uint8_t)(seed >> (i % 8 * 8)) ^ (uint8_t)i;
+  return pq_tp_write_param(buf, len, id, val, vlen);
+}
+
+int pq_tp_check_0rtt(const pq_tp *remembered, const pq_tp *now) {
+  const pq_tp *r = remembered, *n = now;
+  if (n->active_connection_id_limit < r->active_connection_id_limit ||
+      n->initial_max_data < r->initial_max_data ||
+      n->initial_max_stream_data_bidi_local < r->initial_max_stream_data_bidi_local ||
+      n->initial_max_stream_data_bidi_remote < r->initial_max_stream_data_bidi_remote ||
+      n->initial_max_stream_data_uni < r->initial_max_stream_data_uni ||
+      n->initial_max_streams_bidi < r->initial_max_streams_bidi ||
+      n->initial_max_streams_uni < r->initial_max_streams_uni ||
+      n->max_datagram_frame_size < r->max_datagram_frame_size)
+    return PQ_ERR_PROTOCOL_VIOLATION;
+  return 0;
+}

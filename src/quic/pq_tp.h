@@ -164,4 +164,17 @@ ssize_t pq_tp_write_param(uint8_t *buf, size_t len, uint64_t id, const uint8_t *
 /* Writes one integer parameter (value as a varint). Same returns. */
 ssize_t pq_tp_write_int_param(uint8_t *buf, size_t len, uint64_t id, uint64_t v);
 
+/* Writes one GREASE parameter (RFC 9000 §18.1: id 31 * N + 27, value of 0-15 bytes)
+ * chosen from |seed| (any random number), so peers keep ignoring unknown ids. For an
+ * ext->encode callback. Returns bytes written or PQ_ERR_NOBUF. */
+ssize_t pq_tp_write_grease(uint8_t *buf, size_t len, uint64_t seed);
+
+/* 0-RTT (RFC 9000 §7.4.1, RFC 9221 §3): a client that sent 0-RTT with parameters
+ * |remembered| from an earlier connection checks the server's new parameters |now| once
+ * 0-RTT is accepted: none of the limits 0-RTT data may have used can shrink
+ * (active_connection_id_limit, initial_max_data, initial_max_stream_data_*,
+ * initial_max_streams_*, max_datagram_frame_size). Returns 0 or
+ * PQ_ERR_PROTOCOL_VIOLATION. */
+int pq_tp_check_0rtt(const pq_tp *remembered, const pq_tp *now);
+
 #endif

@@ -207,6 +207,15 @@ static void test_pq_tp_preferred_address_rules(void) {
   CHECK_INT(PQ_ERR_TRANSPORT_PARAMETER, ==, pq_tp_decode(&b, true, buf, (size_t)n, NULL));
   buf[i + 2 + 24] = 5; /* length disagrees with the parameter length */
   CHECK_INT(PQ_ERR_TRANSPORT_PARAMETER, ==, pq_tp_decode(&b, true, buf, (size_t)n, NULL));
+  /* a well-formed preferred_address whose cid is empty (41 bytes) */
+  {
+    uint8_t v[2 + 41] = {0x0d, 41};
+    pq_tp t;
+    uint8_t w[2 + 42] = {0x0d, 42}; /* the same with a 1-byte cid: fine */
+    CHECK_INT(PQ_ERR_TRANSPORT_PARAMETER, ==, decode_with(true, v, sizeof(v), &t));
+    w[2 + 24] = 1;
+    CHECK_INT(0, ==, decode_with(true, w, sizeof(w), &t));
+  }
   /* encoding a zero-length preferred-address cid is refused */
   a.preferred_address.cid.len = 0;
   CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_tp_encode(&a, true, buf, sizeof(buf), NULL));
@@ -292,6 +301,49 @@ static void test_pq_tp_unknown_ids_and_hooks(void) {
     if (pq_tp_def_get(id)) CHECK_INT(id, ==, pq_tp_def_get(id)->id);
 }
 
+static void test_pq_tp_grease_is_skipped(void) {
+  pq_tp t;
+  uint8_t buf[256];
+  size_t off = 0;
+  buf[off++] = 0x0f;
+  buf[off++] = 0x00;
+  for (uint64_t seed = 1; seed < 200; seed += 7) {
+    ssize_t n = pq_tp_write_grease(buf + off, sizeof(buf) - off, seed * 0x9e3779b97f4a7c15u);
+    uint64_t id = 0;
+    CHECK(n > 0);
+    if (n <= 0) return;
+    CHECK(pq_varint_read(buf + off, buf + off + n, &id) > 0);
+    CHECK(pq_tp_is_grease(id));
+    CHECK(pq_tp_def_get(id) == NULL);
+    if (off + (size_t)n > 200) break;
+    off += (size_t)n;
+  }
+  CHECK_INT(0, ==, pq_tp_decode(&t, false, buf, off, NULL));
+  CHECK_INT(PQ_ERR_NOBUF, ==, pq_tp_write_grease(buf, 1, 12345));
+}
+
+static void test_pq_tp_0rtt_limits_cannot_shrink(void) {
+  pq_tp r, n;
+  fill_server(&r);
+  n = r;
+  CHECK_INT(0, ==, pq_tp_check_0rtt(&r, &n));
+  n.initial_max_data++;
+  n.max_idle_timeout = 1; /* not a 0-RTT limit */
+  CHECK_INT(0, ==, pq_tp_check_0rtt(&r, &n));
+  n = r;
+  n.initial_max_stream_data_uni--;
+  CHECK_INT(PQ_ERR_PROTOCOL_VIOLATION, ==, pq_tp_check_0rtt(&r, &n));
+  n = r;
+  n.initial_max_streams_bidi--;
+  CHECK_INT(PQ_ERR_PROTOCOL_VIOLATION, ==, pq_tp_check_0rtt(&r, &n));
+  n = r;
+  n.max_datagram_frame_size = 0;
+  CHECK_INT(PQ_ERR_PROTOCOL_VIOLATION, ==, pq_tp_check_0rtt(&r, &n));
+  n = r;
+  n.active_connection_id_limit = 2;
+  CHECK_INT(PQ_ERR_PROTOCOL_VIOLATION, ==, pq_tp_check_0rtt(&r, &n));
+}
+
 int main(void) {
   RUN(test_pq_tp_server_roundtrip);
   RUN(test_pq_tp_defaults_not_sent);
@@ -303,5 +355,7 @@ int main(void) {
   RUN(test_pq_tp_preferred_address_rules);
   RUN(test_pq_tp_encode_rejects_bad_values);
   RUN(test_pq_tp_unknown_ids_and_hooks);
+  RUN(test_pq_tp_grease_is_skipped);
+  RUN(test_pq_tp_0rtt_limits_cannot_shrink);
   return test_report();
 }
