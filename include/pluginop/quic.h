@@ -3,8 +3,7 @@
  *
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
  * TLS 1.3 (GnuTLS, pq_tls). Not yet: connection migration and PATH_CHALLENGE answers,
- * NEW_CONNECTION_ID issue/retire (one connection ID each way), Version Negotiation and
- * stateless reset generation, Retry, 0-RTT, PMTU discovery (datagrams are
+ * NEW_CONNECTION_ID issue/retire (one connection ID each way), Retry, 0-RTT, PMTU discovery (datagrams are
  * 1200 bytes), qlog. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
@@ -148,10 +147,17 @@ PQ_API int pq_server_new(pq_server **out, const pq_settings *settings,
 PQ_API void pq_server_del(pq_server *server);
 /* Routes a datagram to its connection by destination connection ID (creating one for
  * a new v1 Initial in a datagram of at least 1200 bytes). *conn_out is the connection
- * it went to, or NULL (dropped: unknown connection, other versions, forged or corrupted
- * Initial). Returns what pq_conn_read returns, or PQ_ERR_DROP. */
+ * it went to, or NULL (no connection: forged or corrupted Initial, or a stateless
+ * answer was queued for pq_server_write). Returns what pq_conn_read returns, or
+ * PQ_ERR_DROP. */
 PQ_API int pq_server_read(pq_server *server, const pq_path *path, const uint8_t *data,
                           size_t len, pq_tstamp now, pq_conn **conn_out);
+/* The next stateless answer to send (Version Negotiation for an unknown version,
+ * Stateless Reset for a short header packet of an unknown connection), its path in
+ * |path_out|. Call after pq_server_read until it returns 0. Returns bytes written, 0,
+ * PQ_ERR_INVALID_ARG or PQ_ERR_NOBUF (|len| too small; the answer stays queued). */
+PQ_API ssize_t pq_server_write(pq_server *server, pq_path *path_out, uint8_t *buf,
+                               size_t len);
 /* Frees the server's connections that pq_conn_is_closed; returns how many. Pointers
  * to them become invalid. */
 PQ_API size_t pq_server_reap(pq_server *server);

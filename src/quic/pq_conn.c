@@ -319,7 +319,8 @@ int pq_conn_client_new(pq_conn **out, const pq_settings *settings,
 int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
                           const pq_callbacks *callbacks, const pq_path *path,
                           const pq_hs_ops *hs, const pq_hs_config *hs_cfg,
-                          const pq_pkt_hdr *h, void *user, pq_tstamp now) {
+                          const pq_pkt_hdr *h, const uint8_t reset_key[32], void *user,
+                          pq_tstamp now) {
   pq_conn *c;
   int rv;
   if (!out || !settings || !settings_valid(settings) || !h || h->type != PQ_PKT_INITIAL ||
@@ -334,7 +335,12 @@ int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
   memcpy(c->odcid, h->dcid, h->dcid_len);
   c->dcid_len = h->scid_len;
   memcpy(c->dcid, h->scid, h->scid_len);
-  if (random_cid(c->scid, c->scid_len) || pq_random(c->reset_token, PQ_RESET_TOKEN_LEN)) {
+  if (random_cid(c->scid, c->scid_len)) {
+    free(c);
+    return PQ_ERR_TLS;
+  }
+  if (reset_key) pq_reset_token(reset_key, c->scid, c->scid_len, c->reset_token);
+  else if (pq_random(c->reset_token, PQ_RESET_TOKEN_LEN)) {
     free(c);
     return PQ_ERR_TLS;
   }
@@ -738,6 +744,7 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
   pq_pkt_hdr hdrs[8];
   uint8_t *buf;
   size_t off = 0;
+  uint64_t received_before;
   int n, rv = 0;
   if (!c || !data) return PQ_ERR_INVALID_ARG;
   if (c->state >= PQ_CS_DRAINING) return PQ_ERR_CLOSED;
@@ -746,6 +753,7 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
   buf = malloc(len ? len : 1);
   if (!buf) return PQ_ERR_NOMEM;
   memcpy(buf, data, len);
+  received_before = c->stats.packets_received;
   n = pq_pkt_split(buf, len, PQ_CONN_CID_LEN, hdrs, sizeof(hdrs) / sizeof(hdrs[0]));
   for (int i = 0; i < n && rv == 0; i++) {
     rv = read_packet(c, buf + off, &hdrs[i], now);
@@ -753,6 +761,17 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
     if (c->state >= PQ_CS_DRAINING) break;
   }
   free(buf);
+  /* Nothing in it opened: it may be the peer's stateless reset (RFC 9000 §10.3.1). */
+  if (rv == 0 && c->stats.packets_received == received_before && !c->is_server &&
+      c->has_peer_tp && c->peer_tp.has_stateless_reset_token &&
+      pq_pkt_is_stateless_reset(data, len, c->peer_tp.stateless_reset_token)) {
+    c->state = PQ_CS_CLOSED; /* no draining needed: the peer has no state */
+    c->close_info.by_peer = true;
+    c->close_info.stateless_reset = true;
+    pq_timers_init(&c->timers);
+    report_close(c);
+    return PQ_ERR_CLOSED;
+  }
   /* The server's handshake is confirmed at completion: Handshake keys go once the
    * packet that completed it is processed (RFC 9001 §4.9.2). */
   if (c->is_server && c->hs_confirmed && c->state < PQ_CS_CLOSING)

@@ -239,9 +239,15 @@ int pq_conn_client_new_ex(pq_conn **out, const pq_settings *settings,
 int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
                           const pq_callbacks *callbacks, const pq_path *path,
                           const pq_hs_ops *hs, const pq_hs_config *hs_cfg,
-                          const pq_pkt_hdr *h, void *user, pq_tstamp now);
+                          const pq_pkt_hdr *h, const uint8_t reset_key[32], void *user,
+                          pq_tstamp now);
 /* True if the datagram's destination connection ID |dcid| belongs to |c|. */
 bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len);
+/* The stateless reset token of connection ID |cid| under the server's |key|
+ * (HMAC-SHA256, truncated): the same CID always gets the same token, so a server
+ * that lost the connection can still prove it (RFC 9000 §10.3.2). */
+void pq_reset_token(const uint8_t key[32], const uint8_t *cid, size_t len,
+                    uint8_t token[PQ_RESET_TOKEN_LEN]);
 /* Internal: the server sets the handshake driver of the connections it creates. */
 void pq_server_set_hs(pq_server *s, const pq_hs_ops *hs);
 

@@ -184,6 +184,10 @@ static void flush(world *w) {
       pq_sim_send(&w->sim, PQ_SIM_S2C, buf, (size_t)n, w->now);
       any = true;
     }
+    if ((n = pq_server_write(w->server, &p, buf, sizeof(buf))) > 0) {
+      pq_sim_send(&w->sim, PQ_SIM_S2C, buf, (size_t)n, w->now);
+      any = true;
+    }
     if (!any) return;
   }
 }

@@ -190,6 +190,70 @@ static void test_pq_conn_key_update(void) {
   world_free(&w);
 }
 
+/* An unknown version gets a Version Negotiation listing v1, with the CIDs swapped;
+ * a datagram too small to be a first flight gets nothing. */
+static void test_pq_conn_server_version_negotiation(void) {
+  pq_server *srv;
+  pq_settings st;
+  pq_conn *c = (pq_conn *)1;
+  pq_pkt_hdr h;
+  uint8_t d[1200], out[1500];
+  const uint8_t dcid[8] = {1, 2, 3, 4, 5, 6, 7, 8}, scid[5] = {9, 9, 9, 9, 9};
+  ssize_t n;
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pq_server_new(&srv, &st, &cbs, NULL, NULL, NULL));
+  memset(d, 0, sizeof(d));
+  d[0] = 0xc0;
+  d[1] = 0x1a, d[2] = 0x2a, d[3] = 0x3a, d[4] = 0x4a; /* a reserved version */
+  d[5] = 8;
+  memcpy(d + 6, dcid, 8);
+  d[14] = 5;
+  memcpy(d + 15, scid, 5);
+  CHECK_INT(PQ_ERR_DROP, ==, pq_server_read(srv, NULL, d, sizeof(d), 0, &c));
+  CHECK(c == NULL);
+  n = pq_server_write(srv, NULL, out, sizeof(out));
+  CHECK(n > 0);
+  CHECK_INT(0, ==, pq_pkt_parse(out, (size_t)n, 8, &h));
+  CHECK_INT(PQ_PKT_VERSION_NEGOTIATION, ==, h.type);
+  CHECK_INT(1, ==, h.vn_count);
+  CHECK_INT(PQ_VERSION_1, ==, pq_pkt_vn_version(&h, 0));
+  CHECK(h.dcid_len == 5 && memcmp(h.dcid, scid, 5) == 0);
+  CHECK(h.scid_len == 8 && memcmp(h.scid, dcid, 8) == 0);
+  CHECK_INT(0, ==, pq_server_write(srv, NULL, out, sizeof(out)));
+  CHECK_INT(PQ_ERR_DROP, ==, pq_server_read(srv, NULL, d, 1100, 0, &c));
+  CHECK_INT(0, ==, pq_server_write(srv, NULL, out, sizeof(out)));
+  pq_server_del(srv);
+}
+
+static bool server_conn_closed(world *w) { return w->sconn && pq_conn_is_closed(w->sconn); }
+static bool client_closed(world *w) { return pq_conn_is_closed(w->client); }
+
+/* The server loses a connection the client still uses (its CONNECTION_CLOSE never
+ * arrives): the client's next 1-RTT packet gets a stateless reset carrying the token
+ * the server announced, and the client ends at once. */
+static void test_pq_conn_stateless_reset(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  int64_t sid;
+  world_init(&w, 10, &c, &c);
+  w.size = 2000;
+  CHECK(run_until(&w, all_received, 10000 * MS));
+  CHECK(run_until(&w, both_established, 10000 * MS));
+  w.sim.dir[PQ_SIM_S2C].cfg.loss_ppm = PQ_SIM_PPM;
+  CHECK_INT(0, ==, pq_conn_close(w.sconn, 0, "", w.now));
+  CHECK(run_until(&w, server_conn_closed, 10000 * MS));
+  CHECK_INT(1, ==, pq_server_reap(w.server));
+  w.sconn = NULL;
+  w.sim.dir[PQ_SIM_S2C].cfg.loss_ppm = 0;
+  CHECK(!pq_conn_is_closed(w.client));
+  CHECK_INT(0, ==, pq_conn_open_stream(w.client, true, &sid));
+  CHECK_INT(5, ==, pq_conn_stream_write(w.client, sid, (const uint8_t *)"hello", 5, true));
+  CHECK(run_until(&w, client_closed, 5000 * MS));
+  CHECK(w.capp.close.stateless_reset);
+  CHECK(w.capp.close.by_peer);
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -258,6 +322,8 @@ int main(void) {
   RUN(test_pq_conn_application_close);
   RUN(test_pq_conn_idle_timeout);
   RUN(test_pq_conn_amplification_limit);
+  RUN(test_pq_conn_server_version_negotiation);
+  RUN(test_pq_conn_stateless_reset);
   RUN(test_pq_conn_bulk_goodput);
   RUN(test_pq_conn_key_update);
   RUN(test_pq_conn_flow_control_and_stream_limits);
