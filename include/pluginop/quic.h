@@ -3,7 +3,7 @@
  *
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
  * TLS 1.3 (GnuTLS, pq_tls). Not yet: connection migration and PATH_CHALLENGE answers,
- * NEW_CONNECTION_ID issue/retire (one connection ID each way), Retry, 0-RTT, PMTU discovery (datagrams are
+ * Retry, 0-RTT, PMTU discovery (datagrams are
  * 1200 bytes), qlog. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received

@@ -149,6 +149,10 @@ static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
                         memcmp(tp->original_dcid.data, c->odcid, c->odcid_len) != 0))
     return PQ_ERR_TRANSPORT_PARAMETER;
   c->has_peer_tp = true;
+  if (tp->has_stateless_reset_token) {
+    memcpy(c->peer_cids[0].token, tp->stateless_reset_token, PQ_RESET_TOKEN_LEN);
+    c->peer_cids[0].has_token = true;
+  }
   pq_flow_tx_on_max(&c->ftx, tp->initial_max_data);
   pq_streams_tx_on_max(&c->stx_bidi, tp->initial_max_streams_bidi);
   pq_streams_tx_on_max(&c->stx_uni, tp->initial_max_streams_uni);
@@ -171,7 +175,7 @@ static int hs_complete(void *conn) {
     c->handshake_done_pending = true;
   }
   if (c->cb.handshake_done) c->cb.handshake_done(c, c->user);
-  return 0;
+  return pq_conn_issue_cids(c);
 }
 
 static const pq_hs_host hs_host = {hs_write_crypto, hs_set_secret, hs_peer_params,
@@ -233,6 +237,16 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
   if (path) c->path = *path;
   c->state = PQ_CS_HANDSHAKE;
   pq_timers_init(&c->timers);
+  /* Sequence 0 on both sides: the CIDs of the handshake. */
+  c->local_cids[0].seq = 0;
+  c->local_cids[0].len = (uint8_t)c->scid_len;
+  memcpy(c->local_cids[0].id, c->scid, c->scid_len);
+  c->nlocal = 1;
+  c->next_local_seq = 1;
+  c->peer_cids[0].seq = 0;
+  c->peer_cids[0].len = (uint8_t)c->dcid_len;
+  memcpy(c->peer_cids[0].id, c->dcid, c->dcid_len);
+  c->npeer = 1;
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     pq_space *sp = &c->spaces[s];
     sp->largest_rcvd = PQ_PN_NONE;
@@ -339,7 +353,11 @@ int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
     free(c);
     return PQ_ERR_TLS;
   }
-  if (reset_key) pq_reset_token(reset_key, c->scid, c->scid_len, c->reset_token);
+  if (reset_key) {
+    memcpy(c->reset_key, reset_key, 32);
+    c->has_reset_key = true;
+    pq_reset_token(reset_key, c->scid, c->scid_len, c->reset_token);
+  }
   else if (pq_random(c->reset_token, PQ_RESET_TOKEN_LEN)) {
     free(c);
     return PQ_ERR_TLS;
@@ -380,8 +398,115 @@ void pq_conn_del(pq_conn *c) {
 
 bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len) {
   if (len == c->scid_len && memcmp(dcid, c->scid, len) == 0) return true;
+  for (size_t i = 0; i < c->nlocal; i++)
+    if (c->local_cids[i].len == len && memcmp(c->local_cids[i].id, dcid, len) == 0)
+      return true;
   /* The client's Initial retransmissions still carry its first DCID. */
   return c->is_server && len == c->odcid_len && memcmp(dcid, c->odcid, len) == 0;
+}
+
+/* ---- connection IDs ---- */
+
+/* Adds one new local CID (sequence next_local_seq), to announce. */
+static int issue_one(pq_conn *c) {
+  pq_cid *e;
+  if (c->nlocal == PQ_CONN_MAX_CIDS) return PQ_ERR_INVALID_ARG;
+  e = &c->local_cids[c->nlocal];
+  memset(e, 0, sizeof(*e));
+  e->seq = c->next_local_seq;
+  e->len = PQ_CONN_CID_LEN;
+  if (random_cid(e->id, e->len)) return PQ_ERR_TLS;
+  if (c->has_reset_key) pq_reset_token(c->reset_key, e->id, e->len, e->token);
+  else if (pq_random(e->token, PQ_RESET_TOKEN_LEN)) return PQ_ERR_TLS;
+  e->has_token = true;
+  e->pending = true;
+  c->nlocal++;
+  c->next_local_seq++;
+  return 0;
+}
+
+int pq_conn_issue_cids(pq_conn *c) {
+  uint64_t limit = c->has_peer_tp ? c->peer_tp.active_connection_id_limit : 2;
+  int rv;
+  if (limit > PQ_CONN_MAX_CIDS) limit = PQ_CONN_MAX_CIDS;
+  while (c->nlocal < limit)
+    if ((rv = issue_one(c))) return rv;
+  return 0;
+}
+
+int pq_conn_rotate_cid(pq_conn *c) {
+  int rv;
+  if (!c || !c->hs_complete || c->state != PQ_CS_ESTABLISHED) return PQ_ERR_INVALID_ARG;
+  if (c->nlocal == PQ_CONN_MAX_CIDS) return PQ_ERR_INVALID_ARG;
+  if ((rv = issue_one(c))) return rv;
+  /* The peer must retire everything older; we keep routing them until it does. */
+  c->local_retire_prior_to = c->local_cids[c->nlocal - 1].seq;
+  for (size_t i = 0; i + 1 < c->nlocal; i++) c->local_cids[i].pending = false;
+  return 0;
+}
+
+/* The peer retired our CID |seq| (RFC 9000 §19.16): forget it, issue a new one. */
+int pq_conn_on_retire_cid(pq_conn *c, uint64_t seq) {
+  if (seq >= c->next_local_seq) return PQ_ERR_PROTOCOL_VIOLATION;
+  for (size_t i = 0; i < c->nlocal; i++) {
+    if (c->local_cids[i].seq != seq) continue;
+    memmove(&c->local_cids[i], &c->local_cids[i + 1],
+            (c->nlocal - i - 1) * sizeof(c->local_cids[0]));
+    c->nlocal--;
+    return pq_conn_issue_cids(c);
+  }
+  return 0; /* already retired */
+}
+
+static void queue_retire(pq_conn *c, uint64_t seq) {
+  for (size_t i = 0; i < c->nretire; i++)
+    if (c->retire_queue[i] == seq) return;
+  if (c->nretire < sizeof(c->retire_queue) / sizeof(c->retire_queue[0]))
+    c->retire_queue[c->nretire++] = seq;
+}
+
+/* A NEW_CONNECTION_ID from the peer (RFC 9000 §5.1.1, §19.15). */
+int pq_conn_on_new_cid(pq_conn *c, const pq_frame_new_cid *f) {
+  size_t w = 0;
+  if (c->dcid_len == 0) return PQ_ERR_PROTOCOL_VIOLATION; /* zero-length CIDs */
+  for (size_t i = 0; i < c->npeer; i++) {
+    if (c->peer_cids[i].seq != f->seq) continue;
+    if (c->peer_cids[i].len != f->cid_len || memcmp(c->peer_cids[i].id, f->cid, f->cid_len))
+      return PQ_ERR_PROTOCOL_VIOLATION; /* same sequence, different CID */
+    return 0; /* a retransmission */
+  }
+  if (f->seq < c->peer_retire_prior_to) {
+    queue_retire(c, f->seq); /* already retired by a later frame */
+    return 0;
+  }
+  if (c->npeer == PQ_CONN_MAX_CIDS) return PQ_ERR_TRANSPORT(PQ_TE_CONNECTION_ID_LIMIT_ERROR);
+  {
+    pq_cid *e = &c->peer_cids[c->npeer++];
+    memset(e, 0, sizeof(*e));
+    e->seq = f->seq;
+    e->len = f->cid_len;
+    memcpy(e->id, f->cid, f->cid_len);
+    memcpy(e->token, f->reset_token, PQ_RESET_TOKEN_LEN);
+    e->has_token = true;
+  }
+  if (f->retire_prior_to > c->peer_retire_prior_to) c->peer_retire_prior_to = f->retire_prior_to;
+  /* Retire what the peer asks; move off a retired current CID. */
+  for (size_t i = 0; i < c->npeer; i++) {
+    if (c->peer_cids[i].seq < c->peer_retire_prior_to) {
+      queue_retire(c, c->peer_cids[i].seq);
+      continue;
+    }
+    c->peer_cids[w++] = c->peer_cids[i];
+  }
+  c->npeer = w;
+  if (c->dcid_seq < c->peer_retire_prior_to && c->npeer > 0) {
+    c->dcid_seq = c->peer_cids[0].seq;
+    c->dcid_len = c->peer_cids[0].len;
+    memcpy(c->dcid, c->peer_cids[0].id, c->dcid_len);
+  }
+  if (c->npeer > c->settings.active_connection_id_limit)
+    return PQ_ERR_TRANSPORT(PQ_TE_CONNECTION_ID_LIMIT_ERROR);
+  return 0;
 }
 
 /* ---- streams ---- */
@@ -708,6 +833,8 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
     memcpy(c->dcid, h->scid, h->scid_len);
     c->dcid_len = h->scid_len;
     c->dcid_from_server = true;
+    c->peer_cids[0].len = (uint8_t)h->scid_len;
+    memcpy(c->peer_cids[0].id, h->scid, h->scid_len);
   }
   if (c->is_server && h->type == PQ_PKT_HANDSHAKE) {
     c->addr_validated = true; /* only the client could have made it (§8.1) */
@@ -739,6 +866,14 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
 
 static void update_timers(pq_conn *c, pq_tstamp now);
 
+/* True if |data| ends with a stateless reset token of one of the peer's CIDs. */
+static bool is_reset(const pq_conn *c, const uint8_t *data, size_t len) {
+  for (size_t i = 0; i < c->npeer; i++)
+    if (c->peer_cids[i].has_token && pq_pkt_is_stateless_reset(data, len, c->peer_cids[i].token))
+      return true;
+  return false;
+}
+
 int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t len,
                  pq_tstamp now) {
   pq_pkt_hdr hdrs[8];
@@ -762,9 +897,7 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
   }
   free(buf);
   /* Nothing in it opened: it may be the peer's stateless reset (RFC 9000 §10.3.1). */
-  if (rv == 0 && c->stats.packets_received == received_before && !c->is_server &&
-      c->has_peer_tp && c->peer_tp.has_stateless_reset_token &&
-      pq_pkt_is_stateless_reset(data, len, c->peer_tp.stateless_reset_token)) {
+  if (rv == 0 && c->stats.packets_received == received_before && is_reset(c, data, len)) {
     c->state = PQ_CS_CLOSED; /* no draining needed: the peer has no state */
     c->close_info.by_peer = true;
     c->close_info.stateless_reset = true;
@@ -797,6 +930,9 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
       pq_flow_rx_should_update(&c->frx) || pq_streams_rx_should_update(&c->srx_bidi) ||
       pq_streams_rx_should_update(&c->srx_uni))
     return true;
+  if (c->nretire > 0) return true;
+  for (size_t i = 0; i < c->nlocal; i++)
+    if (c->local_cids[i].pending) return true;
   for (size_t i = 0; i < c->nstreams; i++) {
     pq_stream *st = c->streams[i];
     uint64_t limit = st->ftx.max;

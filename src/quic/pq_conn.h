@@ -34,6 +34,7 @@
 #define PQ_CONN_STREAM_BUFFER (1024 * 1024) /* send buffer per stream */
 #define PQ_CONN_MAX_RTX 64        /* retransmittable items per packet */
 #define PQ_CONN_AMPLIFICATION 3   /* RFC 9000 §8.1 */
+#define PQ_CONN_MAX_CIDS 8        /* connection IDs kept per side */
 
 typedef enum pq_conn_state {
   PQ_CS_HANDSHAKE = 0,
@@ -54,6 +55,8 @@ typedef enum pq_rtx_kind {
   PQ_RTX_MAX_STREAMS_UNI,
   PQ_RTX_RESET_STREAM,      /* id */
   PQ_RTX_STOP_SENDING,      /* id */
+  PQ_RTX_NEW_CID,           /* id = sequence number */
+  PQ_RTX_RETIRE_CID,        /* id = sequence number */
 } pq_rtx_kind;
 
 typedef struct pq_rtx {
@@ -68,6 +71,16 @@ typedef struct pq_pkt_rtx {
   size_t n;
   pq_rtx items[];
 } pq_pkt_rtx;
+
+/* A connection ID with its sequence number and stateless reset token. */
+typedef struct pq_cid {
+  uint64_t seq;
+  uint8_t len;
+  uint8_t id[PQ_MAX_CID_LEN];
+  uint8_t token[PQ_RESET_TOKEN_LEN];
+  bool has_token;
+  bool pending;                  /* ours: NEW_CONNECTION_ID to send; peer's: RETIRE */
+} pq_cid;
 
 typedef struct pq_stream {
   uint64_t id;
@@ -113,6 +126,18 @@ struct pq_conn {
   size_t scid_len, dcid_len, odcid_len;
   bool dcid_from_server;         /* client: switched to the server's SCID */
   uint8_t reset_token[PQ_RESET_TOKEN_LEN]; /* server: stateless reset token */
+  uint8_t reset_key[32];         /* server: tokens of the CIDs we issue derive from it */
+  bool has_reset_key;
+  /* Connection IDs we issued (the peer's DCIDs; [0] is the handshake one) and the
+   * peer's (our DCIDs, current one in dcid/dcid_len) (RFC 9000 §5.1). */
+  pq_cid local_cids[PQ_CONN_MAX_CIDS];
+  size_t nlocal;
+  uint64_t next_local_seq, local_retire_prior_to;
+  pq_cid peer_cids[PQ_CONN_MAX_CIDS];
+  size_t npeer;
+  uint64_t dcid_seq, peer_retire_prior_to;
+  uint64_t retire_queue[PQ_CONN_MAX_CIDS * 2]; /* peer's seqs to RETIRE */
+  size_t nretire;
   pq_space spaces[PQ_PNS_COUNT];
   /* Handshake. */
   const pq_hs_ops *hs;
@@ -229,6 +254,16 @@ bool pq_tx_add_rtx(pq_tx_ctx *ctx, const pq_rtx *r);
 /* Handing back a sent packet's items: acknowledged or lost. */
 void pq_conn_rtx_acked(pq_conn *c, const pq_rtx *r);
 void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r);
+
+/* Issues a fresh connection ID that retires all older ones (retire_prior_to): the
+ * peer moves to it (RFC 9000 §5.1.2). Returns 0, PQ_ERR_INVALID_ARG (not established),
+ * or an error. */
+int pq_conn_rotate_cid(pq_conn *c);
+/* Frames about connection IDs from the peer. Return 0 or a transport error. */
+int pq_conn_on_retire_cid(pq_conn *c, uint64_t seq);
+int pq_conn_on_new_cid(pq_conn *c, const pq_frame_new_cid *f);
+/* Issues CIDs up to the peer's active_connection_id_limit (after the handshake). */
+int pq_conn_issue_cids(pq_conn *c);
 
 /* Internal constructors (tests choose the handshake driver). */
 int pq_conn_client_new_ex(pq_conn **out, const pq_settings *settings,

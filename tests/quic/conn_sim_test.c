@@ -254,6 +254,53 @@ static void test_pq_conn_stateless_reset(void) {
   world_free(&w);
 }
 
+/* Connection IDs: each side issues up to the other's active_connection_id_limit (4);
+ * the server rotates (a new CID retiring all older ones) three times during a
+ * transfer: the client moves to the newest, retires the others, data keeps flowing. */
+static pq_tstamp next_rotation;
+static int rotations;
+
+static bool transfer_with_rotations(world *w) {
+  if (w->now >= next_rotation && w->sconn && pq_conn_is_established(w->sconn) &&
+      rotations < 3) {
+    if (pq_conn_rotate_cid(w->sconn) == 0) rotations++;
+    next_rotation = w->now + 100 * MS;
+  }
+  return all_received(w) && rotations == 3;
+}
+
+static bool cids_settled(world *w) {
+  return w->sconn && w->sconn->nlocal == 4 && w->client->nretire == 0;
+}
+
+static void test_pq_conn_connection_ids(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  uint64_t newest;
+  c.loss_ppm = 10000;
+  world_init(&w, 11, &c, &c);
+  w.size = 200000;
+  w.nstreams = 2;
+  w.echo = true;
+  next_rotation = 0;
+  rotations = 0;
+  CHECK(run_until(&w, both_established, 5000 * MS));
+  CHECK(run_until(&w, cids_settled, 5000 * MS));
+  CHECK_INT(4, ==, w.client->nlocal);
+  CHECK_INT(4, ==, w.client->npeer); /* the server's 4 */
+  CHECK(run_until(&w, transfer_with_rotations, 60000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK(run_until(&w, cids_settled, 10000 * MS));
+  /* The client uses the newest server CID; the server forgot the retired ones. */
+  newest = w.sconn->local_retire_prior_to;
+  CHECK(newest >= 6);
+  CHECK(w.client->dcid_seq >= newest);
+  CHECK(pq_conn_owns_cid(w.sconn, w.client->dcid, w.client->dcid_len));
+  for (size_t i = 0; i < w.sconn->nlocal; i++) CHECK(w.sconn->local_cids[i].seq >= newest);
+  for (size_t i = 0; i < w.client->npeer; i++) CHECK(w.client->peer_cids[i].seq >= newest);
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -324,6 +371,7 @@ int main(void) {
   RUN(test_pq_conn_amplification_limit);
   RUN(test_pq_conn_server_version_negotiation);
   RUN(test_pq_conn_stateless_reset);
+  RUN(test_pq_conn_connection_ids);
   RUN(test_pq_conn_bulk_goodput);
   RUN(test_pq_conn_key_update);
   RUN(test_pq_conn_flow_control_and_stream_limits);
