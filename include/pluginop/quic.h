@@ -2,9 +2,9 @@
  * pluginop QUIC: a sans-I/O QUIC v1 stack (RFC 9000/9001/9002), public API, prefix `pq_`.
  *
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
- * TLS 1.3 (GnuTLS, pq_tls). Not yet: connection migration and PATH_CHALLENGE answers,
- * Retry, 0-RTT, PMTU discovery (datagrams are
- * 1200 bytes), qlog. Fields may still be added to the structs below.
+ * TLS 1.3 (GnuTLS, pq_tls). Not yet: connection migration (we answer PATH_CHALLENGE
+ * but never validate a new path), Retry, 0-RTT, PMTU discovery (datagrams are 1200
+ * bytes), ECN, qlog. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send

@@ -799,6 +799,24 @@ int pq_conn_update_key(pq_conn *c, pq_tstamp now) {
   return 0;
 }
 
+/* A client's Version Negotiation (RFC 9000 §6.2): ignored once anything else arrived
+ * or if it lists v1 (then it is forged or stale); otherwise no common version: the
+ * attempt ends without a CONNECTION_CLOSE. */
+static int on_version_negotiation(pq_conn *c, const pq_pkt_hdr *h, pq_tstamp now) {
+  if (c->is_server || c->stats.packets_received > 0) return 0;
+  if (h->dcid_len != c->scid_len || memcmp(h->dcid, c->scid, c->scid_len) != 0 ||
+      h->scid_len != c->odcid_len || memcmp(h->scid, c->odcid, c->odcid_len) != 0)
+    return 0;
+  for (size_t i = 0; i < h->vn_count; i++)
+    if (pq_pkt_vn_version(h, i) == PQ_VERSION_1) return 0;
+  c->state = PQ_CS_CLOSED;
+  c->close_info.by_peer = true;
+  c->close_info.reason = "version negotiation: no common version";
+  pq_timers_init(&c->timers);
+  report_close(c);
+  return 0;
+}
+
 /* One packet of a datagram, [pkt, pkt + h->len). Returns 0 (processed or dropped) or
  * a fatal error. */
 static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
@@ -807,8 +825,9 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   pq_rx_ctx ctx;
   bool out_of_order;
   int rv;
+  if (h->type == PQ_PKT_VERSION_NEGOTIATION) return on_version_negotiation(c, h, now);
   if (h->type != PQ_PKT_INITIAL && h->type != PQ_PKT_HANDSHAKE && h->type != PQ_PKT_1RTT)
-    return 0; /* 0-RTT, Retry, VN: not supported yet */
+    return 0; /* 0-RTT, Retry: not supported yet */
   if (h->version != 0 && h->version != PQ_VERSION_1) return 0;
   if (!pq_conn_owns_cid(c, h->dcid, h->dcid_len)) return 0;
   s = pkt_space(h->type);
@@ -1100,7 +1119,7 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
 ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
                       pq_tstamp now) {
   size_t off = 0, cap;
-  bool want[PQ_PNS_COUNT] = {false}, has_initial = false, cc_ok, ack_eliciting_any;
+  bool want[PQ_PNS_COUNT] = {false}, has_initial = false, cc_ok;
   int last = -1;
   if (!c || !buf || len < PQ_CONN_MIN_INITIAL) return PQ_ERR_INVALID_ARG;
   if (path_out) *path_out = c->path;
@@ -1144,7 +1163,6 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
   /* A client pads every datagram with an Initial packet, a server those with an
    * ack-eliciting Initial (RFC 9000 §14.1): we pad whenever Initial goes out. */
   has_initial = want[PQ_PNS_INITIAL];
-  ack_eliciting_any = false;
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     int n;
     size_t pad = 0;
@@ -1157,12 +1175,10 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
       return rv;
     }
     off += (size_t)n;
-    if (n > 0) ack_eliciting_any = true;
     /* The client drops Initial keys when it first sends a Handshake packet. */
     if (n > 0 && !c->is_server && s == PQ_PNS_HANDSHAKE)
       discard_space(c, PQ_PNS_INITIAL, now);
   }
-  (void)ack_eliciting_any;
   /* If the padded packet turned out empty, pad the datagram itself. */
   if (has_initial && off > 0 && off < PQ_CONN_MIN_INITIAL && cap >= PQ_CONN_MIN_INITIAL) {
     memset(buf + off, 0, PQ_CONN_MIN_INITIAL - off);

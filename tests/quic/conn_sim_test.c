@@ -225,6 +225,32 @@ static void test_pq_conn_server_version_negotiation(void) {
   pq_server_del(srv);
 }
 
+/* A client whose first flight gets a Version Negotiation without v1 gives up; one
+ * that lists v1 (forged or stale) is ignored. */
+static void test_pq_conn_client_version_negotiation(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  uint8_t vn[128];
+  const uint32_t other = 0xff00001d, both[2] = {0xff00001d, PQ_VERSION_1};
+  int n;
+  world_init(&w, 12, &c, &c);
+  n = pq_pkt_write_version_negotiation(vn, sizeof(vn), w.client->scid, w.client->scid_len,
+                                       w.client->odcid, w.client->odcid_len, both, 2, 0x5a);
+  CHECK(n > 0);
+  pq_conn_read(w.client, NULL, vn, (size_t)n, 0);
+  CHECK(!pq_conn_is_closed(w.client));
+  n = pq_pkt_write_version_negotiation(vn, sizeof(vn), w.client->scid, w.client->scid_len,
+                                       w.client->odcid, w.client->odcid_len, &other, 1, 0x5a);
+  pq_conn_read(w.client, NULL, vn, (size_t)n, 0);
+  CHECK(pq_conn_is_closed(w.client));
+  CHECK(w.capp.closed && w.capp.close.by_peer);
+  {
+    uint8_t out[1500];
+    CHECK_INT(0, ==, pq_conn_write(w.client, NULL, out, sizeof(out), 0)); /* silent */
+  }
+  world_free(&w);
+}
+
 static bool server_conn_closed(world *w) { return w->sconn && pq_conn_is_closed(w->sconn); }
 static bool client_closed(world *w) { return pq_conn_is_closed(w->client); }
 
@@ -371,6 +397,7 @@ int main(void) {
   RUN(test_pq_conn_amplification_limit);
   RUN(test_pq_conn_server_version_negotiation);
   RUN(test_pq_conn_stateless_reset);
+  RUN(test_pq_conn_client_version_negotiation);
   RUN(test_pq_conn_connection_ids);
   RUN(test_pq_conn_bulk_goodput);
   RUN(test_pq_conn_key_update);
