@@ -2,9 +2,10 @@
  * pluginop QUIC: a sans-I/O QUIC v1 stack (RFC 9000/9001/9002), public API, prefix `pq_`.
  *
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
- * TLS 1.3 (GnuTLS, pq_tls). Not yet: connection migration (we answer PATH_CHALLENGE
- * but never validate a new path), Retry, 0-RTT, PMTU discovery (datagrams are 1200
- * bytes), ECN, qlog. Fields may still be added to the structs below.
+ * TLS 1.3 (GnuTLS, pq_tls). A server follows a client that changes address (path
+ * validation, congestion reset for a new IP); a client does not migrate by itself.
+ * Not yet: Retry, 0-RTT, PMTU discovery (datagrams are 1200 bytes), ECN, qlog,
+ * preferred_address. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
@@ -164,7 +165,9 @@ PQ_API size_t pq_server_reap(pq_server *server);
 
 PQ_API void pq_conn_del(pq_conn *conn);
 
-/* Processes one received datagram (|data| borrowed; |path| may be NULL). Returns 0,
+/* Processes one received datagram (|data| borrowed; |path|, the addresses it came
+ * with, may be NULL: a server connection follows the client to a new remote address).
+ * Returns 0,
  * PQ_ERR_DROP (nothing usable in it, harmless), PQ_ERR_CLOSED (draining or closed),
  * PQ_ERR_PROTOCOL (the peer broke the protocol: closing, pq_conn_write sends the
  * CONNECTION_CLOSE) or a fatal error (also closing). */

@@ -3,6 +3,7 @@
  * packets -> frames through the frame table), the send path (spaces -> packets ->
  * one datagram, coalesced), key installation and discard, timers, close.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -718,6 +719,8 @@ static int process_payload(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
     if ((rv = pq_frame_check_packet(f.type, ctx->pkt_mask)))
       return pq_conn_fail(c, rv, f.type);
     if (pq_frame_flags(f.type) & PQ_FRAME_F_ACK_ELICITING) ctx->ack_eliciting = true;
+    if (!(pq_frame_flags(f.type) & PQ_FRAME_F_PROBING) && f.type != PQ_FT_PADDING)
+      ctx->non_probing = true;
     if ((rv = pq_conn_process_frame(c, &f, ctx))) return rv;
     if (c->state >= PQ_CS_DRAINING) return 0;
     p += n;
@@ -799,6 +802,8 @@ int pq_conn_update_key(pq_conn *c, pq_tstamp now) {
   return 0;
 }
 
+static void maybe_migrate(pq_conn *c, pq_tstamp now);
+
 /* A client's Version Negotiation (RFC 9000 §6.2): ignored once anything else arrived
  * or if it lists v1 (then it is forged or stale); otherwise no common version: the
  * attempt ends without a CONNECTION_CLOSE. */
@@ -872,6 +877,7 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
     sp->largest_rcvd = h->pn;
     sp->largest_rcvd_time = now;
   }
+  if (s == PQ_PNS_APP && ctx.non_probing && h->pn == sp->largest_rcvd) maybe_migrate(c, now);
   if ((rv = pq_ranges_add(&sp->rcvd, h->pn, h->pn + 1))) return pq_conn_fail(c, rv, 0);
   schedule_ack(c, sp, s, h->pn, ctx.ack_eliciting, out_of_order, now);
   c->eliciting_since_rcvd = false;
@@ -884,6 +890,49 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
 }
 
 static void update_timers(pq_conn *c, pq_tstamp now);
+
+/* Same IP address (and port if |port|) in two socket addresses. */
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
+                      bool port) {
+  if (a->ss_family != b->ss_family) return false;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_addr.s_addr == y->sin_addr.s_addr && (!port || x->sin_port == y->sin_port);
+  }
+  if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0 &&
+           (!port || x->sin6_port == y->sin6_port);
+  }
+  return true; /* unknown families: no migration */
+}
+
+/* The client's non-probing packet with the highest number came from a new address:
+ * follow it, validate it, and start over with congestion control and RTT if the IP
+ * address itself changed (RFC 9000 §9.3, §9.4). */
+static void maybe_migrate(pq_conn *c, pq_tstamp now) {
+  const pq_path *p = c->rx_path;
+  bool new_ip;
+  if (!c->is_server || !p || p->remote_len == 0 || c->path.remote_len == 0 ||
+      !c->hs_confirmed || same_addr(&p->remote, &c->path.remote, true))
+    return;
+  new_ip = !same_addr(&p->remote, &c->path.remote, false);
+  c->path = *p;
+  c->migrations++;
+  if (pq_random(c->path_challenge, sizeof(c->path_challenge))) return;
+  c->path_validating = true;
+  c->path_challenge_pending = true;
+  c->path_bytes_rcvd = 0;
+  c->path_bytes_sent = 0;
+  if (new_ip) {
+    const pq_cc_algo *algo = c->cc.algo;
+    uint64_t in_flight = c->cc.bytes_in_flight;
+    pq_cc_free(&c->cc);
+    pq_cc_init(&c->cc, algo, PQ_CONN_MDS);
+    c->cc.bytes_in_flight = in_flight;
+    pq_rtt_init(&c->rec.rtt, 0);
+  }
+}
 
 /* True if |data| ends with a stateless reset token of one of the peer's CIDs. */
 static bool is_reset(const pq_conn *c, const uint8_t *data, size_t len) {
@@ -904,6 +953,8 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
   if (c->state >= PQ_CS_DRAINING) return PQ_ERR_CLOSED;
   c->stats.bytes_received += len;
   if (c->is_server && !c->addr_validated) c->bytes_received += len;
+  if (c->path_validating) c->path_bytes_rcvd += len;
+  c->rx_path = path;
   buf = malloc(len ? len : 1);
   if (!buf) return PQ_ERR_NOMEM;
   memcpy(buf, data, len);
@@ -915,6 +966,7 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
     if (c->state >= PQ_CS_DRAINING) break;
   }
   free(buf);
+  c->rx_path = NULL;
   /* Nothing in it opened: it may be the peer's stateless reset (RFC 9000 §10.3.1). */
   if (rv == 0 && c->stats.packets_received == received_before && is_reset(c, data, len)) {
     c->state = PQ_CS_CLOSED; /* no draining needed: the peer has no state */
@@ -943,7 +995,8 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
   pq_space *sp = &c->spaces[s];
   if (pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX)) return true;
   if (s != PQ_PNS_APP || !c->spaces[PQ_PNS_APP].has_tx) return false;
-  if (c->handshake_done_pending || c->path_response_pending || c->max_data_pending ||
+  if (c->handshake_done_pending || c->path_response_pending || c->path_challenge_pending ||
+      c->max_data_pending ||
       c->max_streams_bidi_pending ||
       c->max_streams_uni_pending ||
       pq_flow_rx_should_update(&c->frx) || pq_streams_rx_should_update(&c->srx_bidi) ||
@@ -1140,6 +1193,12 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     if (budget < PQ_CONN_MIN_INITIAL) return 0;
     if (budget < cap) cap = (size_t)budget;
   }
+  if (c->path_validating) {
+    uint64_t budget = PQ_CONN_AMPLIFICATION * c->path_bytes_rcvd;
+    budget = budget > c->path_bytes_sent ? budget - c->path_bytes_sent : 0;
+    if (budget < PQ_CONN_MIN_INITIAL) return 0;
+    if (budget < cap) cap = (size_t)budget;
+  }
   cc_ok = pq_cc_available(&c->cc) >= PQ_CONN_MDS;
   if (cc_ok && c->settings.pacing &&
       pq_pacer_next_time(&c->pacer, c->cc.cwnd, c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0,
@@ -1185,6 +1244,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     off = PQ_CONN_MIN_INITIAL;
   }
   if (c->is_server && !c->addr_validated) c->bytes_sent_unvalidated += off;
+  if (c->path_validating) c->path_bytes_sent += off;
   c->stats.bytes_sent += off;
   update_timers(c, now);
   return (ssize_t)off;

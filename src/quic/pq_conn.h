@@ -57,6 +57,7 @@ typedef enum pq_rtx_kind {
   PQ_RTX_STOP_SENDING,      /* id */
   PQ_RTX_NEW_CID,           /* id = sequence number */
   PQ_RTX_RETIRE_CID,        /* id = sequence number */
+  PQ_RTX_PATH_CHALLENGE,
 } pq_rtx_kind;
 
 typedef struct pq_rtx {
@@ -173,9 +174,15 @@ struct pq_conn {
   uint64_t phase_start_pn;       /* first packet received in the current phase */
   uint64_t phase_tx_first_pn;    /* our first packet in the current phase */
   uint64_t key_updates;          /* counter, for tests */
-  /* Path validation: a PATH_RESPONSE owed. */
+  /* Path validation: a PATH_RESPONSE owed; our PATH_CHALLENGE after the peer moved to
+   * a new address (RFC 9000 §9), limited to 3x what arrived there until answered. */
   bool path_response_pending;
   uint8_t path_response[8];
+  bool path_validating, path_challenge_pending;
+  uint8_t path_challenge[8];
+  uint64_t path_bytes_rcvd, path_bytes_sent;
+  uint64_t migrations;
+  const pq_path *rx_path;        /* path of the datagram being read (borrowed) */
   /* Idle and close. */
   uint64_t idle_timeout;         /* effective, ns; 0 = none */
   bool eliciting_since_rcvd;     /* sent an ack-eliciting packet since last receive */
@@ -217,6 +224,7 @@ typedef struct pq_rx_ctx {
   pq_pnspace space;
   unsigned pkt_mask;       /* PQ_PKT_MASK_* of the packet */
   bool ack_eliciting;
+  bool non_probing;        /* a frame other than the probing ones (RFC 9000 §9.1) */
   pq_tstamp now;
 } pq_rx_ctx;
 

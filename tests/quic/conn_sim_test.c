@@ -327,6 +327,45 @@ static void test_pq_conn_connection_ids(void) {
   world_free(&w);
 }
 
+/* The client's address changes mid-transfer (a NAT rebinding: new port; then a new
+ * IP address): the server follows, validates the new path with PATH_CHALLENGE, keeps
+ * its congestion state for a port change but starts over for a new address, and the
+ * transfer completes. */
+static int migrate_step;
+
+static bool transfer_with_migration(world *w) {
+  if (w->sconn && pq_conn_is_established(w->sconn)) {
+    if (migrate_step == 0 && w->sapp.rx_bytes[0] > 50000) {
+      set_remote(&w->spath, 0x0a000001, 2000);
+      migrate_step = 1;
+    } else if (migrate_step == 1 && w->sapp.rx_bytes[0] > 150000) {
+      set_remote(&w->spath, 0x0a000002, 3000);
+      migrate_step = 2;
+    }
+  }
+  return all_received(w);
+}
+
+static void test_pq_conn_migration(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  const struct sockaddr_in *r;
+  world_init(&w, 13, &c, &c);
+  w.size = 300000;
+  w.nstreams = 1;
+  w.echo = true;
+  migrate_step = 0;
+  CHECK(run_until(&w, transfer_with_migration, 60000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK_INT(2, ==, migrate_step);
+  CHECK_INT(2, ==, w.sconn->migrations);
+  CHECK(!w.sconn->path_validating); /* the client answered the challenge */
+  r = (const struct sockaddr_in *)&w.sconn->path.remote;
+  CHECK_INT(3000, ==, ntohs(r->sin_port));
+  CHECK_INT(0x0a000002, ==, ntohl(r->sin_addr.s_addr));
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -399,6 +438,7 @@ int main(void) {
   RUN(test_pq_conn_stateless_reset);
   RUN(test_pq_conn_client_version_negotiation);
   RUN(test_pq_conn_connection_ids);
+  RUN(test_pq_conn_migration);
   RUN(test_pq_conn_bulk_goodput);
   RUN(test_pq_conn_key_update);
   RUN(test_pq_conn_flow_control_and_stream_limits);
