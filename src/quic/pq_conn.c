@@ -28,6 +28,7 @@ void pq_settings_default(pq_settings *s) {
   s->alpn = "h3";
   s->cc_algorithm = "newreno";
   s->pacing = true;
+  s->retry = false;
 }
 
 /* ---- small helpers ---- */
@@ -149,6 +150,12 @@ static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
   if (!c->is_server && (tp->original_dcid.len != c->odcid_len ||
                         memcmp(tp->original_dcid.data, c->odcid, c->odcid_len) != 0))
     return PQ_ERR_TRANSPORT_PARAMETER;
+  /* After a Retry the server must name its SCID; without one it must not (§7.3). */
+  if (!c->is_server &&
+      (c->retry_received != tp->has_retry_scid ||
+       (c->retry_received && (tp->retry_scid.len != c->retry_scid_len ||
+                              memcmp(tp->retry_scid.data, c->retry_scid, c->retry_scid_len)))))
+    return PQ_ERR_TRANSPORT_PARAMETER;
   c->has_peer_tp = true;
   if (tp->has_stateless_reset_token) {
     memcpy(c->peer_cids[0].token, tp->stateless_reset_token, PQ_RESET_TOKEN_LEN);
@@ -206,8 +213,13 @@ static ssize_t encode_local_params(pq_conn *c, uint8_t *buf, size_t len) {
   memcpy(tp.initial_scid.data, c->scid, c->scid_len);
   if (c->is_server) {
     tp.has_original_dcid = true;
-    tp.original_dcid.len = (uint8_t)c->odcid_len;
-    memcpy(tp.original_dcid.data, c->odcid, c->odcid_len);
+    tp.original_dcid.len = (uint8_t)c->tp_odcid_len;
+    memcpy(tp.original_dcid.data, c->tp_odcid, c->tp_odcid_len);
+    if (c->retry_scid_len) {
+      tp.has_retry_scid = true;
+      tp.retry_scid.len = (uint8_t)c->retry_scid_len;
+      memcpy(tp.retry_scid.data, c->retry_scid, c->retry_scid_len);
+    }
     tp.has_stateless_reset_token = true;
     memcpy(tp.stateless_reset_token, c->reset_token, PQ_RESET_TOKEN_LEN);
   }
@@ -334,7 +346,8 @@ int pq_conn_client_new(pq_conn **out, const pq_settings *settings,
 int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
                           const pq_callbacks *callbacks, const pq_path *path,
                           const pq_hs_ops *hs, const pq_hs_config *hs_cfg,
-                          const pq_pkt_hdr *h, const uint8_t reset_key[32], void *user,
+                          const pq_pkt_hdr *h, const uint8_t reset_key[32],
+                          const uint8_t *retry_odcid, size_t retry_odcid_len, void *user,
                           pq_tstamp now) {
   pq_conn *c;
   int rv;
@@ -348,6 +361,19 @@ int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
   c->scid_len = PQ_CONN_CID_LEN;
   c->odcid_len = h->dcid_len;
   memcpy(c->odcid, h->dcid, h->dcid_len);
+  if (retry_odcid) {
+    if (retry_odcid_len > PQ_MAX_CID_LEN) {
+      free(c);
+      return PQ_ERR_INVALID_ARG;
+    }
+    c->tp_odcid_len = retry_odcid_len;
+    memcpy(c->tp_odcid, retry_odcid, retry_odcid_len);
+    c->retry_scid_len = h->dcid_len; /* the CID our Retry gave, now its DCID */
+    memcpy(c->retry_scid, h->dcid, h->dcid_len);
+  } else {
+    c->tp_odcid_len = h->dcid_len;
+    memcpy(c->tp_odcid, h->dcid, h->dcid_len);
+  }
   c->dcid_len = h->scid_len;
   memcpy(c->dcid, h->scid, h->scid_len);
   if (random_cid(c->scid, c->scid_len)) {
@@ -368,6 +394,7 @@ int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
     pq_conn_del(c);
     return rv;
   }
+  if (retry_odcid) c->addr_validated = true; /* the token proved the address */
   *out = c;
   return 0;
 }
@@ -804,6 +831,37 @@ int pq_conn_update_key(pq_conn *c, pq_tstamp now) {
 
 static void maybe_migrate(pq_conn *c, pq_tstamp now);
 
+/* A client's Retry (RFC 9000 §17.2.5.2): at most one, before any other server packet,
+ * with a valid integrity tag and a new SCID. The client then talks to that CID with
+ * Initial keys derived from it, repeats the token, and sends its ClientHello again;
+ * packet numbers go on, recovery state for Initial starts over (RFC 9002 §6.3). */
+static int on_retry(pq_conn *c, const uint8_t *pkt, const pq_pkt_hdr *h, pq_tstamp now) {
+  pq_space *sp = &c->spaces[PQ_PNS_INITIAL];
+  int rv;
+  if (c->is_server || c->retry_received || c->stats.packets_received > 0 || sp->discarded)
+    return 0;
+  if (h->token_len == 0 || h->token_len > sizeof(c->token) || h->scid_len > PQ_MAX_CID_LEN ||
+      (h->scid_len == c->dcid_len && memcmp(h->scid, c->dcid, c->dcid_len) == 0))
+    return 0;
+  if (pq_pkt_verify_retry(pkt, h->len, c->odcid, c->odcid_len)) return 0;
+  c->retry_received = true;
+  memcpy(c->token, h->token, h->token_len);
+  c->token_len = h->token_len;
+  memcpy(c->retry_scid, h->scid, h->scid_len);
+  c->retry_scid_len = h->scid_len;
+  memcpy(c->dcid, h->scid, h->scid_len);
+  c->dcid_len = h->scid_len;
+  c->peer_cids[0].len = (uint8_t)h->scid_len;
+  memcpy(c->peer_cids[0].id, h->scid, h->scid_len);
+  pq_conn_requeue_space(c, PQ_PNS_INITIAL);
+  pq_recovery_forget_space(&c->rec, PQ_PNS_INITIAL, now);
+  pq_keys_free(&sp->tx);
+  pq_keys_free(&sp->rx);
+  rv = pq_keys_init_initial(&sp->tx, &sp->rx, PQ_VERSION_1, c->dcid, c->dcid_len, 0);
+  if (rv) return pq_conn_fail(c, rv, 0);
+  return 0;
+}
+
 /* A client's Version Negotiation (RFC 9000 §6.2): ignored once anything else arrived
  * or if it lists v1 (then it is forged or stale); otherwise no common version: the
  * attempt ends without a CONNECTION_CLOSE. */
@@ -831,8 +889,9 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   bool out_of_order;
   int rv;
   if (h->type == PQ_PKT_VERSION_NEGOTIATION) return on_version_negotiation(c, h, now);
+  if (h->type == PQ_PKT_RETRY) return on_retry(c, pkt, h, now);
   if (h->type != PQ_PKT_INITIAL && h->type != PQ_PKT_HANDSHAKE && h->type != PQ_PKT_1RTT)
-    return 0; /* 0-RTT, Retry: not supported yet */
+    return 0; /* 0-RTT: not supported */
   if (h->version != 0 && h->version != PQ_VERSION_1) return 0;
   if (!pq_conn_owns_cid(c, h->dcid, h->dcid_len)) return 0;
   s = pkt_space(h->type);
@@ -1045,6 +1104,10 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   b.pn = sp->next_pn;
   b.pn_len = pq_pkt_pn_len(sp->next_pn, rs->has_largest_acked ? rs->largest_acked : PQ_PN_NONE);
   b.key_phase = c->key_phase;
+  if (s == PQ_PNS_INITIAL && !c->is_server && c->token_len) {
+    b.token = c->token;
+    b.token_len = c->token_len;
+  }
   if (cap < 64) return 0;
   hlen = pq_pkt_write_header(buf, cap, &b, &h);
   if (hlen < 0) return hlen == PQ_ERR_NOBUF ? 0 : hlen;

@@ -464,3 +464,15 @@ void pq_recovery_discard_space(pq_recovery *rec, pq_pnspace space, pq_tstamp now
   rec->pto_count = 0;
   pq_recovery_set_timer(rec, now);
 }
+
+void pq_recovery_forget_space(pq_recovery *rec, pq_pnspace space, pq_tstamp now) {
+  pq_recovery_space *sp;
+  if ((unsigned)space >= PQ_PNS_COUNT) return;
+  sp = &rec->spaces[space];
+  drop_all(rec, space);
+  sp->loss_time = PQ_TSTAMP_NEVER;
+  sp->last_ack_eliciting = PQ_TSTAMP_NEVER;
+  rec->probes[space] = 0;
+  rec->pto_count = 0;
+  pq_recovery_set_timer(rec, now);
+}

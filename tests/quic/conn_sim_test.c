@@ -366,6 +366,41 @@ static void test_pq_conn_migration(void) {
   world_free(&w);
 }
 
+/* Address validation with Retry: the server answers the first Initial with a Retry,
+ * the client comes back with the token and the new CID, the transport parameters
+ * name both CIDs, and the server's connection starts with the address validated. */
+static void test_pq_conn_retry(void) {
+  world w;
+  pq_settings st;
+  pq_sim_config c = sim_link(10 * MS);
+  pq_settings_default(&st);
+  st.retry = true;
+  world_init_ex(&w, 14, &c, &c, false, &st);
+  w.size = 20000;
+  w.echo = true;
+  CHECK(run_until(&w, all_received, 10000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK(w.client->retry_received);
+  CHECK(w.client->token_len > 0);
+  CHECK(w.sconn->retry_scid_len == PQ_CONN_CID_LEN);
+  CHECK(w.sconn->tp_odcid_len == w.client->odcid_len &&
+        memcmp(w.sconn->tp_odcid, w.client->odcid, w.client->odcid_len) == 0);
+  /* Retry costs one round trip more than the 3 one-way trips of the handshake. */
+  CHECK(w.sconn->addr_validated);
+  world_free(&w);
+}
+
+static void test_pq_conn_retry_seeds(void) {
+  int failed = 0;
+  pq_settings st;
+  pq_settings_default(&st);
+  st.retry = true;
+  st.max_idle_timeout = 120000 * MS;
+  for (uint64_t seed = 3001; seed <= 3200; seed++)
+    if (!seeded_run_ex(seed, failed < 5, false, &st)) failed++;
+  CHECK_INT(0, ==, failed);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -439,6 +474,8 @@ int main(void) {
   RUN(test_pq_conn_client_version_negotiation);
   RUN(test_pq_conn_connection_ids);
   RUN(test_pq_conn_migration);
+  RUN(test_pq_conn_retry);
+  RUN(test_pq_conn_retry_seeds);
   RUN(test_pq_conn_bulk_goodput);
   RUN(test_pq_conn_key_update);
   RUN(test_pq_conn_flow_control_and_stream_limits);
