@@ -117,6 +117,8 @@ typedef struct vm_ins {
   X(BR_TABLE)         /* A B=n               i = min(R[A].u32, n); pc = &entry[i] +    */ \
                       /*                     entry[i].a; n+1 entry words follow       */ \
   X(RETURN)           /*                     pop frame (results already in R[0..])   */ \
+  X(EXIT)             /*                     leave the interpreter: the return address */ \
+                      /*                     of the bottom frame vm_exec pushes       */ \
   X(CALL)             /* A=func B=base       call defined function A, fp' = fp + B;  */ \
                       /*                     charges its entry FUEL op, runs after it */ \
   X(CALL_IMPORT)      /* A=func B=base       call funcs[A] (host or other instance)  */ \
