@@ -52,8 +52,10 @@
  *   (else, the end of a block or if that is branched to) unless the segment so far is at
  *   most VM_FUEL_SLACK (8) instructions long. A segment is charged once on entry, so a
  *   branch leaving it early over-charges by what it skips (at most 8 before a split
- *   label; an untaken then-arm is charged with the if). The count is deterministic and
- *   close to (never below) the instructions executed. Forward branches and straight
+ *   label; an untaken then-arm is charged with the if) and a branch landing on an
+ *   unsplit label from before the segment's start skips that short charge. The count is
+ *   deterministic and close to the instructions executed; every loop iteration and call
+ *   charges at least 1, so a budget always stops execution. Forward branches and straight
  *   code cost nothing; function entries, loop back-edges and split labels pay. When the
  *   remaining budget drops below the check mark the slow path runs: out of fuel -> trap;
  *   if a deadline is set the clock is read there (the mark is spaced so the clock is
