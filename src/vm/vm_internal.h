@@ -22,7 +22,8 @@ typedef struct vm_code {
   uint32_t nparams;
   uint32_t nresults;
   uint32_t nlocals;    /* declared locals (zeroed at entry), after the params */
-  uint32_t frame_size; /* slots: params + locals + max operand stack height + spare */
+  uint32_t frame_size; /* slots: params + locals + max operand stack height + spare,
+                          at least params + 4 (locals are cleared 4 at a time) */
 } vm_code;
 
 struct pvm_module {
