@@ -419,6 +419,57 @@ static void test_pq_conn_retry_seeds(void) {
   CHECK_INT(0, ==, failed);
 }
 
+static bool server_saw_reset(world *w) { return w->sapp.resets > 0; }
+
+/* RESET_STREAM: the client abandons a stream mid-transfer; the server hears the code,
+ * and the client's stream stops sending (its reset acknowledged). */
+static void test_pq_conn_stream_reset(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  pq_stream *s;
+  world_init(&w, 15, &c, &c);
+  w.nstreams = 1;
+  w.size = 2000000;
+  CHECK(run_until(&w, both_established, 5000 * MS));
+  while (w.sapp.rx_bytes[0] < 20000 && w.now < 10000 * MS) {
+    step(&w);
+    w.now = next_event(&w);
+  }
+  CHECK_INT(0, ==, pq_conn_stream_reset(w.client, w.sid[0], 0x77));
+  CHECK(run_until(&w, server_saw_reset, 5000 * MS));
+  CHECK_INT(0x77, ==, w.sapp.last_reset_code);
+  CHECK(w.sapp.rx_bytes[0] < 2000000);
+  run_until(&w, both_established, w.now + 500 * MS); /* let the ACKs settle */
+  for (int i = 0; i < 50; i++) {
+    step(&w);
+    w.now = next_event(&w);
+  }
+  s = pq_conn_find_stream(w.client, (uint64_t)w.sid[0]);
+  CHECK(s == NULL || s->reset_acked);
+  CHECK_INT(PQ_ERR_STREAM_STATE, ==, pq_conn_stream_reset(w.client, 1000, 1));
+  world_free(&w);
+}
+
+/* STOP_SENDING: the server asks the client to stop; the client answers with
+ * RESET_STREAM carrying the same code (RFC 9000 §3.5). */
+static void test_pq_conn_stop_sending(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  world_init(&w, 16, &c, &c);
+  w.nstreams = 1;
+  w.size = 2000000;
+  CHECK(run_until(&w, both_established, 5000 * MS));
+  while (w.sapp.rx_bytes[0] < 20000 && w.now < 10000 * MS) {
+    step(&w);
+    w.now = next_event(&w);
+  }
+  CHECK_INT(0, ==, pq_conn_stream_stop_sending(w.sconn, 0, 0x55));
+  CHECK(run_until(&w, server_saw_reset, 5000 * MS));
+  CHECK_INT(0x55, ==, w.sapp.last_reset_code);
+  CHECK(!w.sapp.bad && !w.capp.bad);
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -491,6 +542,8 @@ int main(void) {
   RUN(test_pq_conn_stateless_reset);
   RUN(test_pq_conn_client_version_negotiation);
   RUN(test_pq_conn_connection_ids);
+  RUN(test_pq_conn_stream_reset);
+  RUN(test_pq_conn_stop_sending);
   RUN(test_pq_conn_migration);
   RUN(test_pq_conn_retry);
   RUN(test_pq_conn_retry_seeds);
