@@ -211,6 +211,10 @@ struct pq_conn {
 /* Starts closing with a transport error (|rv| a PQ_ERR_TRANSPORT value or a fatal
  * status) caused by |frame_type|. Returns |rv| mapped to a public status. */
 int pq_conn_fail(pq_conn *c, int rv, uint64_t frame_type);
+/* Creates stream |id| with the limits of its type (no checks). 0 or PQ_ERR_NOMEM. */
+int pq_stream_create(pq_conn *c, uint64_t id, pq_stream **out);
+/* Frees a stream's buffers and the stream. */
+void pq_stream_free(pq_stream *s);
 /* The stream |id|, or NULL. */
 pq_stream *pq_conn_find_stream(pq_conn *c, uint64_t id);
 /* The stream |id| named by the peer in a frame of |type|: opens peer streams (and all
