@@ -141,7 +141,7 @@ static int hs_set_secret(void *conn, pq_level level, bool tx, pq_aead_alg alg,
 static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
   pq_conn *c = conn;
   pq_tp *tp = &c->peer_tp;
-  int rv = pq_tp_decode(tp, !c->is_server, data, len, NULL);
+  int rv = pq_tp_decode(tp, !c->is_server, data, len, c->tp_ext);
   if (rv) return rv;
   /* The CIDs in the handshake must match the ones in the packets (§7.3). */
   if (tp->initial_scid.len != c->dcid_len ||
@@ -223,7 +223,7 @@ static ssize_t encode_local_params(pq_conn *c, uint8_t *buf, size_t len) {
     tp.has_stateless_reset_token = true;
     memcpy(tp.stateless_reset_token, c->reset_token, PQ_RESET_TOKEN_LEN);
   }
-  return pq_tp_encode(&tp, c->is_server, buf, len, NULL);
+  return pq_tp_encode(&tp, c->is_server, buf, len, c->tp_ext);
 }
 
 static bool settings_valid(const pq_settings *s) {
@@ -879,7 +879,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   pq_recovery_space *rs = &c->rec.spaces[s];
   pq_pkt_build b;
   pq_pkt_hdr h;
-  pq_tx_ctx *ctx;
+  pq_tx_ctx txc, *ctx = &txc;
   pq_sent_pkt sent;
   uint8_t *payload;
   size_t payload_len;
@@ -902,8 +902,8 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   hlen = pq_pkt_write_header(buf, cap, &b, &h);
   if (hlen < 0) return hlen == PQ_ERR_NOBUF ? 0 : hlen;
   if ((size_t)hlen + PQ_AEAD_TAG_LEN + 8 > cap) return 0;
-  ctx = calloc(1, sizeof(*ctx));
-  if (!ctx) return PQ_ERR_NOMEM;
+  ctx->nrtx = 0; /* only the scalar fields need clearing: rtx[] fills as used */
+  ctx->ack_eliciting = ctx->in_flight = false;
   payload = buf + hlen;
   ctx->space = s;
   ctx->p = payload;
@@ -916,13 +916,11 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
     if (!d->send) continue;
     rv = d->send(c, ctx);
     if (rv < 0 && rv != PQ_ERR_NOBUF) {
-      free(ctx);
       return rv;
     }
   }
   payload_len = (size_t)(ctx->p - payload);
   if (payload_len == 0) {
-    free(ctx);
     return 0;
   }
   /* Padding (zero bytes are PADDING frames) up to |pad_to| for the whole packet. */
@@ -935,7 +933,6 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   }
   plen = pq_pkt_seal(buf, cap, &h, payload_len, &sp->tx.aead, &sp->tx.hp);
   if (plen < 0) {
-    free(ctx);
     return plen;
   }
   memset(&sent, 0, sizeof(sent));
@@ -947,7 +944,6 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   if (ctx->nrtx) {
     pq_pkt_rtx *r = malloc(sizeof(*r) + ctx->nrtx * sizeof(pq_rtx));
     if (!r) {
-      free(ctx);
       return PQ_ERR_NOMEM;
     }
     r->n = ctx->nrtx;
@@ -957,7 +953,6 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   rv = pq_recovery_on_packet_sent(&c->rec, s, &sent, now);
   if (rv) {
     free(sent.frames);
-    free(ctx);
     return rv;
   }
   if (sent.in_flight) pq_pacer_on_sent(&c->pacer, (uint64_t)plen, now);
@@ -968,7 +963,6 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
                     now + (c->idle_timeout > three_pto(c) ? c->idle_timeout : three_pto(c)));
   }
   c->stats.packets_sent++;
-  free(ctx);
   return plen;
 }
 

@@ -158,6 +158,8 @@ struct pq_conn {
   bool handshake_done_pending;   /* server: send HANDSHAKE_DONE */
   bool has_peer_tp;
   pq_tp peer_tp;
+  const pq_tp_ext *tp_ext;       /* parameters outside pq_tp's table (the plugin
+                                    runtime's seam); NULL for now */
   /* Recovery, congestion, pacing, timers. */
   pq_cc cc;
   pq_recovery rec;

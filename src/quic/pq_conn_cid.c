@@ -7,7 +7,6 @@
 
 #include "pq_conn.h"
 
-
 /* Adds one new local CID (sequence next_local_seq), to announce. */
 static int issue_one(pq_conn *c) {
   pq_cid *e;
