@@ -181,6 +181,7 @@ static int hs_complete(void *conn) {
     c->hs_confirmed = true;
     c->rec.handshake_confirmed = true;
     c->handshake_done_pending = true;
+    c->new_token_pending = c->token_key != NULL;
   }
   if (c->cb.handshake_done) c->cb.handshake_done(c, c->user);
   return pq_conn_issue_cids(c);
@@ -417,6 +418,15 @@ void pq_conn_del(pq_conn *c) {
   free(c->streams);
   if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
   free(c);
+}
+
+int pq_conn_set_token(pq_conn *c, const uint8_t *token, size_t len) {
+  if (!c || c->is_server || !token || len == 0 || len > sizeof(c->token) ||
+      c->spaces[PQ_PNS_INITIAL].next_pn > 0)
+    return PQ_ERR_INVALID_ARG;
+  memcpy(c->token, token, len);
+  c->token_len = len;
+  return 0;
 }
 
 bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len) {
@@ -844,7 +854,8 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
   pq_space *sp = &c->spaces[s];
   if (pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX)) return true;
   if (s != PQ_PNS_APP || !c->spaces[PQ_PNS_APP].has_tx) return false;
-  if (c->handshake_done_pending || c->path_response_pending || c->path_challenge_pending ||
+  if (c->handshake_done_pending || c->new_token_pending || c->path_response_pending ||
+      c->path_challenge_pending ||
       c->max_data_pending ||
       c->max_streams_bidi_pending ||
       c->max_streams_uni_pending ||

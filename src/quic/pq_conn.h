@@ -59,6 +59,7 @@ typedef enum pq_rtx_kind {
   PQ_RTX_NEW_CID,           /* id = sequence number */
   PQ_RTX_RETIRE_CID,        /* id = sequence number */
   PQ_RTX_PATH_CHALLENGE,
+  PQ_RTX_NEW_TOKEN,
 } pq_rtx_kind;
 
 typedef struct pq_rtx {
@@ -136,6 +137,8 @@ struct pq_conn {
   size_t retry_scid_len;
   uint8_t tp_odcid[PQ_MAX_CID_LEN]; /* server: original_destination_connection_id */
   size_t tp_odcid_len;
+  pq_aead *token_key;            /* server: seals NEW_TOKEN (borrowed from pq_server) */
+  bool new_token_pending;        /* server: send a NEW_TOKEN once confirmed */
   uint8_t reset_token[PQ_RESET_TOKEN_LEN]; /* server: stateless reset token */
   uint8_t reset_key[32];         /* server: tokens of the CIDs we issue derive from it */
   bool has_reset_key;
@@ -310,6 +313,9 @@ bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len);
  * that lost the connection can still prove it (RFC 9000 §10.3.2). */
 void pq_reset_token(const uint8_t key[32], const uint8_t *cid, size_t len,
                     uint8_t token[PQ_RESET_TOKEN_LEN]);
+/* The bytes an address validation token is bound to (the remote address and port of
+ * |path|) into |out| (PQ_TOKEN_MAX_ADDR_LEN); returns their length (0 if unknown). */
+size_t pq_path_addr_bytes(const pq_path *path, uint8_t *out);
 /* Internal: the server sets the handshake driver of the connections it creates. */
 void pq_server_set_hs(pq_server *s, const pq_hs_ops *hs);
 

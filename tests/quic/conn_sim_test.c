@@ -408,6 +408,50 @@ static void test_pq_conn_retry(void) {
   world_free(&w);
 }
 
+/* NEW_TOKEN: the server of a Retry-validating setup gives the client a token; a later
+ * connection presenting it skips the Retry and starts validated. */
+static void test_pq_conn_new_token(void) {
+  world w;
+  pq_settings st;
+  pq_path path;
+  pq_sim_config c = sim_link(10 * MS);
+  uint8_t token[256];
+  size_t token_len;
+  pq_tstamp start;
+  pq_settings_default(&st);
+  st.retry = true;
+  world_init_ex(&w, 18, &c, &c, false, &st);
+  w.size = 5000;
+  CHECK(run_until(&w, all_received, 10000 * MS));
+  CHECK(w.client->retry_received);
+  CHECK(w.capp.token_len > 0);
+  token_len = w.capp.token_len;
+  memcpy(token, w.capp.token, token_len);
+  /* A second client, same address, with the token. */
+  pq_conn_del(w.client);
+  memset(&w.capp, 0, sizeof(w.capp));
+  memset(&w.sapp, 0, sizeof(w.sapp));
+  memset(w.sent, 0, sizeof(w.sent));
+  memset(w.fin_sent, 0, sizeof(w.fin_sent));
+  memset(w.echoed, 0, sizeof(w.echoed));
+  memset(w.echo_fin, 0, sizeof(w.echo_fin));
+  w.opened = 0;
+  w.sconn = NULL;
+  memset(&path, 0, sizeof(path));
+  CHECK_INT(0, ==, pq_conn_client_new_ex(&w.client, &st, &cbs, &path, &pq_hs_null, NULL,
+                                         &w.capp, w.now));
+  CHECK_INT(0, ==, pq_conn_set_token(w.client, token, token_len));
+  start = w.now;
+  CHECK(run_until(&w, all_received, w.now + 10000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK(!w.client->retry_received);
+  CHECK(w.sconn && w.sconn->retry_scid_len == 0);
+  CHECK(w.now - start < 200 * MS); /* no extra round trip */
+  /* Too late once Initials went out. */
+  CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_conn_set_token(w.client, token, token_len));
+  world_free(&w);
+}
+
 static void test_pq_conn_retry_seeds(void) {
   int failed = 0;
   pq_settings st;
@@ -586,6 +630,7 @@ int main(void) {
   RUN(test_pq_conn_migration);
   RUN(test_pq_conn_retry);
   RUN(test_pq_conn_retry_seeds);
+  RUN(test_pq_conn_new_token);
   RUN(test_pq_conn_bulk_goodput);
   RUN(test_pq_conn_bulk_goodput_cubic);
   RUN(test_pq_conn_cubic_seeds);
