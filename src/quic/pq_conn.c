@@ -862,7 +862,7 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
       pq_flow_rx_should_update(&c->frx) || pq_streams_rx_should_update(&c->srx_bidi) ||
       pq_streams_rx_should_update(&c->srx_uni))
     return true;
-  if (c->nretire > 0) return true;
+  if (c->nretire > 0 || pq_conn_blocked_pending(c)) return true;
   for (size_t i = 0; i < c->nlocal; i++)
     if (c->local_cids[i].pending) return true;
   for (size_t i = 0; i < c->nstreams; i++) {

@@ -276,6 +276,8 @@ extern const size_t pq_conn_send_order_len;
 
 /* Operation: processes one parsed frame through the table. */
 int pq_conn_process_frame(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx);
+/* True if a *_BLOCKED frame is due (our data or streams wait for the peer's credit). */
+bool pq_conn_blocked_pending(const pq_conn *c);
 /* Records a retransmittable item in the packet being built (false if full). */
 bool pq_tx_add_rtx(pq_tx_ctx *ctx, const pq_rtx *r);
 /* Handing back a sent packet's items: acknowledged or lost. */

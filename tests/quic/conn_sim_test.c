@@ -579,6 +579,9 @@ static void test_pq_conn_flow_control_and_stream_limits(void) {
   CHECK(all_bytes_ok(&w));
   CHECK_INT(16, ==, w.sapp.fins);
   CHECK_INT(16, ==, w.capp.fins);
+  /* The client said what held it: DATA_BLOCKED and STREAMS_BLOCKED went out. */
+  CHECK(w.client->ftx.blocked_at != UINT64_MAX);
+  CHECK(w.client->stx_bidi.blocked_at != UINT64_MAX);
   world_free(&w);
 }
 
