@@ -1,9 +1,11 @@
 /*
  * pluginop QUIC: a sans-I/O QUIC v1 stack (RFC 9000/9001/9002), public API, prefix `pq_`.
  *
- * DRAFT CONTRACT (first session): the shape the connection engine, the programs and the
- * plugin runtime agree on. Fields may be added; nothing here is implemented until the
- * connection engine lands (see the issue notes).
+ * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
+ * TLS 1.3 (GnuTLS, pq_tls). Not yet: connection migration and PATH_CHALLENGE answers,
+ * NEW_CONNECTION_ID issue/retire (one connection ID each way), Version Negotiation and
+ * stateless reset generation, Retry, 0-RTT, key update, PMTU discovery (datagrams are
+ * 1200 bytes), qlog. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
@@ -41,6 +43,8 @@ typedef enum pq_status {
   PQ_ERR_FLOW_CONTROL = -5, /* no credit: wait */
   PQ_ERR_DROP = -6,         /* datagram dropped (undecryptable, unknown, malformed) */
   PQ_ERR_CLOSED = -7,       /* connection is closing/draining/closed */
+  PQ_ERR_PROTOCOL = -8,     /* the peer violated the protocol: the connection closes
+                               with a transport error (pq_conn_write sends it) */
   PQ_ERR_FATAL = -500,
   PQ_ERR_NOMEM = -501,
   PQ_ERR_TLS = -502,        /* TLS failure (alert), connection closed */
@@ -72,16 +76,21 @@ typedef struct pq_settings {
   uint64_t max_idle_timeout;                 /* ns, default 30 s; 0 = none */
   uint64_t max_ack_delay;                    /* ns, default 25 ms */
   uint32_t ack_delay_exponent;               /* default 3 */
-  uint32_t max_udp_payload_size;             /* default 1452 (what we send at most) */
+  uint32_t max_udp_payload_size;             /* default 1452 (announced; we send 1200
+                                                byte datagrams until PMTUD exists) */
   uint32_t active_connection_id_limit;       /* default 4 */
   uint32_t ciphers;                          /* PQ_CIPHER_* mask, default 0 (all) */
   const char *alpn;                          /* default "h3" (borrowed) */
-  const char *cc_algorithm;                  /* default "newreno" (borrowed) */
-  bool pacing;                               /* default true */
+  const char *cc_algorithm;                  /* default "newreno": a name registered in
+                                                pq_cc (borrowed during the call) */
+  bool pacing;                               /* default true: token bucket at 1.25 *
+                                                cwnd / smoothed_rtt */
   const char *keylog_file;                   /* SSLKEYLOGFILE path or NULL (borrowed) */
   const char *qlog_dir;                      /* write a JSON-SEQ qlog here, or NULL */
 } pq_settings;
 
+/* Fills |settings| with the defaults listed beside each field (every other field 0 /
+ * false / NULL). */
 PQ_API void pq_settings_default(pq_settings *settings);
 
 /* Why a connection ended. */
@@ -95,70 +104,94 @@ typedef struct pq_close_info {
 } pq_close_info;
 
 /* Events. All optional unless marked. Return 0, or non-zero to fail the connection
- * with PQ_ERR_CALLBACK. |user| is the pointer given at creation. */
+ * with PQ_ERR_CALLBACK. |user| is the pointer given at creation. Callbacks run inside
+ * pq_conn_read / pq_conn_handle_expiry / pq_server_read; they may call the stream
+ * functions (pq_conn_stream_write, ...) but must not delete the connection. */
 typedef struct pq_callbacks {
   void (*handshake_done)(pq_conn *conn, void *user);
-  /* Stream data in order; |data| is valid during the call only. Required for receivers. */
+  /* Stream data in order; |data| is valid during the call only. The core keeps no copy:
+   * flow-control credit for these bytes goes back to the peer as they are delivered.
+   * Required for receivers. */
   int (*stream_data)(pq_conn *conn, int64_t stream_id, const uint8_t *data, size_t len,
                      bool fin, void *user);
   void (*stream_opened)(pq_conn *conn, int64_t stream_id, void *user); /* by the peer */
+  /* Both directions are finished (data and FIN acknowledged / delivered, or reset);
+   * the stream id is forgotten afterwards. |app_error| is 0 for now. */
   void (*stream_closed)(pq_conn *conn, int64_t stream_id, uint64_t app_error, void *user);
   void (*stream_reset)(pq_conn *conn, int64_t stream_id, uint64_t app_error, void *user);
   void (*stream_writable)(pq_conn *conn, int64_t stream_id, void *user); /* credit again */
   void (*streams_available)(pq_conn *conn, bool bidi, uint64_t max, void *user);
+  /* Once per connection: when we start closing (pq_conn_close or an error), when the
+   * peer's CONNECTION_CLOSE arrives, or when the idle timeout ends it silently. */
   void (*connection_closed)(pq_conn *conn, const pq_close_info *info, void *user);
 } pq_callbacks;
 
 /* Creates a client connection to |server_name| (SNI and certificate check) on |path|.
- * |ca_file| adds a trust anchor (NULL: system store only); |insecure| skips verification.
- * The connection's first datagrams come from pq_conn_write. Free with pq_conn_del. */
+ * |ca_file| is the trust anchor (NULL: system store); |insecure| skips verification.
+ * |settings| and |path| are copied. The connection's first datagrams come from
+ * pq_conn_write. Free with pq_conn_del. Returns 0, PQ_ERR_INVALID_ARG (bad settings,
+ * unknown cc_algorithm), PQ_ERR_NOMEM or PQ_ERR_TLS (TLS setup failed). */
 PQ_API int pq_conn_client_new(pq_conn **out, const pq_settings *settings,
                               const pq_callbacks *callbacks, const pq_path *path,
                               const char *server_name, const char *ca_file, bool insecure,
                               void *user, pq_tstamp now);
 
-/* Server side: certificate and key in PEM files. A server connection is created from the
- * first Initial datagram a listener accepted (pq_server_* below). */
+/* Server side: certificate and key in PEM files (loaded once, shared by every
+ * connection). A server connection is created from the first client Initial that
+ * authenticates (pq_server_read). The server owns its connections: do not pq_conn_del
+ * them; pq_server_reap frees the closed ones, pq_server_del all of them.
+ * Returns 0, PQ_ERR_INVALID_ARG, PQ_ERR_NOMEM or PQ_ERR_TLS (certificate or key). */
 typedef struct pq_server pq_server;
 PQ_API int pq_server_new(pq_server **out, const pq_settings *settings,
                          const pq_callbacks *callbacks, const char *cert_file,
                          const char *key_file, void *user);
 PQ_API void pq_server_del(pq_server *server);
-/* Routes a datagram to its connection (creating it for a new Initial). *conn_out is the
- * connection it went to, or NULL (version negotiation, stateless reset or a drop: the
- * answer, if any, comes from pq_server_write). */
+/* Routes a datagram to its connection by destination connection ID (creating one for
+ * a new v1 Initial in a datagram of at least 1200 bytes). *conn_out is the connection
+ * it went to, or NULL (dropped: unknown connection, other versions, forged or corrupted
+ * Initial). Returns what pq_conn_read returns, or PQ_ERR_DROP. */
 PQ_API int pq_server_read(pq_server *server, const pq_path *path, const uint8_t *data,
                           size_t len, pq_tstamp now, pq_conn **conn_out);
+/* Frees the server's connections that pq_conn_is_closed; returns how many. Pointers
+ * to them become invalid. */
+PQ_API size_t pq_server_reap(pq_server *server);
 
 PQ_API void pq_conn_del(pq_conn *conn);
 
-/* Processes one received datagram. Returns 0, PQ_ERR_DROP (dropped, harmless) or a
- * fatal error (the connection is closing; pq_conn_write sends the close). */
+/* Processes one received datagram (|data| borrowed; |path| may be NULL). Returns 0,
+ * PQ_ERR_DROP (nothing usable in it, harmless), PQ_ERR_CLOSED (draining or closed),
+ * PQ_ERR_PROTOCOL (the peer broke the protocol: closing, pq_conn_write sends the
+ * CONNECTION_CLOSE) or a fatal error (also closing). */
 PQ_API int pq_conn_read(pq_conn *conn, const pq_path *path, const uint8_t *data, size_t len,
                         pq_tstamp now);
 
-/* Writes the next datagram to send into |buf| (|len| >= 1200), its path in |path_out|.
- * Returns bytes written, 0 when nothing is to be sent now, or a negative error. */
+/* Writes the next datagram to send into |buf| (|len| >= 1200), its path in |path_out|
+ * (may be NULL). Call until it returns 0. Returns bytes written, 0 when nothing may be
+ * sent now (see pq_conn_expiry), or a negative error. */
 PQ_API ssize_t pq_conn_write(pq_conn *conn, pq_path *path_out, uint8_t *buf, size_t len,
                              pq_tstamp now);
 
-/* When the connection next needs pq_conn_handle_expiry (PQ_TSTAMP_NEVER: no timer). */
+/* When the connection next needs pq_conn_handle_expiry (PQ_TSTAMP_NEVER: no timer):
+ * the earliest of loss detection/PTO, delayed ACK, pacing, idle and draining timers. */
 PQ_API pq_tstamp pq_conn_expiry(const pq_conn *conn);
 PQ_API int pq_conn_handle_expiry(pq_conn *conn, pq_tstamp now);
 
-/* Streams. */
+/* Streams. Opening needs the peer's transport parameters (after handshake_done) and
+ * its stream limit: PQ_ERR_STREAM_LIMIT means wait for streams_available. */
 PQ_API int pq_conn_open_stream(pq_conn *conn, bool bidi, int64_t *stream_id);
 /* Queues up to |len| bytes (copied); returns bytes accepted (may be fewer, even 0, when
  * the stream's send buffer is full) or a negative error. |fin| applies only if all bytes
  * were accepted. */
 PQ_API ssize_t pq_conn_stream_write(pq_conn *conn, int64_t stream_id, const uint8_t *data,
                                     size_t len, bool fin);
+/* Abandons sending (RESET_STREAM with |app_error|) / asks the peer to stop sending
+ * (STOP_SENDING). Returns 0 or PQ_ERR_STREAM_STATE. */
 PQ_API int pq_conn_stream_reset(pq_conn *conn, int64_t stream_id, uint64_t app_error);
 PQ_API int pq_conn_stream_stop_sending(pq_conn *conn, int64_t stream_id, uint64_t app_error);
-/* The application consumed |n| bytes of a stream: credit may go back to the peer. */
-PQ_API void pq_conn_stream_consumed(pq_conn *conn, int64_t stream_id, uint64_t n);
 
-/* Starts an application close; the CONNECTION_CLOSE goes out with pq_conn_write. */
+/* Starts an application close (|reason| copied, up to 63 bytes); the CONNECTION_CLOSE
+ * goes out with pq_conn_write, the connection drains for three PTOs, then
+ * pq_conn_is_closed. Returns 0 or PQ_ERR_CLOSED (already closing). */
 PQ_API int pq_conn_close(pq_conn *conn, uint64_t app_error, const char *reason, pq_tstamp now);
 PQ_API bool pq_conn_is_established(const pq_conn *conn);
 PQ_API bool pq_conn_is_closed(const pq_conn *conn); /* draining over: delete it */

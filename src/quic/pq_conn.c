@@ -1,0 +1,1079 @@
+/*
+ * pq_conn.c: the QUIC connection engine: lifecycle, the receive path (datagram ->
+ * packets -> frames through the frame table), the send path (spaces -> packets ->
+ * one datagram, coalesced), key installation and discard, timers, close.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pq_conn.h"
+
+/* ---- settings ---- */
+
+void pq_settings_default(pq_settings *s) {
+  memset(s, 0, sizeof(*s));
+  s->initial_max_data = 16 * 1024 * 1024;
+  s->initial_max_stream_data_bidi_local = 1024 * 1024;
+  s->initial_max_stream_data_bidi_remote = 1024 * 1024;
+  s->initial_max_stream_data_uni = 1024 * 1024;
+  s->initial_max_streams_bidi = 100;
+  s->initial_max_streams_uni = 100;
+  s->max_idle_timeout = UINT64_C(30000000000);
+  s->max_ack_delay = 25 * PQ_MS;
+  s->ack_delay_exponent = 3;
+  s->max_udp_payload_size = 1452;
+  s->active_connection_id_limit = 4;
+  s->alpn = "h3";
+  s->cc_algorithm = "newreno";
+  s->pacing = true;
+}
+
+/* ---- small helpers ---- */
+
+static pq_pnspace level_space(pq_level l) { return (pq_pnspace)l; }
+
+static uint64_t three_pto(const pq_conn *c) {
+  return 3 * (pq_rtt_pto_base(&c->rec.rtt) + c->rec.peer_max_ack_delay);
+}
+
+static bool space_usable(const pq_conn *c, pq_pnspace s) {
+  return !c->spaces[s].discarded && c->spaces[s].has_tx;
+}
+
+static void report_close(pq_conn *c) {
+  if (c->close_reported) return;
+  c->close_reported = true;
+  if (c->cb.connection_closed) c->cb.connection_closed(c, &c->close_info, c->user);
+}
+
+/* Frees one space's keys and buffers and tells recovery (RFC 9001 §4.9). */
+static void discard_space(pq_conn *c, pq_pnspace s, pq_tstamp now) {
+  pq_space *sp = &c->spaces[s];
+  if (sp->discarded) return;
+  sp->discarded = true;
+  pq_recovery_discard_space(&c->rec, s, now);
+  pq_keys_free(&sp->tx);
+  pq_keys_free(&sp->rx);
+  sp->has_tx = sp->has_rx = false;
+  pq_strm_tx_free(&sp->crypto_tx);
+  pq_strm_rx_free(&sp->crypto_rx);
+  pq_ranges_free(&sp->rcvd);
+  sp->ack_now = false;
+  sp->ack_deadline = PQ_TSTAMP_NEVER;
+  sp->eliciting_unacked = 0;
+}
+
+/* ---- recovery callbacks: a sent packet comes back ---- */
+
+static void rec_acked(void *user, pq_pnspace s, pq_sent_pkt *p, pq_tstamp now) {
+  pq_conn *c = user;
+  pq_pkt_rtx *r = p->frames;
+  if (!r) return;
+  for (size_t i = 0; i < r->n; i++) pq_conn_rtx_acked(c, &r->items[i]);
+  free(r);
+  p->frames = NULL;
+}
+
+static void rec_lost(void *user, pq_pnspace s, pq_sent_pkt *p, pq_tstamp now) {
+  pq_conn *c = user;
+  pq_pkt_rtx *r = p->frames;
+  c->stats.packets_lost++;
+  if (!r) return;
+  for (size_t i = 0; i < r->n; i++) pq_conn_rtx_lost(c, &r->items[i]);
+  free(r);
+  p->frames = NULL;
+}
+
+static void rec_discarded(void *user, pq_pnspace s, pq_sent_pkt *p) {
+  free(p->frames);
+  p->frames = NULL;
+}
+
+static const pq_recovery_callbacks rec_cbs = {rec_acked, rec_lost, rec_discarded};
+
+void pq_conn_requeue_space(pq_conn *c, pq_pnspace space) {
+  pq_sent_list *l = &c->rec.spaces[space].sent;
+  for (size_t i = 0; i < l->n; i++) {
+    pq_pkt_rtx *r = l->v[i].frames;
+    if (!r) continue;
+    for (size_t k = 0; k < r->n; k++)
+      if (r->items[k].kind == PQ_RTX_CRYPTO) pq_conn_rtx_lost(c, &r->items[k]);
+  }
+}
+
+/* ---- the handshake driver's host callbacks ---- */
+
+static int hs_write_crypto(void *conn, pq_level level, const uint8_t *data, size_t len) {
+  pq_conn *c = conn;
+  pq_space *sp;
+  ssize_t n;
+  if ((unsigned)level >= PQ_LEVEL_COUNT) return PQ_ERR_TLS;
+  sp = &c->spaces[level_space(level)];
+  if (sp->discarded) return PQ_ERR_TLS;
+  n = pq_strm_tx_write(&sp->crypto_tx, data, len, false);
+  if (n < 0) return (int)n;
+  return (size_t)n == len ? 0 : PQ_ERR_TRANSPORT(PQ_TE_CRYPTO_BUFFER_EXCEEDED);
+}
+
+static int hs_set_secret(void *conn, pq_level level, bool tx, pq_aead_alg alg,
+                         const uint8_t *secret, size_t len) {
+  pq_conn *c = conn;
+  pq_space *sp;
+  pq_keys *k;
+  int rv;
+  if ((unsigned)level >= PQ_LEVEL_COUNT) return PQ_ERR_TLS;
+  sp = &c->spaces[level_space(level)];
+  if (sp->discarded) return PQ_ERR_TLS;
+  k = tx ? &sp->tx : &sp->rx;
+  if (tx ? sp->has_tx : sp->has_rx) pq_keys_free(k);
+  rv = pq_keys_init(k, alg, secret, len);
+  if (rv) return rv;
+  if (tx) sp->has_tx = true;
+  else sp->has_rx = true;
+  if (level == PQ_LEVEL_HANDSHAKE && tx) c->rec.has_handshake_keys = true;
+  return 0;
+}
+
+/* Applies the peer's transport parameters (RFC 9000 §7.4, §18.2). */
+static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
+  pq_conn *c = conn;
+  pq_tp *tp = &c->peer_tp;
+  int rv = pq_tp_decode(tp, !c->is_server, data, len, NULL);
+  if (rv) return rv;
+  /* The CIDs in the handshake must match the ones in the packets (§7.3). */
+  if (tp->initial_scid.len != c->dcid_len ||
+      memcmp(tp->initial_scid.data, c->dcid, c->dcid_len) != 0)
+    return PQ_ERR_TRANSPORT_PARAMETER;
+  if (!c->is_server && (tp->original_dcid.len != c->odcid_len ||
+                        memcmp(tp->original_dcid.data, c->odcid, c->odcid_len) != 0))
+    return PQ_ERR_TRANSPORT_PARAMETER;
+  c->has_peer_tp = true;
+  pq_flow_tx_on_max(&c->ftx, tp->initial_max_data);
+  pq_streams_tx_on_max(&c->stx_bidi, tp->initial_max_streams_bidi);
+  pq_streams_tx_on_max(&c->stx_uni, tp->initial_max_streams_uni);
+  c->rec.peer_max_ack_delay = tp->max_ack_delay * PQ_MS;
+  if (tp->max_idle_timeout) {
+    uint64_t peer = tp->max_idle_timeout * PQ_MS;
+    if (c->idle_timeout == 0 || peer < c->idle_timeout) c->idle_timeout = peer;
+  }
+  return 0;
+}
+
+static int hs_complete(void *conn) {
+  pq_conn *c = conn;
+  c->hs_complete = true;
+  if (c->state == PQ_CS_HANDSHAKE) c->state = PQ_CS_ESTABLISHED;
+  if (c->is_server) {
+    /* The server's handshake is confirmed at completion (RFC 9001 §4.1.2). */
+    c->hs_confirmed = true;
+    c->rec.handshake_confirmed = true;
+    c->handshake_done_pending = true;
+  }
+  if (c->cb.handshake_done) c->cb.handshake_done(c, c->user);
+  return 0;
+}
+
+static const pq_hs_host hs_host = {hs_write_crypto, hs_set_secret, hs_peer_params,
+                                   hs_complete};
+
+/* ---- creation ---- */
+
+static int random_cid(uint8_t *cid, size_t len) { return pq_random(cid, len); }
+
+static ssize_t encode_local_params(pq_conn *c, uint8_t *buf, size_t len) {
+  pq_tp tp;
+  const pq_settings *s = &c->settings;
+  pq_tp_default(&tp);
+  tp.initial_max_data = s->initial_max_data;
+  tp.initial_max_stream_data_bidi_local = s->initial_max_stream_data_bidi_local;
+  tp.initial_max_stream_data_bidi_remote = s->initial_max_stream_data_bidi_remote;
+  tp.initial_max_stream_data_uni = s->initial_max_stream_data_uni;
+  tp.initial_max_streams_bidi = s->initial_max_streams_bidi;
+  tp.initial_max_streams_uni = s->initial_max_streams_uni;
+  tp.max_idle_timeout = s->max_idle_timeout / PQ_MS;
+  tp.max_ack_delay = s->max_ack_delay / PQ_MS;
+  tp.ack_delay_exponent = s->ack_delay_exponent;
+  tp.max_udp_payload_size = s->max_udp_payload_size;
+  tp.active_connection_id_limit = s->active_connection_id_limit;
+  tp.has_initial_scid = true;
+  tp.initial_scid.len = (uint8_t)c->scid_len;
+  memcpy(tp.initial_scid.data, c->scid, c->scid_len);
+  if (c->is_server) {
+    tp.has_original_dcid = true;
+    tp.original_dcid.len = (uint8_t)c->odcid_len;
+    memcpy(tp.original_dcid.data, c->odcid, c->odcid_len);
+    tp.has_stateless_reset_token = true;
+    memcpy(tp.stateless_reset_token, c->reset_token, PQ_RESET_TOKEN_LEN);
+  }
+  return pq_tp_encode(&tp, c->is_server, buf, len, NULL);
+}
+
+static bool settings_valid(const pq_settings *s) {
+  return s->ack_delay_exponent <= 20 && s->max_ack_delay / PQ_MS < 16384 &&
+         s->max_udp_payload_size >= 1200 && s->active_connection_id_limit >= 2 &&
+         s->initial_max_streams_bidi <= PQ_MAX_STREAMS_LIMIT &&
+         s->initial_max_streams_uni <= PQ_MAX_STREAMS_LIMIT;
+}
+
+/* Everything both roles share, once the CIDs are known. */
+static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks *cbs,
+                     const pq_path *path, const pq_hs_ops *hs, const pq_hs_config *hs_cfg,
+                     void *user, pq_tstamp now) {
+  const pq_cc_algo *algo;
+  uint8_t params[512];
+  ssize_t plen;
+  pq_hs_config cfg;
+  int rv;
+  c->settings = *settings;
+  c->settings.alpn = c->settings.cc_algorithm = NULL; /* borrowed: not kept */
+  c->settings.keylog_file = c->settings.qlog_dir = NULL;
+  if (cbs) c->cb = *cbs;
+  c->user = user;
+  if (path) c->path = *path;
+  c->state = PQ_CS_HANDSHAKE;
+  pq_timers_init(&c->timers);
+  for (int s = 0; s < PQ_PNS_COUNT; s++) {
+    pq_space *sp = &c->spaces[s];
+    sp->largest_rcvd = PQ_PN_NONE;
+    sp->ack_deadline = PQ_TSTAMP_NEVER;
+    pq_ranges_init(&sp->rcvd, PQ_CONN_ACK_RANGES);
+    pq_strm_tx_init(&sp->crypto_tx, PQ_CONN_CRYPTO_BUFFER);
+    pq_strm_rx_init(&sp->crypto_rx, PQ_CONN_CRYPTO_BUFFER);
+  }
+  algo = pq_cc_find(settings->cc_algorithm ? settings->cc_algorithm : "newreno");
+  if (!algo) return PQ_ERR_INVALID_ARG;
+  if ((rv = pq_cc_init(&c->cc, algo, PQ_CONN_MDS))) return rv;
+  if ((rv = pq_recovery_init(&c->rec, &c->cc, &rec_cbs, c, c->is_server, 0))) return rv;
+  pq_pacer_init(&c->pacer, PQ_CONN_MDS);
+  c->addr_validated = !c->is_server;
+  c->idle_timeout = settings->max_idle_timeout;
+  pq_flow_rx_init(&c->frx, settings->initial_max_data, settings->initial_max_data);
+  pq_flow_tx_init(&c->ftx, 0);
+  pq_streams_rx_init(&c->srx_bidi, settings->initial_max_streams_bidi);
+  pq_streams_rx_init(&c->srx_uni, settings->initial_max_streams_uni);
+  pq_streams_tx_init(&c->stx_bidi, 0);
+  pq_streams_tx_init(&c->stx_uni, 0);
+  pq_timers_set(&c->timers, PQ_TIMER_IDLE,
+                c->idle_timeout ? now + c->idle_timeout : PQ_TSTAMP_NEVER);
+  if ((rv = pq_keys_init_initial(&c->spaces[0].tx, &c->spaces[0].rx, PQ_VERSION_1, c->odcid,
+                                 c->odcid_len, c->is_server)))
+    return rv;
+  c->spaces[0].has_tx = c->spaces[0].has_rx = true;
+  plen = encode_local_params(c, params, sizeof(params));
+  if (plen < 0) return (int)plen;
+  if (!hs) return PQ_ERR_TLS; /* no TLS driver yet: tests pass pq_hs_null */
+  memset(&cfg, 0, sizeof(cfg));
+  if (hs_cfg) cfg = *hs_cfg;
+  cfg.is_server = c->is_server;
+  cfg.local_params = params;
+  cfg.local_params_len = (size_t)plen;
+  c->hs = hs;
+  if ((rv = hs->create(&c->hs_state, &cfg, &hs_host, c))) return rv;
+  return 0;
+}
+
+int pq_conn_client_new_ex(pq_conn **out, const pq_settings *settings,
+                          const pq_callbacks *callbacks, const pq_path *path,
+                          const pq_hs_ops *hs, const pq_hs_config *hs_cfg, void *user,
+                          pq_tstamp now) {
+  pq_conn *c;
+  int rv;
+  if (!out || !settings || !settings_valid(settings)) return PQ_ERR_INVALID_ARG;
+  *out = NULL;
+  c = calloc(1, sizeof(*c));
+  if (!c) return PQ_ERR_NOMEM;
+  c->is_server = false;
+  c->scid_len = c->dcid_len = c->odcid_len = PQ_CONN_CID_LEN;
+  if (random_cid(c->scid, c->scid_len) || random_cid(c->dcid, c->dcid_len)) {
+    free(c);
+    return PQ_ERR_TLS;
+  }
+  memcpy(c->odcid, c->dcid, c->dcid_len);
+  rv = conn_init(c, settings, callbacks, path, hs, hs_cfg, user, now);
+  if (rv == 0) rv = hs->start(c->hs_state);
+  if (rv) {
+    pq_conn_del(c);
+    return rv < PQ_ERR_FATAL || rv == PQ_ERR_INVALID_ARG ? rv : PQ_ERR_TLS;
+  }
+  *out = c;
+  return 0;
+}
+
+int pq_conn_client_new(pq_conn **out, const pq_settings *settings,
+                       const pq_callbacks *callbacks, const pq_path *path,
+                       const char *server_name, const char *ca_file, bool insecure,
+                       void *user, pq_tstamp now) {
+  pq_hs_config cfg;
+  if (!settings) return PQ_ERR_INVALID_ARG;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.server_name = server_name;
+  cfg.alpn = settings->alpn;
+  cfg.ca_file = ca_file;
+  cfg.insecure = insecure;
+  cfg.ciphers = settings->ciphers;
+  cfg.keylog_file = settings->keylog_file;
+  return pq_conn_client_new_ex(out, settings, callbacks, path, &pq_hs_tls, &cfg, user, now);
+}
+
+int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
+                          const pq_callbacks *callbacks, const pq_path *path,
+                          const pq_hs_ops *hs, const pq_hs_config *hs_cfg,
+                          const pq_pkt_hdr *h, void *user, pq_tstamp now) {
+  pq_conn *c;
+  int rv;
+  if (!out || !settings || !settings_valid(settings) || !h || h->type != PQ_PKT_INITIAL ||
+      h->dcid_len < 8 || h->dcid_len > PQ_MAX_CID_LEN || h->scid_len > PQ_MAX_CID_LEN)
+    return PQ_ERR_INVALID_ARG;
+  *out = NULL;
+  c = calloc(1, sizeof(*c));
+  if (!c) return PQ_ERR_NOMEM;
+  c->is_server = true;
+  c->scid_len = PQ_CONN_CID_LEN;
+  c->odcid_len = h->dcid_len;
+  memcpy(c->odcid, h->dcid, h->dcid_len);
+  c->dcid_len = h->scid_len;
+  memcpy(c->dcid, h->scid, h->scid_len);
+  if (random_cid(c->scid, c->scid_len) || pq_random(c->reset_token, PQ_RESET_TOKEN_LEN)) {
+    free(c);
+    return PQ_ERR_TLS;
+  }
+  rv = conn_init(c, settings, callbacks, path, hs, hs_cfg, user, now);
+  if (rv) {
+    pq_conn_del(c);
+    return rv;
+  }
+  *out = c;
+  return 0;
+}
+
+static void stream_free(pq_stream *s) {
+  pq_strm_tx_free(&s->tx);
+  pq_strm_rx_free(&s->rx);
+  free(s);
+}
+
+void pq_conn_del(pq_conn *c) {
+  if (!c) return;
+  if (c->hs && c->hs_state) c->hs->destroy(c->hs_state);
+  if (c->rec.cc) pq_recovery_free(&c->rec);
+  pq_cc_free(&c->cc);
+  for (int s = 0; s < PQ_PNS_COUNT; s++) {
+    pq_space *sp = &c->spaces[s];
+    pq_keys_free(&sp->tx);
+    pq_keys_free(&sp->rx);
+    pq_strm_tx_free(&sp->crypto_tx);
+    pq_strm_rx_free(&sp->crypto_rx);
+    pq_ranges_free(&sp->rcvd);
+  }
+  for (size_t i = 0; i < c->nstreams; i++) stream_free(c->streams[i]);
+  free(c->streams);
+  free(c);
+}
+
+bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len) {
+  if (len == c->scid_len && memcmp(dcid, c->scid, len) == 0) return true;
+  /* The client's Initial retransmissions still carry its first DCID. */
+  return c->is_server && len == c->odcid_len && memcmp(dcid, c->odcid, len) == 0;
+}
+
+/* ---- streams ---- */
+
+static size_t stream_pos(const pq_conn *c, uint64_t id) {
+  size_t lo = 0, hi = c->nstreams;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->streams[mid]->id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+pq_stream *pq_conn_find_stream(pq_conn *c, uint64_t id) {
+  size_t i = stream_pos(c, id);
+  return i < c->nstreams && c->streams[i]->id == id ? c->streams[i] : NULL;
+}
+
+/* Creates stream |id| with the limits of its type. */
+static int stream_create(pq_conn *c, uint64_t id, pq_stream **out) {
+  pq_stream *s;
+  bool local = pq_stream_is_local(id, c->is_server), uni = pq_stream_is_uni(id);
+  uint64_t rx_window, tx_max = 0;
+  size_t pos;
+  if (c->nstreams == c->streams_cap) {
+    size_t cap = c->streams_cap ? c->streams_cap * 2 : 16;
+    pq_stream **v = realloc(c->streams, cap * sizeof(*v));
+    if (!v) return PQ_ERR_NOMEM;
+    c->streams = v;
+    c->streams_cap = cap;
+  }
+  s = calloc(1, sizeof(*s));
+  if (!s) return PQ_ERR_NOMEM;
+  s->id = id;
+  s->can_send = !uni || local;
+  s->can_recv = !uni || !local;
+  if (uni) rx_window = c->settings.initial_max_stream_data_uni;
+  else if (local) rx_window = c->settings.initial_max_stream_data_bidi_local;
+  else rx_window = c->settings.initial_max_stream_data_bidi_remote;
+  /* The peer's limits are named from its side: our local bidi stream is its remote. */
+  if (uni) tx_max = c->peer_tp.initial_max_stream_data_uni;
+  else if (local) tx_max = c->peer_tp.initial_max_stream_data_bidi_remote;
+  else tx_max = c->peer_tp.initial_max_stream_data_bidi_local;
+  pq_strm_tx_init(&s->tx, PQ_CONN_STREAM_BUFFER);
+  pq_strm_rx_init(&s->rx, s->can_recv ? rx_window : 0);
+  pq_flow_tx_init(&s->ftx, s->can_send ? tx_max : 0);
+  pq_flow_rx_init(&s->frx, rx_window, rx_window);
+  pos = stream_pos(c, id);
+  memmove(&c->streams[pos + 1], &c->streams[pos], (c->nstreams - pos) * sizeof(*c->streams));
+  c->streams[pos] = s;
+  c->nstreams++;
+  *out = s;
+  return 0;
+}
+
+int pq_conn_peer_stream(pq_conn *c, uint64_t id, uint64_t type, pq_stream **out) {
+  pq_streams_rx *lim;
+  uint64_t newly = 0;
+  int rv;
+  *out = NULL;
+  if ((rv = pq_stream_check_frame(id, c->is_server, type))) return rv;
+  if (pq_stream_is_local(id, c->is_server)) {
+    rv = pq_streams_tx_check(pq_stream_is_uni(id) ? &c->stx_uni : &c->stx_bidi, id);
+    if (rv) return rv;
+    *out = pq_conn_find_stream(c, id); /* NULL: closed and forgotten */
+    return 0;
+  }
+  lim = pq_stream_is_uni(id) ? &c->srx_uni : &c->srx_bidi;
+  if ((rv = pq_streams_rx_on_stream(lim, id, &newly))) return rv;
+  if (newly == 0) {
+    *out = pq_conn_find_stream(c, id);
+    return 0;
+  }
+  /* Opening stream n opens every lower stream of its type (RFC 9000 §3.2). */
+  for (uint64_t k = newly; k-- > 0;) {
+    uint64_t sid = id - 4 * k;
+    pq_stream *s;
+    if ((rv = stream_create(c, sid, &s))) return rv;
+    if (c->cb.stream_opened) c->cb.stream_opened(c, (int64_t)sid, c->user);
+    if (sid == id) *out = s;
+  }
+  return 0;
+}
+
+void pq_conn_stream_maybe_closed(pq_conn *c, pq_stream *s) {
+  bool tx_done = !s->can_send || pq_strm_tx_done(&s->tx) || s->reset_acked;
+  bool rx_done = !s->can_recv || pq_strm_rx_done(&s->rx) || s->peer_reset;
+  size_t pos;
+  if (s->closed || !tx_done || !rx_done) return;
+  s->closed = true;
+  if (c->cb.stream_closed) c->cb.stream_closed(c, (int64_t)s->id, 0, c->user);
+  if (!pq_stream_is_local(s->id, c->is_server))
+    pq_streams_rx_on_closed(pq_stream_is_uni(s->id) ? &c->srx_uni : &c->srx_bidi);
+  /* Forget it: frames naming it later are ignored (pq_conn_peer_stream gives NULL). */
+  pos = stream_pos(c, s->id);
+  memmove(&c->streams[pos], &c->streams[pos + 1],
+          (c->nstreams - pos - 1) * sizeof(*c->streams));
+  c->nstreams--;
+  if (c->next_stream_rr > pos && c->next_stream_rr > 0) c->next_stream_rr--;
+  stream_free(s);
+}
+
+/* ---- close ---- */
+
+static void enter_closing(pq_conn *c, pq_tstamp now) {
+  c->state = PQ_CS_CLOSING;
+  c->close_pending = true;
+  pq_timers_set(&c->timers, PQ_TIMER_DRAIN, now + three_pto(c));
+  report_close(c);
+}
+
+int pq_conn_fail(pq_conn *c, int rv, uint64_t frame_type) {
+  if (c->state >= PQ_CS_CLOSING) return rv;
+  c->close_app = false;
+  c->close_frame_type = frame_type;
+  if (pq_err_is_transport(rv)) c->close_error = pq_err_transport_code(rv);
+  else if (rv == PQ_ERR_TLS) {
+    /* CRYPTO_ERROR carries the TLS alert (RFC 9001 §4.8); internal_error if none. */
+    uint8_t alert = c->hs && c->hs->alert && c->hs_state ? c->hs->alert(c->hs_state) : 0;
+    c->close_error = PQ_TE_CRYPTO_ERROR_BASE + (alert ? alert : 80);
+  }
+  else c->close_error = PQ_TE_INTERNAL_ERROR;
+  c->close_info.by_peer = false;
+  c->close_info.application = false;
+  c->close_info.error_code = c->close_error;
+  c->close_info.reason = "";
+  c->error = pq_err_is_transport(rv) ? PQ_ERR_PROTOCOL : rv;
+  c->state = PQ_CS_CLOSING; /* timers set by the caller's time (read/expiry) */
+  c->close_pending = true;
+  return c->error;
+}
+
+int pq_conn_close(pq_conn *c, uint64_t app_error, const char *reason, pq_tstamp now) {
+  if (!c) return PQ_ERR_INVALID_ARG;
+  if (c->state >= PQ_CS_CLOSING) return PQ_ERR_CLOSED;
+  c->close_app = true;
+  c->close_error = app_error;
+  c->close_frame_type = 0;
+  snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
+  c->close_info.by_peer = false;
+  c->close_info.application = true;
+  c->close_info.error_code = app_error;
+  c->close_info.reason = c->close_reason;
+  enter_closing(c, now);
+  return 0;
+}
+
+void pq_conn_enter_draining(pq_conn *c, const pq_frame_close *f, bool app, pq_tstamp now) {
+  size_t n;
+  if (c->state >= PQ_CS_DRAINING) return;
+  c->state = PQ_CS_DRAINING;
+  n = f->reason_len < sizeof(c->close_reason) - 1 ? (size_t)f->reason_len
+                                                  : sizeof(c->close_reason) - 1;
+  memcpy(c->close_reason, f->reason, n);
+  c->close_reason[n] = 0;
+  c->close_info.by_peer = true;
+  c->close_info.application = app;
+  c->close_info.error_code = f->error_code;
+  c->close_info.reason = c->close_reason;
+  pq_timers_init(&c->timers);
+  pq_timers_set(&c->timers, PQ_TIMER_DRAIN, now + three_pto(c));
+  report_close(c);
+}
+
+void pq_conn_discard_space(pq_conn *c, pq_pnspace space, pq_tstamp now) {
+  discard_space(c, space, now);
+}
+
+/* ---- receive path ---- */
+
+static pq_pnspace pkt_space(pq_pkt_type t) {
+  return t == PQ_PKT_INITIAL ? PQ_PNS_INITIAL
+         : t == PQ_PKT_HANDSHAKE ? PQ_PNS_HANDSHAKE : PQ_PNS_APP;
+}
+
+static unsigned pkt_mask(pq_pkt_type t) {
+  switch (t) {
+  case PQ_PKT_INITIAL: return PQ_PKT_MASK_INITIAL;
+  case PQ_PKT_HANDSHAKE: return PQ_PKT_MASK_HANDSHAKE;
+  case PQ_PKT_0RTT: return PQ_PKT_MASK_0RTT;
+  default: return PQ_PKT_MASK_1RTT;
+  }
+}
+
+/* Decides when to acknowledge a packet just processed (RFC 9000 §13.2.1). */
+static void schedule_ack(pq_conn *c, pq_space *sp, pq_pnspace s, uint64_t pn,
+                         bool eliciting, bool out_of_order, pq_tstamp now) {
+  if (!eliciting) return;
+  sp->eliciting_unacked++;
+  /* Initial and Handshake at once; 1-RTT every second packet, on reordering, or after
+   * max_ack_delay. */
+  if (s != PQ_PNS_APP || sp->eliciting_unacked >= 2 || out_of_order) {
+    sp->ack_now = true;
+  } else if (sp->ack_deadline == PQ_TSTAMP_NEVER) {
+    sp->ack_deadline = now + c->settings.max_ack_delay;
+  }
+}
+
+static int process_payload(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t len) {
+  if (len == 0) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0); /* §12.4 */
+  while (len > 0) {
+    pq_frame f;
+    ssize_t n = pq_frame_parse(&f, p, len);
+    int rv;
+    if (n < 0) return pq_conn_fail(c, (int)n, 0);
+    if ((rv = pq_frame_check_packet(f.type, ctx->pkt_mask)))
+      return pq_conn_fail(c, rv, f.type);
+    if (pq_frame_flags(f.type) & PQ_FRAME_F_ACK_ELICITING) ctx->ack_eliciting = true;
+    if ((rv = pq_conn_process_frame(c, &f, ctx))) return rv;
+    if (c->state >= PQ_CS_DRAINING) return 0;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* One packet of a datagram, [pkt, pkt + h->len). Returns 0 (processed or dropped) or
+ * a fatal error. */
+static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
+  pq_pnspace s;
+  pq_space *sp;
+  pq_rx_ctx ctx;
+  bool out_of_order;
+  int rv;
+  if (h->type != PQ_PKT_INITIAL && h->type != PQ_PKT_HANDSHAKE && h->type != PQ_PKT_1RTT)
+    return 0; /* 0-RTT, Retry, VN: not supported yet */
+  if (h->version != 0 && h->version != PQ_VERSION_1) return 0;
+  if (!pq_conn_owns_cid(c, h->dcid, h->dcid_len)) return 0;
+  s = pkt_space(h->type);
+  sp = &c->spaces[s];
+  if (sp->discarded || !sp->has_rx) return 0; /* no keys (yet, or any more) */
+  if (pq_pkt_unprotect(pkt, h, &sp->rx.hp, sp->largest_rcvd)) return 0;
+  if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) return 0;
+  if (h->reserved) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0);
+  if (pq_ranges_contains(&sp->rcvd, h->pn)) return 0; /* duplicate */
+  c->stats.packets_received++;
+  if (c->state == PQ_CS_CLOSING) {
+    c->close_pending = true; /* answer with CONNECTION_CLOSE again */
+    return 0;
+  }
+  /* Client: the server chose its own CID; use it from its first packet on (§7.2). */
+  if (!c->is_server && !c->dcid_from_server && h->type == PQ_PKT_INITIAL) {
+    if (h->scid_len > PQ_MAX_CID_LEN) return 0;
+    memcpy(c->dcid, h->scid, h->scid_len);
+    c->dcid_len = h->scid_len;
+    c->dcid_from_server = true;
+  }
+  if (c->is_server && h->type == PQ_PKT_HANDSHAKE) {
+    c->addr_validated = true; /* only the client could have made it (§8.1) */
+    c->rec.amplification_limited = false;
+  }
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.space = s;
+  ctx.pkt_mask = pkt_mask(h->type);
+  ctx.now = now;
+  rv = process_payload(c, &ctx, h->payload, h->payload_len);
+  if (rv) return rv;
+  if (sp->discarded) return 0; /* a frame dropped this space (HANDSHAKE_DONE) */
+  out_of_order = sp->largest_rcvd != PQ_PN_NONE &&
+                 (h->pn < sp->largest_rcvd || h->pn > sp->largest_rcvd + 1);
+  if (sp->largest_rcvd == PQ_PN_NONE || h->pn > sp->largest_rcvd) {
+    sp->largest_rcvd = h->pn;
+    sp->largest_rcvd_time = now;
+  }
+  if ((rv = pq_ranges_add(&sp->rcvd, h->pn, h->pn + 1))) return pq_conn_fail(c, rv, 0);
+  schedule_ack(c, sp, s, h->pn, ctx.ack_eliciting, out_of_order, now);
+  c->eliciting_since_rcvd = false;
+  if (c->idle_timeout)
+    pq_timers_set(&c->timers, PQ_TIMER_IDLE,
+                  now + (c->idle_timeout > three_pto(c) ? c->idle_timeout : three_pto(c)));
+  /* The server drops Initial keys once it processes a Handshake packet (RFC 9001 §4.9.1). */
+  if (c->is_server && h->type == PQ_PKT_HANDSHAKE) discard_space(c, PQ_PNS_INITIAL, now);
+  return 0;
+}
+
+static void update_timers(pq_conn *c, pq_tstamp now);
+
+int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t len,
+                 pq_tstamp now) {
+  pq_pkt_hdr hdrs[8];
+  uint8_t *buf;
+  size_t off = 0;
+  int n, rv = 0;
+  if (!c || !data) return PQ_ERR_INVALID_ARG;
+  if (c->state >= PQ_CS_DRAINING) return PQ_ERR_CLOSED;
+  c->stats.bytes_received += len;
+  if (c->is_server && !c->addr_validated) c->bytes_received += len;
+  buf = malloc(len ? len : 1);
+  if (!buf) return PQ_ERR_NOMEM;
+  memcpy(buf, data, len);
+  n = pq_pkt_split(buf, len, PQ_CONN_CID_LEN, hdrs, sizeof(hdrs) / sizeof(hdrs[0]));
+  for (int i = 0; i < n && rv == 0; i++) {
+    rv = read_packet(c, buf + off, &hdrs[i], now);
+    off += hdrs[i].len;
+    if (c->state >= PQ_CS_DRAINING) break;
+  }
+  free(buf);
+  /* The server's handshake is confirmed at completion: Handshake keys go once the
+   * packet that completed it is processed (RFC 9001 §4.9.2). */
+  if (c->is_server && c->hs_confirmed && c->state < PQ_CS_CLOSING)
+    discard_space(c, PQ_PNS_HANDSHAKE, now);
+  if (c->state == PQ_CS_CLOSING && c->timers.at[PQ_TIMER_DRAIN] == PQ_TSTAMP_NEVER)
+    pq_timers_set(&c->timers, PQ_TIMER_DRAIN, now + three_pto(c));
+  if (rv) report_close(c);
+  update_timers(c, now);
+  if (rv) return rv;
+  return n == 0 ? PQ_ERR_DROP : 0;
+}
+
+/* ---- send path ---- */
+
+/* True if |s| has something ack-eliciting to send (cwnd permitting). */
+static bool space_has_data(pq_conn *c, pq_pnspace s) {
+  pq_space *sp = &c->spaces[s];
+  if (pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX)) return true;
+  if (s != PQ_PNS_APP || !c->spaces[PQ_PNS_APP].has_tx) return false;
+  if (c->handshake_done_pending || c->max_data_pending || c->max_streams_bidi_pending ||
+      c->max_streams_uni_pending ||
+      pq_flow_rx_should_update(&c->frx) || pq_streams_rx_should_update(&c->srx_bidi) ||
+      pq_streams_rx_should_update(&c->srx_uni))
+    return true;
+  for (size_t i = 0; i < c->nstreams; i++) {
+    pq_stream *st = c->streams[i];
+    uint64_t limit = st->ftx.max;
+    uint64_t conn_limit = st->ftx.sent + pq_flow_tx_credit(&c->ftx);
+    if (conn_limit < limit) limit = conn_limit;
+    if (st->max_stream_data_pending || st->reset_pending || st->stop_pending) return true;
+    if (st->can_recv && !st->peer_reset && pq_flow_rx_should_update(&st->frx)) return true;
+    if (st->can_send && !st->reset_sent && pq_strm_tx_pending(&st->tx, limit)) return true;
+  }
+  return false;
+}
+
+static bool space_wants_ack(const pq_space *sp, pq_tstamp now) {
+  return sp->ack_now || sp->ack_deadline <= now;
+}
+
+/* Builds and seals one packet of space |s| at |buf| (|cap| bytes). |pad_to|: minimum
+ * packet size (0: none). Returns its length, 0 if nothing was written, or an error. */
+static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size_t pad_to,
+                        bool cc_ok, pq_tstamp now) {
+  static const pq_pkt_type types[3] = {PQ_PKT_INITIAL, PQ_PKT_HANDSHAKE, PQ_PKT_1RTT};
+  pq_space *sp = &c->spaces[s];
+  pq_recovery_space *rs = &c->rec.spaces[s];
+  pq_pkt_build b;
+  pq_pkt_hdr h;
+  pq_tx_ctx *ctx;
+  pq_sent_pkt sent;
+  uint8_t *payload;
+  size_t payload_len;
+  int hlen, plen, rv;
+  memset(&b, 0, sizeof(b));
+  b.type = types[s];
+  b.version = PQ_VERSION_1;
+  b.dcid = c->dcid;
+  b.dcid_len = c->dcid_len;
+  b.scid = c->scid;
+  b.scid_len = c->scid_len;
+  b.pn = sp->next_pn;
+  b.pn_len = pq_pkt_pn_len(sp->next_pn, rs->has_largest_acked ? rs->largest_acked : PQ_PN_NONE);
+  if (cap < 64) return 0;
+  hlen = pq_pkt_write_header(buf, cap, &b, &h);
+  if (hlen < 0) return hlen == PQ_ERR_NOBUF ? 0 : hlen;
+  if ((size_t)hlen + PQ_AEAD_TAG_LEN + 8 > cap) return 0;
+  ctx = calloc(1, sizeof(*ctx));
+  if (!ctx) return PQ_ERR_NOMEM;
+  payload = buf + hlen;
+  ctx->space = s;
+  ctx->p = payload;
+  ctx->end = buf + cap - PQ_AEAD_TAG_LEN;
+  ctx->probe = c->rec.probes[s] > 0;
+  ctx->cc_ok = cc_ok || ctx->probe;
+  ctx->now = now;
+  for (size_t i = 0; i < pq_conn_send_order_len; i++) {
+    const pq_conn_frame_def *d = &pq_conn_frame_table[pq_conn_send_order[i]];
+    if (!d->send) continue;
+    rv = d->send(c, ctx);
+    if (rv < 0 && rv != PQ_ERR_NOBUF) {
+      free(ctx);
+      return rv;
+    }
+  }
+  payload_len = (size_t)(ctx->p - payload);
+  if (payload_len == 0) {
+    free(ctx);
+    return 0;
+  }
+  /* Padding (zero bytes are PADDING frames) up to |pad_to| for the whole packet. */
+  if (pad_to && hlen + payload_len + PQ_AEAD_TAG_LEN < pad_to) {
+    size_t want = pad_to - hlen - PQ_AEAD_TAG_LEN;
+    if (want > cap - hlen - PQ_AEAD_TAG_LEN) want = cap - hlen - PQ_AEAD_TAG_LEN;
+    memset(payload + payload_len, 0, want - payload_len);
+    payload_len = want;
+    ctx->in_flight = true;
+  }
+  plen = pq_pkt_seal(buf, cap, &h, payload_len, &sp->tx.aead, &sp->tx.hp);
+  if (plen < 0) {
+    free(ctx);
+    return plen;
+  }
+  memset(&sent, 0, sizeof(sent));
+  sent.pn = sp->next_pn++;
+  sent.sent_time = now;
+  sent.bytes = (uint32_t)plen;
+  sent.ack_eliciting = ctx->ack_eliciting;
+  sent.in_flight = ctx->ack_eliciting || ctx->in_flight;
+  if (ctx->nrtx) {
+    pq_pkt_rtx *r = malloc(sizeof(*r) + ctx->nrtx * sizeof(pq_rtx));
+    if (!r) {
+      free(ctx);
+      return PQ_ERR_NOMEM;
+    }
+    r->n = ctx->nrtx;
+    memcpy(r->items, ctx->rtx, ctx->nrtx * sizeof(pq_rtx));
+    sent.frames = r;
+  }
+  rv = pq_recovery_on_packet_sent(&c->rec, s, &sent, now);
+  if (rv) {
+    free(sent.frames);
+    free(ctx);
+    return rv;
+  }
+  if (sent.in_flight) pq_pacer_on_sent(&c->pacer, (uint64_t)plen, now);
+  if (ctx->ack_eliciting && !c->eliciting_since_rcvd) {
+    c->eliciting_since_rcvd = true;
+    if (c->idle_timeout)
+      pq_timers_set(&c->timers, PQ_TIMER_IDLE,
+                    now + (c->idle_timeout > three_pto(c) ? c->idle_timeout : three_pto(c)));
+  }
+  c->stats.packets_sent++;
+  free(ctx);
+  return plen;
+}
+
+/* CONNECTION_CLOSE in the best level we have keys for. */
+static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) {
+  pq_pnspace s = PQ_PNS_INITIAL;
+  pq_frame f;
+  uint8_t tmp[128];
+  ssize_t fl;
+  int rv;
+  pq_pkt_build b;
+  pq_pkt_hdr h;
+  int hlen;
+  for (int k = PQ_PNS_COUNT - 1; k >= 0; k--)
+    if (space_usable(c, (pq_pnspace)k)) {
+      s = (pq_pnspace)k;
+      break;
+    }
+  if (!space_usable(c, s)) return 0;
+  memset(&f, 0, sizeof(f));
+  /* An application close before 1-RTT keys becomes a transport APPLICATION_ERROR
+   * (RFC 9000 §10.2.3). */
+  if (c->close_app && s == PQ_PNS_APP) {
+    f.type = PQ_FT_CONNECTION_CLOSE_APP;
+    f.u.close.error_code = c->close_error;
+    f.u.close.reason = (const uint8_t *)c->close_reason;
+    f.u.close.reason_len = strlen(c->close_reason);
+  } else {
+    f.type = PQ_FT_CONNECTION_CLOSE;
+    f.u.close.error_code = c->close_app ? PQ_TE_APPLICATION_ERROR : c->close_error;
+    f.u.close.frame_type = c->close_frame_type;
+  }
+  fl = pq_frame_write(&f, tmp, sizeof(tmp));
+  if (fl < 0) return fl;
+  memset(&b, 0, sizeof(b));
+  b.type = s == PQ_PNS_INITIAL ? PQ_PKT_INITIAL : s == PQ_PNS_HANDSHAKE ? PQ_PKT_HANDSHAKE
+                                                                         : PQ_PKT_1RTT;
+  b.version = PQ_VERSION_1;
+  b.dcid = c->dcid;
+  b.dcid_len = c->dcid_len;
+  b.scid = c->scid;
+  b.scid_len = c->scid_len;
+  b.pn = c->spaces[s].next_pn++;
+  b.pn_len = 4;
+  hlen = pq_pkt_write_header(buf, len, &b, &h);
+  if (hlen < 0) return hlen;
+  if ((size_t)hlen + (size_t)fl + PQ_AEAD_TAG_LEN > len) return PQ_ERR_NOBUF;
+  memcpy(buf + hlen, tmp, (size_t)fl);
+  rv = pq_pkt_seal(buf, len, &h, (size_t)fl, &c->spaces[s].tx.aead, &c->spaces[s].tx.hp);
+  return rv;
+}
+
+ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
+                      pq_tstamp now) {
+  size_t off = 0, cap;
+  bool want[PQ_PNS_COUNT] = {false}, has_initial = false, cc_ok, ack_eliciting_any;
+  int last = -1;
+  if (!c || !buf || len < PQ_CONN_MIN_INITIAL) return PQ_ERR_INVALID_ARG;
+  if (path_out) *path_out = c->path;
+  if (c->state >= PQ_CS_DRAINING) return 0;
+  if (c->state == PQ_CS_CLOSING) {
+    ssize_t n;
+    if (!c->close_pending) return 0;
+    c->close_pending = false;
+    n = write_close(c, buf, len, now);
+    if (n > 0) c->stats.bytes_sent += (uint64_t)n;
+    return n;
+  }
+  cap = len < PQ_CONN_MDS ? len : PQ_CONN_MDS;
+  if (c->is_server && !c->addr_validated) {
+    uint64_t budget = PQ_CONN_AMPLIFICATION * c->bytes_received;
+    budget = budget > c->bytes_sent_unvalidated ? budget - c->bytes_sent_unvalidated : 0;
+    c->rec.amplification_limited = budget < PQ_CONN_MIN_INITIAL;
+    if (budget < PQ_CONN_MIN_INITIAL) return 0;
+    if (budget < cap) cap = (size_t)budget;
+  }
+  cc_ok = pq_cc_available(&c->cc) >= PQ_CONN_MDS;
+  if (cc_ok && c->settings.pacing &&
+      pq_pacer_next_time(&c->pacer, c->cc.cwnd, c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0,
+                         now) > now)
+    cc_ok = false;
+  c->cc.app_limited = false;
+  for (int s = 0; s < PQ_PNS_COUNT; s++) {
+    pq_space *sp = &c->spaces[s];
+    if (!space_usable(c, (pq_pnspace)s)) continue;
+    /* Handshake data ignores the window: 1-RTT data sent before the handshake is
+     * confirmed has no PTO (RFC 9002 §6.2.1) and must not block the handshake. */
+    want[s] = (space_wants_ack(sp, now) && !pq_ranges_empty(&sp->rcvd)) ||
+              c->rec.probes[s] > 0 || pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX) ||
+              (cc_ok && space_has_data(c, (pq_pnspace)s));
+    if (want[s]) last = s;
+  }
+  if (last < 0) {
+    if (cc_ok) c->cc.app_limited = true; /* nothing to send: cwnd not the limit */
+    return 0;
+  }
+  /* A client pads every datagram with an Initial packet, a server those with an
+   * ack-eliciting Initial (RFC 9000 §14.1): we pad whenever Initial goes out. */
+  has_initial = want[PQ_PNS_INITIAL];
+  ack_eliciting_any = false;
+  for (int s = 0; s < PQ_PNS_COUNT; s++) {
+    int n;
+    size_t pad = 0;
+    if (!want[s]) continue;
+    if (s == last && has_initial) pad = PQ_CONN_MIN_INITIAL - off;
+    n = build_packet(c, (pq_pnspace)s, buf + off, cap - off, pad, cc_ok, now);
+    if (n < 0) {
+      int rv = pq_conn_fail(c, n, 0);
+      report_close(c);
+      return rv;
+    }
+    off += (size_t)n;
+    if (n > 0) ack_eliciting_any = true;
+    /* The client drops Initial keys when it first sends a Handshake packet. */
+    if (n > 0 && !c->is_server && s == PQ_PNS_HANDSHAKE)
+      discard_space(c, PQ_PNS_INITIAL, now);
+  }
+  (void)ack_eliciting_any;
+  /* If the padded packet turned out empty, pad the datagram itself. */
+  if (has_initial && off > 0 && off < PQ_CONN_MIN_INITIAL && cap >= PQ_CONN_MIN_INITIAL) {
+    memset(buf + off, 0, PQ_CONN_MIN_INITIAL - off);
+    off = PQ_CONN_MIN_INITIAL;
+  }
+  if (c->is_server && !c->addr_validated) c->bytes_sent_unvalidated += off;
+  c->stats.bytes_sent += off;
+  update_timers(c, now);
+  return (ssize_t)off;
+}
+
+/* ---- timers ---- */
+
+static void update_timers(pq_conn *c, pq_tstamp now) {
+  pq_tstamp ack = PQ_TSTAMP_NEVER;
+  if (c->state >= PQ_CS_CLOSING) {
+    pq_timers_set(&c->timers, PQ_TIMER_LOSS, PQ_TSTAMP_NEVER);
+    pq_timers_set(&c->timers, PQ_TIMER_ACK, PQ_TSTAMP_NEVER);
+    pq_timers_set(&c->timers, PQ_TIMER_PACING, PQ_TSTAMP_NEVER);
+    pq_timers_set(&c->timers, PQ_TIMER_IDLE, PQ_TSTAMP_NEVER);
+    return;
+  }
+  c->rec.handshake_confirmed = c->hs_confirmed;
+  pq_recovery_set_timer(&c->rec, now);
+  pq_timers_set(&c->timers, PQ_TIMER_LOSS, c->rec.timer);
+  for (int s = 0; s < PQ_PNS_COUNT; s++) {
+    const pq_space *sp = &c->spaces[s];
+    if (sp->discarded || pq_ranges_empty(&sp->rcvd)) continue;
+    if (sp->ack_now) ack = now;
+    else if (sp->ack_deadline < ack) ack = sp->ack_deadline;
+  }
+  pq_timers_set(&c->timers, PQ_TIMER_ACK, ack);
+  /* Pacing: wake up when the next packet may leave, if data waits for it. */
+  if (c->settings.pacing && pq_cc_available(&c->cc) >= PQ_CONN_MDS &&
+      space_usable(c, PQ_PNS_APP) && space_has_data(c, PQ_PNS_APP)) {
+    pq_tstamp t = pq_pacer_next_time(&c->pacer, c->cc.cwnd,
+                                     c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0, now);
+    pq_timers_set(&c->timers, PQ_TIMER_PACING, t > now ? t : PQ_TSTAMP_NEVER);
+  } else {
+    pq_timers_set(&c->timers, PQ_TIMER_PACING, PQ_TSTAMP_NEVER);
+  }
+}
+
+pq_tstamp pq_conn_expiry(const pq_conn *c) {
+  if (!c || c->state == PQ_CS_CLOSED) return PQ_TSTAMP_NEVER;
+  return pq_timers_earliest(&c->timers, NULL);
+}
+
+int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
+  if (!c) return PQ_ERR_INVALID_ARG;
+  if (c->state == PQ_CS_CLOSED) return PQ_ERR_CLOSED;
+  if (pq_timers_due(&c->timers, PQ_TIMER_DRAIN, now)) {
+    c->state = PQ_CS_CLOSED;
+    pq_timers_init(&c->timers);
+    report_close(c);
+    return 0;
+  }
+  if (c->state >= PQ_CS_CLOSING) {
+    if (c->timers.at[PQ_TIMER_DRAIN] == PQ_TSTAMP_NEVER)
+      pq_timers_set(&c->timers, PQ_TIMER_DRAIN, now + three_pto(c));
+    return 0;
+  }
+  if (pq_timers_due(&c->timers, PQ_TIMER_IDLE, now)) {
+    c->state = PQ_CS_CLOSED; /* silently (RFC 9000 §10.1) */
+    c->close_info.idle_timeout = true;
+    pq_timers_init(&c->timers);
+    report_close(c);
+    return 0;
+  }
+  if (pq_timers_due(&c->timers, PQ_TIMER_LOSS, now)) {
+    pq_recovery_on_timeout(&c->rec, now);
+    /* Probes in Initial/Handshake carry the unacknowledged CRYPTO data again. */
+    for (int s = PQ_PNS_INITIAL; s <= PQ_PNS_HANDSHAKE; s++)
+      if (c->rec.probes[s] && space_usable(c, (pq_pnspace)s))
+        pq_conn_requeue_space(c, (pq_pnspace)s);
+  }
+  for (int s = 0; s < PQ_PNS_COUNT; s++)
+    if (c->spaces[s].ack_deadline <= now) c->spaces[s].ack_now = true;
+  update_timers(c, now);
+  /* Probes and acks are sent by the next pq_conn_write; keep the expiry from being
+   * in the past meanwhile. */
+  if (c->timers.at[PQ_TIMER_ACK] <= now) c->timers.at[PQ_TIMER_ACK] = PQ_TSTAMP_NEVER;
+  if (c->timers.at[PQ_TIMER_LOSS] <= now) c->timers.at[PQ_TIMER_LOSS] = PQ_TSTAMP_NEVER;
+  return 0;
+}
+
+/* ---- streams API ---- */
+
+int pq_conn_open_stream(pq_conn *c, bool bidi, int64_t *stream_id) {
+  uint64_t id;
+  pq_stream *s;
+  int rv;
+  if (!c || !stream_id) return PQ_ERR_INVALID_ARG;
+  if (c->state >= PQ_CS_CLOSING) return PQ_ERR_CLOSED;
+  if (!c->has_peer_tp) return PQ_ERR_STREAM_LIMIT;
+  rv = pq_streams_tx_open(bidi ? &c->stx_bidi : &c->stx_uni, c->is_server, !bidi, &id);
+  if (rv) return PQ_ERR_STREAM_LIMIT;
+  if ((rv = stream_create(c, id, &s))) return rv;
+  *stream_id = (int64_t)id;
+  return 0;
+}
+
+ssize_t pq_conn_stream_write(pq_conn *c, int64_t stream_id, const uint8_t *data, size_t len,
+                             bool fin) {
+  pq_stream *s;
+  ssize_t n;
+  if (!c || stream_id < 0 || (!data && len)) return PQ_ERR_INVALID_ARG;
+  if (c->state >= PQ_CS_CLOSING) return PQ_ERR_CLOSED;
+  s = pq_conn_find_stream(c, (uint64_t)stream_id);
+  if (!s || !s->can_send || s->reset_pending || s->reset_sent) return PQ_ERR_STREAM_STATE;
+  n = pq_strm_tx_write(&s->tx, data, len, fin);
+  if (n < 0) return n == PQ_ERR_NOMEM ? PQ_ERR_NOMEM : PQ_ERR_STREAM_STATE;
+  return n;
+}
+
+int pq_conn_stream_reset(pq_conn *c, int64_t stream_id, uint64_t app_error) {
+  pq_stream *s;
+  if (!c || stream_id < 0) return PQ_ERR_INVALID_ARG;
+  s = pq_conn_find_stream(c, (uint64_t)stream_id);
+  if (!s || !s->can_send || s->reset_sent) return PQ_ERR_STREAM_STATE;
+  s->reset_pending = true;
+  s->reset_error = app_error;
+  return 0;
+}
+
+int pq_conn_stream_stop_sending(pq_conn *c, int64_t stream_id, uint64_t app_error) {
+  pq_stream *s;
+  if (!c || stream_id < 0) return PQ_ERR_INVALID_ARG;
+  s = pq_conn_find_stream(c, (uint64_t)stream_id);
+  if (!s || !s->can_recv) return PQ_ERR_STREAM_STATE;
+  s->stop_pending = true;
+  s->stop_error = app_error;
+  return 0;
+}
+
+bool pq_conn_is_established(const pq_conn *c) {
+  return c && c->hs_complete && c->state == PQ_CS_ESTABLISHED;
+}
+
+bool pq_conn_is_closed(const pq_conn *c) { return !c || c->state == PQ_CS_CLOSED; }
+
+void pq_conn_get_stats(const pq_conn *c, pq_conn_stats *st) {
+  if (!c || !st) return;
+  *st = c->stats;
+  st->packets_lost = c->rec.packets_lost;
+  st->smoothed_rtt = c->rec.rtt.smoothed;
+  st->rttvar = c->rec.rtt.var;
+  st->min_rtt = c->rec.rtt.min;
+  st->latest_rtt = c->rec.rtt.latest;
+  st->cwnd = c->cc.cwnd;
+  st->bytes_in_flight = c->cc.bytes_in_flight;
+}

@@ -1,0 +1,533 @@
+/*
+ * pq_conn_frames.c: the connection's half of the frame table. pq_frame gives the codec
+ * (parse/write/wire length/flags by type); this file gives, for the same index, what
+ * the connection does with a received frame (process) and how it produces frames of
+ * that type from its state (send). Every received frame goes through
+ * pq_conn_process_frame and every frame sent through a row's send function: the seams
+ * where the plugin runtime will insert plugin operations per frame type.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pq_conn.h"
+#include "pq_varint.h"
+
+#define ROOM(ctx) ((size_t)((ctx)->end - (ctx)->p))
+
+bool pq_tx_add_rtx(pq_tx_ctx *ctx, const pq_rtx *r) {
+  if (ctx->nrtx >= PQ_CONN_MAX_RTX) return false;
+  ctx->rtx[ctx->nrtx++] = *r;
+  return true;
+}
+
+static uint64_t srtt(const pq_conn *c) { return c->rec.rtt.smoothed; }
+
+/* ---- received frames ---- */
+
+static int rx_ignore(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) { return 0; }
+
+static int rx_ack(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  pq_ack_span local[64], *spans = local;
+  pq_ack_iter it;
+  uint64_t lo, hi, raw = f->u.ack.ack_delay, delay;
+  uint64_t exp = c->has_peer_tp ? c->peer_tp.ack_delay_exponent : 3;
+  size_t n = 0, want = (size_t)f->u.ack.range_count + 1;
+  int rv;
+  if (f->u.ack.range_count > 100000) return PQ_ERR_FRAME_ENCODING; /* absurd, not wrong */
+  if (want > 64) {
+    spans = malloc(want * sizeof(*spans));
+    if (!spans) return PQ_ERR_NOMEM;
+  }
+  /* ACK Delay is in units of 2^exponent microseconds; saturate rather than wrap. */
+  delay = raw > (UINT64_MAX >> 31) ? UINT64_MAX >> 11 : (raw << exp) * 1000;
+  pq_ack_iter_init(&it, &f->u.ack);
+  while (n < want && pq_ack_iter_next(&it, &lo, &hi)) {
+    spans[n].smallest = lo;
+    spans[n].largest = hi - 1;
+    n++;
+  }
+  rv = pq_recovery_on_ack(&c->rec, ctx->space, spans, n, delay, ctx->now);
+  if (spans != local) free(spans);
+  if (rv) return pq_conn_fail(c, rv, f->type);
+  return 0;
+}
+
+typedef struct crypto_delivery {
+  pq_conn *c;
+  pq_level level;
+  int rv;
+} crypto_delivery;
+
+static int deliver_crypto(void *user, uint64_t off, const uint8_t *data, size_t len,
+                          bool fin) {
+  crypto_delivery *d = user;
+  d->rv = d->c->hs->recv(d->c->hs_state, d->level, data, len);
+  return d->rv != 0;
+}
+
+static int rx_crypto(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  crypto_delivery d = {c, (pq_level)ctx->space, 0};
+  pq_space *sp = &c->spaces[ctx->space];
+  int rv = pq_strm_rx_recv(&sp->crypto_rx, f->u.crypto.offset, f->u.crypto.data,
+                           (size_t)f->u.crypto.len, false, deliver_crypto, &d, NULL);
+  if (rv == PQ_ERR_CALLBACK && d.rv) rv = d.rv;
+  if (rv == PQ_ERR_FLOW_CONTROL_ERROR) rv = PQ_ERR_TRANSPORT(PQ_TE_CRYPTO_BUFFER_EXCEEDED);
+  if (rv) return pq_conn_fail(c, rv, f->type);
+  return 0;
+}
+
+typedef struct stream_delivery {
+  pq_conn *c;
+  pq_stream *s;
+  uint64_t delivered;
+  bool failed;
+} stream_delivery;
+
+static int deliver_stream(void *user, uint64_t off, const uint8_t *data, size_t len,
+                          bool fin) {
+  stream_delivery *d = user;
+  d->delivered += len;
+  if (d->c->cb.stream_data &&
+      d->c->cb.stream_data(d->c, (int64_t)d->s->id, data, len, fin, d->c->user) != 0) {
+    d->failed = true;
+    return 1;
+  }
+  return 0;
+}
+
+/* Data handed to the application leaves the core: its credit can go back. */
+static int stream_received(pq_conn *c, pq_stream *s, uint64_t new_bytes, uint64_t delivered,
+                           uint64_t type) {
+  int rv;
+  if ((rv = pq_flow_rx_add(&c->frx, new_bytes))) return pq_conn_fail(c, rv, type);
+  if ((rv = pq_flow_rx_add(&s->frx, new_bytes))) return pq_conn_fail(c, rv, type);
+  pq_flow_rx_consume(&c->frx, delivered);
+  pq_flow_rx_consume(&s->frx, delivered);
+  return 0;
+}
+
+static int rx_stream(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  const pq_frame_stream *fs = &f->u.stream;
+  stream_delivery d = {c, NULL, 0, false};
+  uint64_t new_bytes = 0;
+  pq_stream *s;
+  int rv = pq_conn_peer_stream(c, fs->stream_id, f->type, &s);
+  if (rv) return pq_conn_fail(c, rv, f->type);
+  if (!s || s->peer_reset) return 0; /* closed already: a late retransmission */
+  d.s = s;
+  rv = pq_strm_rx_recv(&s->rx, fs->offset, fs->data, (size_t)fs->len, fs->fin,
+                       deliver_stream, &d, &new_bytes);
+  if (rv == PQ_ERR_CALLBACK && d.failed) {
+    rv = pq_conn_fail(c, PQ_ERR_CALLBACK, f->type);
+    return rv;
+  }
+  if (rv) return pq_conn_fail(c, rv, f->type);
+  if ((rv = stream_received(c, s, new_bytes, d.delivered, f->type))) return rv;
+  pq_conn_stream_maybe_closed(c, s);
+  return 0;
+}
+
+static int rx_reset_stream(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  const pq_frame_reset_stream *r = &f->u.reset_stream;
+  uint64_t new_bytes = 0;
+  pq_stream *s;
+  int rv = pq_conn_peer_stream(c, r->stream_id, f->type, &s);
+  if (rv) return pq_conn_fail(c, rv, f->type);
+  if (!s || s->peer_reset) return 0;
+  if ((rv = pq_strm_rx_reset(&s->rx, r->final_size, &new_bytes)))
+    return pq_conn_fail(c, rv, f->type);
+  s->peer_reset = true;
+  /* The whole final size counts against connection credit, and is gone. */
+  if ((rv = stream_received(c, s, new_bytes, 0, f->type))) return rv;
+  pq_flow_rx_consume(&c->frx, r->final_size - s->rx.read_off);
+  if (c->cb.stream_reset) c->cb.stream_reset(c, (int64_t)s->id, r->app_error, c->user);
+  pq_conn_stream_maybe_closed(c, s);
+  return 0;
+}
+
+static int rx_stop_sending(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  pq_stream *s;
+  int rv = pq_conn_peer_stream(c, f->u.stop_sending.stream_id, f->type, &s);
+  if (rv) return pq_conn_fail(c, rv, f->type);
+  if (!s || s->reset_sent || s->reset_pending) return 0;
+  /* Answer with RESET_STREAM (RFC 9000 §3.5). */
+  s->reset_pending = true;
+  s->reset_error = f->u.stop_sending.app_error;
+  return 0;
+}
+
+static int rx_new_token(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  if (c->is_server) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, f->type);
+  return 0; /* tokens are not used yet */
+}
+
+static int rx_max_data(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  pq_flow_tx_on_max(&c->ftx, f->u.max_data.value);
+  return 0;
+}
+
+static int rx_max_stream_data(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  pq_stream *s;
+  int rv = pq_conn_peer_stream(c, f->u.max_stream_data.stream_id, f->type, &s);
+  if (rv) return pq_conn_fail(c, rv, f->type);
+  if (s && pq_flow_tx_on_max(&s->ftx, f->u.max_stream_data.value) && c->cb.stream_writable)
+    c->cb.stream_writable(c, (int64_t)s->id, c->user);
+  return 0;
+}
+
+static int rx_max_streams(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  bool bidi = f->type == PQ_FT_MAX_STREAMS_BIDI;
+  pq_streams_tx *st = bidi ? &c->stx_bidi : &c->stx_uni;
+  if (pq_streams_tx_on_max(st, f->u.max_streams.value) && c->cb.streams_available)
+    c->cb.streams_available(c, bidi, st->max, c->user);
+  return 0;
+}
+
+static int rx_stream_data_blocked(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  pq_stream *s;
+  int rv = pq_conn_peer_stream(c, f->u.stream_data_blocked.stream_id, f->type, &s);
+  if (rv) return pq_conn_fail(c, rv, f->type);
+  return 0;
+}
+
+static int rx_close(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  pq_conn_enter_draining(c, &f->u.close, f->type == PQ_FT_CONNECTION_CLOSE_APP, ctx->now);
+  return 0;
+}
+
+static int rx_handshake_done(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  if (c->is_server) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, f->type);
+  if (c->hs_confirmed) return 0;
+  /* The client's handshake is confirmed: Handshake keys go (RFC 9001 §4.1.2, §4.9.2). */
+  c->hs_confirmed = true;
+  c->rec.handshake_confirmed = true;
+  pq_conn_discard_space(c, PQ_PNS_HANDSHAKE, ctx->now);
+  return 0;
+}
+
+static int rx_datagram(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  /* We never announce max_datagram_frame_size (RFC 9221 §3). */
+  return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, f->type);
+}
+
+int pq_conn_process_frame(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  if (f->type >= PQ_FT_TABLE_SIZE || !pq_conn_frame_table[f->type].process)
+    return pq_conn_fail(c, PQ_ERR_FRAME_ENCODING, f->type);
+  return pq_conn_frame_table[f->type].process(c, f, ctx);
+}
+
+/* ---- frames to send ---- */
+
+static void eliciting(pq_tx_ctx *ctx) {
+  ctx->ack_eliciting = true;
+  ctx->in_flight = true;
+}
+
+static int tx_ack(pq_conn *c, pq_tx_ctx *ctx) {
+  pq_space *sp = &c->spaces[ctx->space];
+  pq_frame f;
+  uint64_t delay;
+  ssize_t n;
+  if (pq_ranges_empty(&sp->rcvd)) return 0;
+  if (!sp->ack_now && sp->ack_deadline > ctx->now && sp->eliciting_unacked == 0) return 0;
+  delay = (ctx->now - sp->largest_rcvd_time) / 1000 >> c->settings.ack_delay_exponent;
+  if (pq_frame_ack_from_ranges(&f, &sp->rcvd, 0, delay)) return 0;
+  n = pq_frame_write(&f, ctx->p, ROOM(ctx));
+  if (n < 0) return (int)n;
+  ctx->p += n;
+  sp->ack_now = false;
+  sp->ack_deadline = PQ_TSTAMP_NEVER;
+  sp->eliciting_unacked = 0;
+  return 0;
+}
+
+static int tx_handshake_done(pq_conn *c, pq_tx_ctx *ctx) {
+  pq_rtx r = {.kind = PQ_RTX_HANDSHAKE_DONE};
+  if (ctx->space != PQ_PNS_APP || !c->handshake_done_pending || !ctx->cc_ok) return 0;
+  if (ROOM(ctx) < 1) return PQ_ERR_NOBUF;
+  if (!pq_tx_add_rtx(ctx, &r)) return PQ_ERR_NOBUF;
+  *ctx->p++ = PQ_FT_HANDSHAKE_DONE;
+  c->handshake_done_pending = false;
+  eliciting(ctx);
+  return 0;
+}
+
+static int tx_crypto(pq_conn *c, pq_tx_ctx *ctx) {
+  pq_strm_tx *tx = &c->spaces[ctx->space].crypto_tx;
+  for (;;) {
+    size_t hdr = 1 + pq_varint_len(tx->write_off) + 2, len;
+    uint64_t off;
+    bool fin;
+    pq_rtx r = {.kind = PQ_RTX_CRYPTO, .level = (uint8_t)ctx->space};
+    if (ROOM(ctx) <= hdr + 1 || ctx->nrtx >= PQ_CONN_MAX_RTX) return 0;
+    if (!pq_strm_tx_take(tx, ROOM(ctx) - hdr, UINT64_MAX, &off, &len, &fin)) return 0;
+    r.off = off;
+    r.len = len;
+    pq_tx_add_rtx(ctx, &r);
+    *ctx->p++ = PQ_FT_CRYPTO;
+    ctx->p = pq_varint_write(ctx->p, off);
+    ctx->p = pq_varint_write_n(ctx->p, len, 2);
+    pq_strm_tx_copy(tx, off, ctx->p, len);
+    ctx->p += len;
+    eliciting(ctx);
+  }
+}
+
+/* One integer frame (MAX_DATA, MAX_STREAMS) with its retransmission item. */
+static int put_value_frame(pq_tx_ctx *ctx, uint64_t type, uint64_t v, uint8_t kind) {
+  pq_rtx r = {.kind = kind};
+  if (ROOM(ctx) < 1 + pq_varint_len(v) || ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+  pq_tx_add_rtx(ctx, &r);
+  ctx->p = pq_varint_write(ctx->p, type);
+  ctx->p = pq_varint_write(ctx->p, v);
+  eliciting(ctx);
+  return 0;
+}
+
+static int tx_max_data(pq_conn *c, pq_tx_ctx *ctx) {
+  uint64_t v;
+  int rv;
+  if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+  if (!c->max_data_pending && !pq_flow_rx_should_update(&c->frx)) return 0;
+  v = pq_flow_rx_should_update(&c->frx) ? c->frx.max : c->frx.max;
+  if (ROOM(ctx) < 9) return PQ_ERR_NOBUF;
+  if (pq_flow_rx_should_update(&c->frx)) v = pq_flow_rx_update(&c->frx, ctx->now, srtt(c));
+  rv = put_value_frame(ctx, PQ_FT_MAX_DATA, v, PQ_RTX_MAX_DATA);
+  if (rv == 0) c->max_data_pending = false;
+  return rv;
+}
+
+static int tx_max_streams(pq_conn *c, pq_tx_ctx *ctx) {
+  for (int k = 0; k < 2; k++) {
+    pq_streams_rx *s = k == 0 ? &c->srx_bidi : &c->srx_uni;
+    bool *pending = k == 0 ? &c->max_streams_bidi_pending : &c->max_streams_uni_pending;
+    uint64_t v;
+    int rv;
+    if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+    if (!*pending && !pq_streams_rx_should_update(s)) continue;
+    if (ROOM(ctx) < 9) return PQ_ERR_NOBUF;
+    v = pq_streams_rx_should_update(s) ? pq_streams_rx_update(s) : s->max;
+    rv = put_value_frame(ctx, k == 0 ? PQ_FT_MAX_STREAMS_BIDI : PQ_FT_MAX_STREAMS_UNI, v,
+                         k == 0 ? PQ_RTX_MAX_STREAMS_BIDI : PQ_RTX_MAX_STREAMS_UNI);
+    if (rv) return rv;
+    *pending = false;
+  }
+  return 0;
+}
+
+static int tx_max_stream_data(pq_conn *c, pq_tx_ctx *ctx) {
+  if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+  for (size_t i = 0; i < c->nstreams; i++) {
+    pq_stream *s = c->streams[i];
+    pq_rtx r = {.kind = PQ_RTX_MAX_STREAM_DATA, .id = s->id};
+    uint64_t v;
+    bool update;
+    if (!s->can_recv || s->peer_reset || s->rx.has_final) continue;
+    update = pq_flow_rx_should_update(&s->frx);
+    if (!update && !s->max_stream_data_pending) continue;
+    if (ROOM(ctx) < 1 + 8 + 8 || ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+    v = update ? pq_flow_rx_update(&s->frx, ctx->now, srtt(c)) : s->frx.max;
+    pq_strm_rx_set_window(&s->rx, s->frx.window);
+    pq_tx_add_rtx(ctx, &r);
+    *ctx->p++ = PQ_FT_MAX_STREAM_DATA;
+    ctx->p = pq_varint_write(ctx->p, s->id);
+    ctx->p = pq_varint_write(ctx->p, v);
+    s->max_stream_data_pending = false;
+    eliciting(ctx);
+  }
+  return 0;
+}
+
+static int tx_reset_stream(pq_conn *c, pq_tx_ctx *ctx) {
+  if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+  for (size_t i = 0; i < c->nstreams; i++) {
+    pq_stream *s = c->streams[i];
+    pq_rtx r = {.kind = PQ_RTX_RESET_STREAM, .id = s->id};
+    if (!s->reset_pending) continue;
+    if (ROOM(ctx) < 1 + 8 + 8 + 8 || ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+    pq_tx_add_rtx(ctx, &r);
+    *ctx->p++ = PQ_FT_RESET_STREAM;
+    ctx->p = pq_varint_write(ctx->p, s->id);
+    ctx->p = pq_varint_write(ctx->p, s->reset_error);
+    ctx->p = pq_varint_write(ctx->p, s->tx.send_off);
+    s->reset_pending = false;
+    s->reset_sent = true;
+    eliciting(ctx);
+  }
+  return 0;
+}
+
+static int tx_stop_sending(pq_conn *c, pq_tx_ctx *ctx) {
+  if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+  for (size_t i = 0; i < c->nstreams; i++) {
+    pq_stream *s = c->streams[i];
+    pq_rtx r = {.kind = PQ_RTX_STOP_SENDING, .id = s->id};
+    if (!s->stop_pending) continue;
+    if (ROOM(ctx) < 1 + 8 + 8 || ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+    pq_tx_add_rtx(ctx, &r);
+    *ctx->p++ = PQ_FT_STOP_SENDING;
+    ctx->p = pq_varint_write(ctx->p, s->id);
+    ctx->p = pq_varint_write(ctx->p, s->stop_error);
+    s->stop_pending = false;
+    eliciting(ctx);
+  }
+  return 0;
+}
+
+/* Fills the packet with STREAM frames, streams taken round-robin. */
+static int tx_stream(pq_conn *c, pq_tx_ctx *ctx) {
+  size_t tried = 0;
+  if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+  while (tried < c->nstreams) {
+    size_t i = c->next_stream_rr % c->nstreams;
+    pq_stream *s = c->streams[i];
+    uint64_t limit = s->ftx.max, conn_limit = s->ftx.sent + pq_flow_tx_credit(&c->ftx);
+    uint64_t off, end;
+    size_t len, hdr = 1 + pq_varint_len(s->id) + 8 + 2;
+    bool fin;
+    ssize_t hl;
+    pq_rtx r = {.kind = PQ_RTX_STREAM, .id = s->id};
+    if (conn_limit < limit) limit = conn_limit;
+    if (!s->can_send || s->reset_sent || s->reset_pending ||
+        !pq_strm_tx_pending(&s->tx, limit)) {
+      c->next_stream_rr = i + 1;
+      tried++;
+      continue;
+    }
+    if (ROOM(ctx) <= hdr || ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+    if (!pq_strm_tx_take(&s->tx, ROOM(ctx) - hdr, limit, &off, &len, &fin)) {
+      c->next_stream_rr = i + 1;
+      tried++;
+      continue;
+    }
+    hl = pq_frame_stream_header_write(ctx->p, ROOM(ctx), s->id, off, len, fin, true);
+    if (hl < 0) {
+      pq_strm_tx_on_lost(&s->tx, off, len, fin); /* give it back */
+      return (int)hl;
+    }
+    ctx->p += hl;
+    pq_strm_tx_copy(&s->tx, off, ctx->p, len);
+    ctx->p += len;
+    r.off = off;
+    r.len = len;
+    r.fin = fin;
+    pq_tx_add_rtx(ctx, &r);
+    end = off + len;
+    if (end > s->ftx.sent) {
+      pq_flow_tx_on_sent(&c->ftx, end - s->ftx.sent);
+      pq_flow_tx_on_sent(&s->ftx, end - s->ftx.sent);
+    }
+    eliciting(ctx);
+    /* Next packet starts with the next stream; this one may still fill this packet. */
+    c->next_stream_rr = i + 1;
+    tried = 0;
+    if (ROOM(ctx) <= hdr) return 0;
+  }
+  return 0;
+}
+
+static int tx_ping(pq_conn *c, pq_tx_ctx *ctx) {
+  if (!ctx->probe || ctx->ack_eliciting) return 0;
+  if (ROOM(ctx) < 1) return PQ_ERR_NOBUF;
+  *ctx->p++ = PQ_FT_PING;
+  eliciting(ctx);
+  return 0;
+}
+
+/* ---- sent frames coming back ---- */
+
+void pq_conn_rtx_acked(pq_conn *c, const pq_rtx *r) {
+  pq_stream *s;
+  switch (r->kind) {
+  case PQ_RTX_CRYPTO:
+    if (!c->spaces[r->level].discarded)
+      pq_strm_tx_on_acked(&c->spaces[r->level].crypto_tx, r->off, r->len, false);
+    break;
+  case PQ_RTX_STREAM:
+    if ((s = pq_conn_find_stream(c, r->id)) != NULL) {
+      pq_strm_tx_on_acked(&s->tx, r->off, r->len, r->fin);
+      pq_conn_stream_maybe_closed(c, s);
+    }
+    break;
+  case PQ_RTX_RESET_STREAM:
+    if ((s = pq_conn_find_stream(c, r->id)) != NULL) {
+      s->reset_acked = true;
+      pq_conn_stream_maybe_closed(c, s);
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r) {
+  pq_stream *s = NULL;
+  if (r->kind == PQ_RTX_STREAM || r->kind == PQ_RTX_MAX_STREAM_DATA ||
+      r->kind == PQ_RTX_RESET_STREAM || r->kind == PQ_RTX_STOP_SENDING) {
+    s = pq_conn_find_stream(c, r->id);
+    if (!s) return;
+  }
+  switch (r->kind) {
+  case PQ_RTX_CRYPTO:
+    if (!c->spaces[r->level].discarded)
+      pq_strm_tx_on_lost(&c->spaces[r->level].crypto_tx, r->off, r->len, false);
+    break;
+  case PQ_RTX_STREAM:
+    if (!s->reset_sent && !s->reset_pending) pq_strm_tx_on_lost(&s->tx, r->off, r->len, r->fin);
+    break;
+  case PQ_RTX_HANDSHAKE_DONE: c->handshake_done_pending = true; break;
+  case PQ_RTX_MAX_DATA: c->max_data_pending = true; break;
+  case PQ_RTX_MAX_STREAMS_BIDI: c->max_streams_bidi_pending = true; break;
+  case PQ_RTX_MAX_STREAMS_UNI: c->max_streams_uni_pending = true; break;
+  case PQ_RTX_MAX_STREAM_DATA: s->max_stream_data_pending = true; break;
+  case PQ_RTX_RESET_STREAM: s->reset_pending = true; break;
+  case PQ_RTX_STOP_SENDING:
+    if (!s->peer_reset && !pq_strm_rx_done(&s->rx)) s->stop_pending = true;
+    break;
+  default: break;
+  }
+}
+
+/* ---- the table ---- */
+
+#define STREAM_ROW {rx_stream, tx_stream}
+
+const pq_conn_frame_def pq_conn_frame_table[PQ_FT_TABLE_SIZE] = {
+    [PQ_FT_PADDING] = {rx_ignore, NULL},
+    [PQ_FT_PING] = {rx_ignore, tx_ping},
+    [PQ_FT_ACK] = {rx_ack, tx_ack},
+    [PQ_FT_ACK_ECN] = {rx_ack, NULL},
+    [PQ_FT_RESET_STREAM] = {rx_reset_stream, tx_reset_stream},
+    [PQ_FT_STOP_SENDING] = {rx_stop_sending, tx_stop_sending},
+    [PQ_FT_CRYPTO] = {rx_crypto, tx_crypto},
+    [PQ_FT_NEW_TOKEN] = {rx_new_token, NULL},
+    [0x08] = STREAM_ROW, [0x09] = {rx_stream, NULL}, [0x0a] = {rx_stream, NULL},
+    [0x0b] = {rx_stream, NULL}, [0x0c] = {rx_stream, NULL}, [0x0d] = {rx_stream, NULL},
+    [0x0e] = {rx_stream, NULL}, [0x0f] = {rx_stream, NULL},
+    [PQ_FT_MAX_DATA] = {rx_max_data, tx_max_data},
+    [PQ_FT_MAX_STREAM_DATA] = {rx_max_stream_data, tx_max_stream_data},
+    [PQ_FT_MAX_STREAMS_BIDI] = {rx_max_streams, tx_max_streams},
+    [PQ_FT_MAX_STREAMS_UNI] = {rx_max_streams, NULL},
+    [PQ_FT_DATA_BLOCKED] = {rx_ignore, NULL},
+    [PQ_FT_STREAM_DATA_BLOCKED] = {rx_stream_data_blocked, NULL},
+    [PQ_FT_STREAMS_BLOCKED_BIDI] = {rx_ignore, NULL},
+    [PQ_FT_STREAMS_BLOCKED_UNI] = {rx_ignore, NULL},
+    [PQ_FT_NEW_CONNECTION_ID] = {rx_ignore, NULL},    /* one CID each way for now */
+    [PQ_FT_RETIRE_CONNECTION_ID] = {rx_ignore, NULL},
+    [PQ_FT_PATH_CHALLENGE] = {rx_ignore, NULL},       /* no migration yet */
+    [PQ_FT_PATH_RESPONSE] = {rx_ignore, NULL},
+    [PQ_FT_CONNECTION_CLOSE] = {rx_close, NULL},      /* sent by the closing path */
+    [PQ_FT_CONNECTION_CLOSE_APP] = {rx_close, NULL},
+    [PQ_FT_HANDSHAKE_DONE] = {rx_handshake_done, tx_handshake_done},
+    [PQ_FT_DATAGRAM] = {rx_datagram, NULL},
+    [PQ_FT_DATAGRAM_LEN] = {rx_datagram, NULL},
+};
+
+/* ACK first (it must not be crowded out), control frames, then data, PING last (only
+ * a probe with nothing else ack-eliciting). */
+const uint8_t pq_conn_send_order[] = {
+    PQ_FT_ACK,          PQ_FT_HANDSHAKE_DONE, PQ_FT_CRYPTO,      PQ_FT_MAX_DATA,
+    PQ_FT_MAX_STREAMS_BIDI, PQ_FT_MAX_STREAM_DATA, PQ_FT_RESET_STREAM, PQ_FT_STOP_SENDING,
+    PQ_FT_STREAM,       PQ_FT_PING,
+};
+const size_t pq_conn_send_order_len = sizeof(pq_conn_send_order);

@@ -1,0 +1,134 @@
+/*
+ * pq_server.c: the listener side: routes datagrams to connections by destination
+ * connection ID and creates a connection for a new client Initial.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pq_conn.h"
+#include "pq_tls.h"
+
+struct pq_server {
+  pq_settings settings;
+  pq_callbacks cb;
+  void *user;
+  const pq_hs_ops *hs;   /* pq_hs_tls; tests may set pq_hs_null */
+  pq_tls_ctx *tls_ctx;   /* shared by every connection (certificate loaded once) */
+  char cc_name[32];
+  pq_conn **conns;
+  size_t n, cap;
+};
+
+int pq_server_new(pq_server **out, const pq_settings *settings,
+                  const pq_callbacks *callbacks, const char *cert_file,
+                  const char *key_file, void *user) {
+  pq_server *s;
+  pq_tls_ctx_config tc;
+  int rv;
+  if (!out || !settings) return PQ_ERR_INVALID_ARG;
+  *out = NULL;
+  s = calloc(1, sizeof(*s));
+  if (!s) return PQ_ERR_NOMEM;
+  memset(&tc, 0, sizeof(tc));
+  tc.is_server = 1;
+  tc.alpn = settings->alpn;
+  tc.cert_file = cert_file;
+  tc.key_file = key_file;
+  tc.ciphers = settings->ciphers;
+  tc.keylog_file = settings->keylog_file;
+  /* Without a certificate there is no TLS: only the internal test driver works. */
+  if (cert_file || key_file) {
+    if ((rv = pq_tls_ctx_new(&s->tls_ctx, &tc))) {
+      free(s);
+      return rv;
+    }
+    s->hs = &pq_hs_tls;
+  }
+  s->settings = *settings;
+  snprintf(s->cc_name, sizeof(s->cc_name), "%s",
+           settings->cc_algorithm ? settings->cc_algorithm : "newreno");
+  s->settings.cc_algorithm = s->cc_name;
+  s->settings.alpn = NULL; /* borrowed: not kept (the TLS context has it) */
+  s->settings.keylog_file = s->settings.qlog_dir = NULL;
+  if (callbacks) s->cb = *callbacks;
+  s->user = user;
+  *out = s;
+  return 0;
+}
+
+void pq_server_set_hs(pq_server *s, const pq_hs_ops *hs) { s->hs = hs; }
+
+void pq_server_del(pq_server *s) {
+  if (!s) return;
+  for (size_t i = 0; i < s->n; i++) pq_conn_del(s->conns[i]);
+  free(s->conns);
+  pq_tls_ctx_del(s->tls_ctx);
+  free(s);
+}
+
+static int add_conn(pq_server *s, pq_conn *c) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    pq_conn **v = realloc(s->conns, cap * sizeof(*v));
+    if (!v) return PQ_ERR_NOMEM;
+    s->conns = v;
+    s->cap = cap;
+  }
+  s->conns[s->n++] = c;
+  return 0;
+}
+
+int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_t len,
+                   pq_tstamp now, pq_conn **conn_out) {
+  pq_pkt_hdr h;
+  pq_hs_config cfg;
+  pq_conn *c;
+  int rv;
+  if (conn_out) *conn_out = NULL;
+  if (!s || !data) return PQ_ERR_INVALID_ARG;
+  if (pq_pkt_parse(data, len, PQ_CONN_CID_LEN, &h)) return PQ_ERR_DROP;
+  for (size_t i = 0; i < s->n; i++) {
+    if (pq_conn_is_closed(s->conns[i])) continue;
+    if (pq_conn_owns_cid(s->conns[i], h.dcid, h.dcid_len)) {
+      if (conn_out) *conn_out = s->conns[i];
+      return pq_conn_read(s->conns[i], path, data, len, now);
+    }
+  }
+  /* A new connection needs a v1 Initial in a full-size datagram (RFC 9000 §14.1).
+   * Version negotiation and stateless resets are not generated yet. */
+  if (h.type != PQ_PKT_INITIAL || h.version != PQ_VERSION_1 || len < PQ_CONN_MIN_INITIAL)
+    return PQ_ERR_DROP;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.tls_ctx = s->tls_ctx;
+  rv = pq_conn_server_new_ex(&c, &s->settings, &s->cb, path, s->hs, &cfg, &h, s->user, now);
+  if (rv) return rv == PQ_ERR_INVALID_ARG ? PQ_ERR_DROP : rv;
+  rv = pq_conn_read(c, path, data, len, now);
+  /* Keep the connection only if its first packet authenticated: a corrupted or forged
+   * Initial must not leave state behind. */
+  if (c->stats.packets_received == 0) {
+    pq_conn_del(c);
+    return PQ_ERR_DROP;
+  }
+  if (add_conn(s, c)) {
+    pq_conn_del(c);
+    return PQ_ERR_NOMEM;
+  }
+  if (conn_out) *conn_out = c;
+  return rv;
+}
+
+size_t pq_server_reap(pq_server *s) {
+  size_t w = 0, n = 0;
+  if (!s) return 0;
+  for (size_t r = 0; r < s->n; r++) {
+    if (pq_conn_is_closed(s->conns[r])) {
+      pq_conn_del(s->conns[r]);
+      n++;
+    } else {
+      s->conns[w++] = s->conns[r];
+    }
+  }
+  s->n = w;
+  return n;
+}
