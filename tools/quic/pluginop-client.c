@@ -263,7 +263,8 @@ static void on_streams_available(pq_conn *c, bool bidi, uint64_t max, void *user
 static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   client *cl = user;
   cl->closed = true;
-  qt_close_str(info, cl->close_msg, sizeof(cl->close_msg));
+  if (!cl->close_msg[0]) /* the first reason (a socket error, say) is the one to show */
+    qt_close_str(info, cl->close_msg, sizeof(cl->close_msg));
 }
 
 static const pq_callbacks pq_cbs = {

@@ -2,7 +2,8 @@
  * pluginop-server: serves the files under a folder over HTTP/3 with the pluginop QUIC
  * stack.
  *
- *   pluginop-server [--cert F --key F] [--root DIR] [--qlog-dir DIR] ADDR PORT
+ *   pluginop-server [--cert F --key F] [--root DIR] [--ciphers LIST] [--qlog-dir DIR]
+ *                   [--verbose] ADDR PORT
  *
  * GET and HEAD of https://HOST:PORT/PATH answer DIR/PATH (index.html for a folder);
  * paths leaving DIR ("..") get 404. Without --cert/--key a self-signed certificate for
@@ -60,6 +61,7 @@ typedef struct server {
   sconn *cur; /* connection whose callbacks are running (pq shares one user pointer) */
   uint64_t served, bytes;
   bool verbose;
+  uint32_t ciphers;
 } server;
 
 static volatile sig_atomic_t stop_requested;
@@ -74,6 +76,8 @@ static void usage(FILE *f) {
           "  --key FILE       private key (PEM); without both a self-signed certificate\n"
           "                   for localhost/127.0.0.1/::1 is made and its path printed\n"
           "  --root DIR       folder to serve (default: .)\n"
+          "  --ciphers LIST   TLS 1.3 cipher suites accepted (default: AES-128-GCM,\n"
+          "                   AES-256-GCM,CHACHA20-POLY1305)\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
           "  --verbose        one line per request on stderr\n"
           "  --help           this text\n"
@@ -384,8 +388,10 @@ static int parse_args(server *s, int argc, char **argv) {
       {"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
       {"root", required_argument, NULL, 'r'},     {"qlog-dir", required_argument, NULL, 'q'},
       {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
+      {"ciphers", required_argument, NULL, 'C'},
       {NULL, 0, NULL, 0}};
   struct stat st;
+  char bad[64];
   int ch;
   while ((ch = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
     switch (ch) {
@@ -394,6 +400,13 @@ static int parse_args(server *s, int argc, char **argv) {
     case 'r': s->root = optarg; break;
     case 'q': s->qlog_dir = optarg; break;
     case 'v': s->verbose = true; break;
+    case 'C':
+      if (qt_parse_ciphers(optarg, &s->ciphers, bad, sizeof(bad)) < 0) {
+        fprintf(stderr, "pluginop-server: unknown cipher suite '%s' (known: AES-128-GCM, "
+                "AES-256-GCM, CHACHA20-POLY1305)\n", bad);
+        return EXIT_USAGE;
+      }
+      break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return EXIT_USAGE;
     }
@@ -458,6 +471,7 @@ int main(int argc, char **argv) {
   set.keylog_file = getenv("SSLKEYLOGFILE");
   if (set.keylog_file && !*set.keylog_file) set.keylog_file = NULL;
   set.qlog_dir = s.qlog_dir;
+  set.ciphers = s.ciphers;
   set.initial_max_data = 64ull << 20;
   if ((rv = pq_server_new(&s.ps, &set, &pq_cbs, s.cert, s.key, &s)) < 0) {
     fprintf(stderr, "pluginop-server: cannot load the certificate %s / key %s (error %d)\n",
