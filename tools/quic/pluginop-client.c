@@ -46,7 +46,8 @@ typedef struct req {
 typedef struct client {
   const char *out_dir, *ca, *qlog_dir, *keylog;
   uint32_t ciphers;
-  bool insecure, tty;
+  double tx_loss, rx_loss;
+  bool insecure, tty, verbose;
   req *reqs;
   size_t nreqs;
   /* the connection being run */
@@ -75,6 +76,10 @@ static void usage(FILE *f) {
           "  --ca FILE        also trust the CA certificate(s) in FILE (PEM)\n"
           "  --insecure       do not verify the server's certificate\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
+          "  --verbose        connection statistics on stderr at the end\n"
+          "  --tx-loss P, --rx-loss P\n"
+          "                   drop each datagram sent / received with probability P\n"
+          "                   (0..1; for tests)\n"
           "  --help           this text\n"
           "SSLKEYLOGFILE in the environment: TLS secrets are appended there.\n"
           "Exit status: 0 when every URL answered 200 with a complete body, 1 otherwise,\n"
@@ -363,6 +368,7 @@ static pq_settings make_settings(const client *cl) {
   s.qlog_dir = cl->qlog_dir;
   s.initial_max_data = 64ull << 20;
   s.initial_max_stream_data_bidi_local = 16ull << 20;
+  s.max_ack_delay = QT_MAX_ACK_DELAY;
   return s;
 }
 
@@ -379,6 +385,7 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
     fprintf(stderr, "pluginop-client: %s: %s\n", addr, strerror(-rv));
     return -1;
   }
+  qt_udp_set_loss(&cl->udp, cl->tx_loss, cl->rx_loss);
   memset(&path, 0, sizeof(path));
   memcpy(&path.local, &cl->udp.local, cl->udp.local_len);
   path.local_len = cl->udp.local_len;
@@ -395,7 +402,7 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
     qt_udp_close(&cl->udp);
     return -2;
   }
-  if (qt_h3_init(&cl->h3, cl->conn, false, &h3_cbs, cl) < 0) {
+  if (qt_h3_init(&cl->h3, cl->conn, false, 0, &h3_cbs, cl) < 0) {
     fprintf(stderr, "pluginop-client: %s\n", cl->h3.err);
     return -2;
   }
@@ -420,6 +427,7 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
 static void end_connection(client *cl) {
   if (cl->conn) {
     pq_tstamp now = qt_now();
+    if (cl->verbose) qt_print_stats("pluginop-client", cl->conn, &cl->udp);
     if (pq_conn_close(cl->conn, 0x100 /* H3_NO_ERROR */, "", now) == 0)
       qt_drive_send(&cl->udp, cl->conn, now); /* the close goes out; no need to drain */
     qt_h3_free(&cl->h3);
@@ -505,11 +513,24 @@ static int open_outputs(client *cl) {
   return 0;
 }
 
+static int parse_prob(const char *arg, double *out) {
+  char *end;
+  double p = strtod(arg, &end);
+  if (*end || end == arg || !(p >= 0 && p <= 1)) {
+    fprintf(stderr, "pluginop-client: loss probability must be in 0..1, not '%s'\n", arg);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
 static int parse_args(client *cl, int argc, char **argv) {
   static const struct option opts[] = {
       {"output", required_argument, NULL, 'o'}, {"ciphers", required_argument, NULL, 'c'},
       {"ca", required_argument, NULL, 'a'},     {"insecure", no_argument, NULL, 'k'},
       {"qlog-dir", required_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+      {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'r'},
+      {"verbose", no_argument, NULL, 'v'},
       {NULL, 0, NULL, 0}};
   char bad[64];
   int ch;
@@ -518,7 +539,12 @@ static int parse_args(client *cl, int argc, char **argv) {
     case 'o': cl->out_dir = optarg; break;
     case 'a': cl->ca = optarg; break;
     case 'k': cl->insecure = true; break;
+    case 'v': cl->verbose = true; break;
     case 'q': cl->qlog_dir = optarg; break;
+    case 't':
+    case 'r':
+      if (parse_prob(optarg, ch == 't' ? &cl->tx_loss : &cl->rx_loss) < 0) return EXIT_USAGE;
+      break;
     case 'c':
       if (qt_parse_ciphers(optarg, &cl->ciphers, bad, sizeof(bad)) < 0) {
         fprintf(stderr, "pluginop-client: unknown cipher suite '%s' (known: AES-128-GCM, "

@@ -8,7 +8,8 @@
  * GET and HEAD of https://HOST:PORT/PATH answer DIR/PATH (index.html for a folder);
  * paths leaving DIR ("..") get 404. Without --cert/--key a self-signed certificate for
  * "localhost", 127.0.0.1 and ::1 is made and its location printed. PORT 0 picks a free
- * port; the "listening on" line says which. SIGINT/SIGTERM stop it.
+ * port; the "listening on" line says which. SIGINT/SIGTERM stop it; SIGUSR1 prints each
+ * connection's counters.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,10 +63,13 @@ typedef struct server {
   uint64_t served, bytes;
   bool verbose;
   uint32_t ciphers;
+  double tx_loss, rx_loss;
+  uint64_t bidi_window; /* initial_max_streams_bidi we announce */
 } server;
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, stats_requested;
 static void on_signal(int sig) { stop_requested = 1; }
+static void on_usr1(int sig) { stats_requested = 1; }
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -80,6 +84,9 @@ static void usage(FILE *f) {
           "                   AES-256-GCM,CHACHA20-POLY1305)\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
           "  --verbose        one line per request on stderr\n"
+          "  --tx-loss P, --rx-loss P\n"
+          "                   drop each datagram sent / received with probability P\n"
+          "                   (0..1; for tests)\n"
           "  --help           this text\n"
           "SSLKEYLOGFILE in the environment: TLS secrets are appended there.\n");
 }
@@ -250,7 +257,7 @@ static sconn *add_conn(server *s, pq_conn *c) {
   if (!sc) return NULL;
   sc->conn = c;
   sc->srv = s;
-  if (qt_h3_init(&sc->h3, c, true, &h3_cbs, sc) < 0) {
+  if (qt_h3_init(&sc->h3, c, true, s->bidi_window, &h3_cbs, sc) < 0) {
     fprintf(stderr, "pluginop-server: %s\n", sc->h3.err);
     free(sc);
     return NULL;
@@ -293,6 +300,7 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   char msg[200];
   if (!s->verbose) return;
   fprintf(stderr, "connection closed: %s\n", qt_close_str(info, msg, sizeof(msg)));
+  qt_print_stats("connection", c, &s->udp);
 }
 
 static const pq_callbacks pq_cbs = {
@@ -354,6 +362,16 @@ static void step(server *s) {
     if (exp < next) next = exp;
   }
   s->cur = NULL;
+  if (stats_requested) { /* SIGUSR1: where every connection stands */
+    stats_requested = 0;
+    for (sconn *sc = s->conns; sc; sc = sc->next) {
+      fprintf(stderr, "connection %p: %zu HTTP/3 streams blocked, expiry in %.3f ms; ",
+              (void *)sc->conn, sc->h3.nblocked,
+              pq_conn_expiry(sc->conn) == PQ_TSTAMP_NEVER ? -1.0
+              : ((double)pq_conn_expiry(sc->conn) - (double)now) / 1e6);
+      qt_print_stats("now", sc->conn, &s->udp);
+    }
+  }
   reap(s);
   qt_wait(&s->udp, want_write, next, 500000000u);
 }
@@ -383,12 +401,24 @@ static int self_signed(server *s, char *dir, size_t dir_cap, char *cert, char *k
   return 0;
 }
 
+static int parse_prob(const char *arg, double *out) {
+  char *end;
+  double p = strtod(arg, &end);
+  if (*end || end == arg || !(p >= 0 && p <= 1)) {
+    fprintf(stderr, "pluginop-server: loss probability must be in 0..1, not '%s'\n", arg);
+    return -1;
+  }
+  *out = p;
+  return 0;
+}
+
 static int parse_args(server *s, int argc, char **argv) {
   static const struct option opts[] = {
       {"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
       {"root", required_argument, NULL, 'r'},     {"qlog-dir", required_argument, NULL, 'q'},
       {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
       {"ciphers", required_argument, NULL, 'C'},
+      {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'R'},
       {NULL, 0, NULL, 0}};
   struct stat st;
   char bad[64];
@@ -400,6 +430,10 @@ static int parse_args(server *s, int argc, char **argv) {
     case 'r': s->root = optarg; break;
     case 'q': s->qlog_dir = optarg; break;
     case 'v': s->verbose = true; break;
+    case 't':
+    case 'R':
+      if (parse_prob(optarg, ch == 't' ? &s->tx_loss : &s->rx_loss) < 0) return EXIT_USAGE;
+      break;
     case 'C':
       if (qt_parse_ciphers(optarg, &s->ciphers, bad, sizeof(bad)) < 0) {
         fprintf(stderr, "pluginop-server: unknown cipher suite '%s' (known: AES-128-GCM, "
@@ -472,7 +506,9 @@ int main(int argc, char **argv) {
   if (set.keylog_file && !*set.keylog_file) set.keylog_file = NULL;
   set.qlog_dir = s.qlog_dir;
   set.ciphers = s.ciphers;
+  s.bidi_window = set.initial_max_streams_bidi;
   set.initial_max_data = 64ull << 20;
+  set.max_ack_delay = QT_MAX_ACK_DELAY;
   if ((rv = pq_server_new(&s.ps, &set, &pq_cbs, s.cert, s.key, &s)) < 0) {
     fprintf(stderr, "pluginop-server: cannot load the certificate %s / key %s (error %d)\n",
             s.cert, s.key, rv);
@@ -482,8 +518,10 @@ int main(int argc, char **argv) {
     pq_server_del(s.ps);
     return rv;
   }
+  qt_udp_set_loss(&s.udp, s.tx_loss, s.rx_loss);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
+  signal(SIGUSR1, on_usr1);
   signal(SIGPIPE, SIG_IGN);
   while (!stop_requested) step(&s);
   while (s.conns) {

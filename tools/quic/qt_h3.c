@@ -24,8 +24,8 @@ static int on_reset_stream(nghttp3_conn *c, int64_t sid, uint64_t code, void *cu
   return 0;
 }
 
-int qt_h3_init(qt_h3 *h, pq_conn *conn, bool server, const nghttp3_callbacks *cb,
-               void *user) {
+int qt_h3_init(qt_h3 *h, pq_conn *conn, bool server, uint64_t peer_bidi_window,
+               const nghttp3_callbacks *cb, void *user) {
   nghttp3_callbacks all = *cb;
   nghttp3_settings set;
   int rv;
@@ -34,6 +34,7 @@ int qt_h3_init(qt_h3 *h, pq_conn *conn, bool server, const nghttp3_callbacks *cb
   h->user = user;
   h->server = server;
   h->max_peer_bidi = -1;
+  h->peer_bidi_window = peer_bidi_window;
   all.acked_stream_data = on_acked;
   all.stop_sending = on_stop_sending;
   all.reset_stream = on_reset_stream;
@@ -45,6 +46,7 @@ int qt_h3_init(qt_h3 *h, pq_conn *conn, bool server, const nghttp3_callbacks *cb
     h->h3 = NULL;
     return -1;
   }
+  if (server) nghttp3_conn_set_max_client_streams_bidi(h->h3, peer_bidi_window);
   return 0;
 }
 
@@ -97,7 +99,11 @@ int qt_h3_on_stream_data(qt_h3 *h, int64_t sid, const uint8_t *data, size_t len,
   if (h->server && !h->started && qt_h3_start(h) < 0) return -1;
   if (h->server && (sid & 3) == 0 && sid > h->max_peer_bidi) {
     h->max_peer_bidi = sid;
-    nghttp3_conn_set_max_client_streams_bidi(h->h3, (uint64_t)sid / 4 + 1);
+    /* pq gives a stream back to the peer's limit as one closes, so the limit it has
+     * granted is at most the streams opened so far plus the initial window (pq tells
+     * no exact figure). Chromium sends PRIORITY_UPDATE for a stream before opening it,
+     * and nghttp3 rejects ids past this bound with H3_ID_ERROR. */
+    nghttp3_conn_set_max_client_streams_bidi(h->h3, (uint64_t)sid / 4 + 1 + h->peer_bidi_window);
   }
   n = nghttp3_conn_read_stream(h->h3, sid, data, len, fin);
   return check(h, (int)(n < 0 ? n : 0), "receive", 0);

@@ -30,15 +30,17 @@ typedef struct qt_h3 {
   int64_t blocked[QT_H3_MAX_BLOCKED]; /* streams whose QUIC send buffer was full */
   size_t nblocked;
   int64_t max_peer_bidi;              /* highest peer bidi stream seen (server) */
+  uint64_t peer_bidi_window;          /* our initial_max_streams_bidi (server) */
   uint64_t err_code;                  /* H3 error code when failed */
   char err[128];
 } qt_h3;
 
 /* Sets up nghttp3 for |conn| (not yet the unidirectional streams: qt_h3_start once the
- * handshake is done). |cb|: the application's callbacks (copied). Returns 0 or -1
- * (h->err says why). */
-int qt_h3_init(qt_h3 *h, pq_conn *conn, bool server, const nghttp3_callbacks *cb,
-               void *user);
+ * handshake is done). |cb|: the application's callbacks (copied). A server passes the
+ * initial_max_streams_bidi it announced in |peer_bidi_window| (nghttp3 checks stream
+ * ids in PRIORITY_UPDATE frames against it). Returns 0 or -1 (h->err says why). */
+int qt_h3_init(qt_h3 *h, pq_conn *conn, bool server, uint64_t peer_bidi_window,
+               const nghttp3_callbacks *cb, void *user);
 void qt_h3_free(qt_h3 *h);
 static inline void *qt_h3_user(void *conn_user_data) {
   return ((qt_h3 *)conn_user_data)->user;

@@ -134,3 +134,20 @@ const char *qt_close_str(const pq_close_info *i, char *out, size_t cap) {
              i->reason && *i->reason ? ": " : "", i->reason ? i->reason : "");
   return out;
 }
+
+void qt_print_stats(const char *who, const pq_conn *c, const qt_udp *u) {
+  pq_conn_stats st;
+  pq_conn_get_stats(c, &st);
+  fprintf(stderr,
+          "%s: sent %llu packets / %llu bytes, received %llu / %llu, lost %llu; rtt %.3f ms "
+          "(min %.3f, var %.3f); cwnd %llu, in flight %llu; syscalls send %llu recv %llu for %llu / %llu "
+          "datagrams%s%s\n",
+          who, (unsigned long long)st.packets_sent, (unsigned long long)st.bytes_sent,
+          (unsigned long long)st.packets_received, (unsigned long long)st.bytes_received,
+          (unsigned long long)st.packets_lost, (double)st.smoothed_rtt / 1e6,
+          (double)st.min_rtt / 1e6, (double)st.rttvar / 1e6, (unsigned long long)st.cwnd,
+          (unsigned long long)st.bytes_in_flight,
+          (unsigned long long)u->sys_send, (unsigned long long)u->sys_recv,
+          (unsigned long long)u->dgrams_sent, (unsigned long long)u->dgrams_recv,
+          u->gso ? "" : ", no GSO", u->mmsg ? "" : ", no mmsg");
+}

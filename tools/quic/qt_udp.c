@@ -46,6 +46,21 @@ const char *qt_addr_str(const struct sockaddr *sa, char *out, size_t cap) {
   return out;
 }
 
+void qt_udp_set_loss(qt_udp *u, double tx, double rx) {
+  u->tx_loss = tx;
+  u->rx_loss = rx;
+  u->rng = (uint64_t)qt_now() | 1;
+}
+
+/* True with probability |p|. */
+static bool lose(qt_udp *u, double p) {
+  if (p <= 0) return false;
+  u->rng ^= u->rng << 13;
+  u->rng ^= u->rng >> 7;
+  u->rng ^= u->rng << 17;
+  return (double)(u->rng >> 11) / 9007199254740992.0 < p;
+}
+
 int qt_udp_open(qt_udp *u, const struct sockaddr *addr, socklen_t len, bool bind_it) {
   int one = 1, size = 4 << 20, rv;
   memset(u, 0, sizeof(*u));
@@ -102,6 +117,10 @@ static int recv_one(qt_udp *u) {
   u->sys_recv++;
   if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
   if (n > QT_UDP_RX_BUF) return 0; /* cut: not a datagram we could have asked for */
+  if (lose(u, u->rx_loss)) {
+    u->dropped_rx++;
+    return 0;
+  }
   rx_fill(u, 0, (size_t)n, &from, from_len);
   u->dgrams_recv++;
   return 1;
@@ -133,6 +152,10 @@ int qt_udp_recv(qt_udp *u) {
   }
   for (i = 0; i < n; i++) {
     if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+    if (lose(u, u->rx_loss)) {
+      u->dropped_rx++;
+      continue;
+    }
     if (kept != i) memmove(u->rxbuf + (size_t)kept * QT_UDP_RX_BUF,
                            u->rxbuf + (size_t)i * QT_UDP_RX_BUF, msgs[i].msg_len);
     rx_fill(u, (size_t)kept, msgs[i].msg_len, &from[i], msgs[i].msg_hdr.msg_namelen);
@@ -150,7 +173,12 @@ bool qt_udp_tx_room(const qt_udp *u) {
 uint8_t *qt_udp_tx_slot(qt_udp *u) { return u->txbuf + u->tx_used; }
 
 void qt_udp_tx_commit(qt_udp *u, size_t len, const struct sockaddr *dst, socklen_t dst_len) {
-  size_t i = u->tx_n++;
+  size_t i;
+  if (lose(u, u->tx_loss)) {
+    u->dropped_tx++;
+    return;
+  }
+  i = u->tx_n++;
   u->tx_off[i] = u->tx_used;
   u->tx_len[i] = len;
   memcpy(&u->tx_dst[i], dst, dst_len);

@@ -43,8 +43,12 @@ typedef struct qt_udp {
   /* receive buffers */
   uint8_t *rxbuf;
   qt_dgram rx[QT_UDP_BATCH];
+  /* loss injection for tests (--tx-loss/--rx-loss): probability of dropping each
+   * datagram sent / received, drawn from a xorshift generator */
+  double tx_loss, rx_loss;
+  uint64_t rng;
   /* counters, for summaries */
-  uint64_t sys_send, sys_recv, dgrams_sent, dgrams_recv;
+  uint64_t sys_send, sys_recv, dgrams_sent, dgrams_recv, dropped_tx, dropped_rx;
 } qt_udp;
 
 /* Opens a UDP socket for |addr|'s family. |bind_it|: bind to |addr| (server); otherwise
@@ -67,6 +71,9 @@ void qt_udp_tx_commit(qt_udp *u, size_t len, const struct sockaddr *dst, socklen
  * not worth stopping for), 1 when the socket is full (wait for POLLOUT, call again). */
 int qt_udp_flush(qt_udp *u);
 bool qt_udp_tx_pending(const qt_udp *u);
+
+/* Sets the loss probabilities (0..1) for tests. */
+void qt_udp_set_loss(qt_udp *u, double tx, double rx);
 
 /* Monotonic clock in ns (the pq_tstamp the programs pass in). */
 pq_tstamp qt_now(void);

@@ -5,6 +5,8 @@
 #       many      100 files on one connection, sha256 equal
 #       chacha20  both sides limited to ChaCha20-Poly1305: 5 MB arrives; a client limited
 #                 to ChaCha20 against a server limited to AES-128-GCM fails
+#       loss      10 MB with 5% of the datagrams dropped each way at both ends
+#                 (--tx-loss/--rx-loss 0.05), sha256 equal; the time is printed
 #       errors    usage errors exit 64; 404, an untrusted certificate and a closed port
 #                 exit 1 with a clear message; HEAD-less paths outside the root get 404
 . "$(dirname "$0")/common.sh"
@@ -41,6 +43,13 @@ chacha20)
   timeout 20 "$CLIENT" --ciphers AES-128-GCM --ca "$SERVER_CERT" --output "$WORK/out2" \
     "$(url small1)" 2>"$WORK/err" && fail "AES-only client got through to a ChaCha20-only server"
   cat "$WORK/err"
+  ;;
+loss)
+  head -c 10000000 /dev/urandom >"$WORK/www/f10m"
+  start_pluginop_server "$SERVER" "$WORK/www" --tx-loss 0.05 --rx-loss 0.05 --verbose
+  timeout 60 "$CLIENT" --tx-loss 0.05 --rx-loss 0.05 --verbose --ca "$SERVER_CERT" \
+    --output "$WORK/out" "$(url f10m)" || fail "download with loss failed"
+  same_files "$WORK/www" "$WORK/out" f10m
   ;;
 errors)
   "$CLIENT" >/dev/null 2>&1; [ $? = 64 ] || fail "no URL: exit 64 expected"
