@@ -39,6 +39,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       (void)pq_pkt_verify_retry(pkt, h->len, h->dcid, h->dcid_len);
     } else if (h->type == PQ_PKT_INITIAL) {
       pq_keys tx, rx;
+      if (h->token_len) { /* a server checks the token first */
+        static const uint8_t tkey[16] = {7}, tiv[12] = {9}, addr[6] = {127, 0, 0, 1, 1, 2};
+        pq_aead ta;
+        uint8_t odcid[20];
+        size_t olen;
+        int kind;
+        if (pq_aead_init(&ta, PQ_AEAD_AES_128_GCM, tkey, tiv) == 0) {
+          if (pq_token_open(&ta, h->token, h->token_len, addr, 6, 100, 50, &kind, odcid,
+                            &olen) == 0 && olen > 20)
+            abort();
+          pq_aead_free(&ta);
+        }
+      }
       if (pq_keys_init_initial(&tx, &rx, h->version, h->dcid, h->dcid_len, 1) == 0) {
         open_with(pkt, h, &rx);
         pq_keys_free(&tx);

@@ -2,10 +2,10 @@
  * pluginop QUIC: a sans-I/O QUIC v1 stack (RFC 9000/9001/9002), public API, prefix `pq_`.
  *
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
- * TLS 1.3 (GnuTLS, pq_tls). Not yet: connection migration and PATH_CHALLENGE answers,
- * NEW_CONNECTION_ID issue/retire (one connection ID each way), Version Negotiation and
- * stateless reset generation, Retry, 0-RTT, key update, PMTU discovery (datagrams are
- * 1200 bytes), qlog. Fields may still be added to the structs below.
+ * TLS 1.3 (GnuTLS, pq_tls). A server follows a client that changes address (path
+ * validation, congestion reset for a new IP); a client does not migrate by itself.
+ * Not yet: Retry, 0-RTT, PMTU discovery (datagrams are 1200 bytes), ECN, qlog,
+ * preferred_address. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
@@ -148,17 +148,26 @@ PQ_API int pq_server_new(pq_server **out, const pq_settings *settings,
 PQ_API void pq_server_del(pq_server *server);
 /* Routes a datagram to its connection by destination connection ID (creating one for
  * a new v1 Initial in a datagram of at least 1200 bytes). *conn_out is the connection
- * it went to, or NULL (dropped: unknown connection, other versions, forged or corrupted
- * Initial). Returns what pq_conn_read returns, or PQ_ERR_DROP. */
+ * it went to, or NULL (no connection: forged or corrupted Initial, or a stateless
+ * answer was queued for pq_server_write). Returns what pq_conn_read returns, or
+ * PQ_ERR_DROP. */
 PQ_API int pq_server_read(pq_server *server, const pq_path *path, const uint8_t *data,
                           size_t len, pq_tstamp now, pq_conn **conn_out);
+/* The next stateless answer to send (Version Negotiation for an unknown version,
+ * Stateless Reset for a short header packet of an unknown connection), its path in
+ * |path_out|. Call after pq_server_read until it returns 0. Returns bytes written, 0,
+ * PQ_ERR_INVALID_ARG or PQ_ERR_NOBUF (|len| too small; the answer stays queued). */
+PQ_API ssize_t pq_server_write(pq_server *server, pq_path *path_out, uint8_t *buf,
+                               size_t len);
 /* Frees the server's connections that pq_conn_is_closed; returns how many. Pointers
  * to them become invalid. */
 PQ_API size_t pq_server_reap(pq_server *server);
 
 PQ_API void pq_conn_del(pq_conn *conn);
 
-/* Processes one received datagram (|data| borrowed; |path| may be NULL). Returns 0,
+/* Processes one received datagram (|data| borrowed; |path|, the addresses it came
+ * with, may be NULL: a server connection follows the client to a new remote address).
+ * Returns 0,
  * PQ_ERR_DROP (nothing usable in it, harmless), PQ_ERR_CLOSED (draining or closed),
  * PQ_ERR_PROTOCOL (the peer broke the protocol: closing, pq_conn_write sends the
  * CONNECTION_CLOSE) or a fatal error (also closing). */
@@ -193,6 +202,10 @@ PQ_API int pq_conn_stream_stop_sending(pq_conn *conn, int64_t stream_id, uint64_
  * goes out with pq_conn_write, the connection drains for three PTOs, then
  * pq_conn_is_closed. Returns 0 or PQ_ERR_CLOSED (already closing). */
 PQ_API int pq_conn_close(pq_conn *conn, uint64_t app_error, const char *reason, pq_tstamp now);
+/* Starts a 1-RTT key update (RFC 9001 §6); the peer follows. Returns 0, PQ_ERR_CLOSED,
+ * or PQ_ERR_INVALID_ARG when not allowed yet (handshake not confirmed, or no packet
+ * of the current key phase acknowledged). Updates started by the peer need nothing. */
+PQ_API int pq_conn_update_key(pq_conn *conn, pq_tstamp now);
 PQ_API bool pq_conn_is_established(const pq_conn *conn);
 PQ_API bool pq_conn_is_closed(const pq_conn *conn); /* draining over: delete it */
 

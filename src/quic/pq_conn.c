@@ -3,6 +3,7 @@
  * packets -> frames through the frame table), the send path (spaces -> packets ->
  * one datagram, coalesced), key installation and discard, timers, close.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,10 @@ static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
                         memcmp(tp->original_dcid.data, c->odcid, c->odcid_len) != 0))
     return PQ_ERR_TRANSPORT_PARAMETER;
   c->has_peer_tp = true;
+  if (tp->has_stateless_reset_token) {
+    memcpy(c->peer_cids[0].token, tp->stateless_reset_token, PQ_RESET_TOKEN_LEN);
+    c->peer_cids[0].has_token = true;
+  }
   pq_flow_tx_on_max(&c->ftx, tp->initial_max_data);
   pq_streams_tx_on_max(&c->stx_bidi, tp->initial_max_streams_bidi);
   pq_streams_tx_on_max(&c->stx_uni, tp->initial_max_streams_uni);
@@ -171,7 +176,7 @@ static int hs_complete(void *conn) {
     c->handshake_done_pending = true;
   }
   if (c->cb.handshake_done) c->cb.handshake_done(c, c->user);
-  return 0;
+  return pq_conn_issue_cids(c);
 }
 
 static const pq_hs_host hs_host = {hs_write_crypto, hs_set_secret, hs_peer_params,
@@ -233,6 +238,16 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
   if (path) c->path = *path;
   c->state = PQ_CS_HANDSHAKE;
   pq_timers_init(&c->timers);
+  /* Sequence 0 on both sides: the CIDs of the handshake. */
+  c->local_cids[0].seq = 0;
+  c->local_cids[0].len = (uint8_t)c->scid_len;
+  memcpy(c->local_cids[0].id, c->scid, c->scid_len);
+  c->nlocal = 1;
+  c->next_local_seq = 1;
+  c->peer_cids[0].seq = 0;
+  c->peer_cids[0].len = (uint8_t)c->dcid_len;
+  memcpy(c->peer_cids[0].id, c->dcid, c->dcid_len);
+  c->npeer = 1;
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     pq_space *sp = &c->spaces[s];
     sp->largest_rcvd = PQ_PN_NONE;
@@ -319,7 +334,8 @@ int pq_conn_client_new(pq_conn **out, const pq_settings *settings,
 int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
                           const pq_callbacks *callbacks, const pq_path *path,
                           const pq_hs_ops *hs, const pq_hs_config *hs_cfg,
-                          const pq_pkt_hdr *h, void *user, pq_tstamp now) {
+                          const pq_pkt_hdr *h, const uint8_t reset_key[32], void *user,
+                          pq_tstamp now) {
   pq_conn *c;
   int rv;
   if (!out || !settings || !settings_valid(settings) || !h || h->type != PQ_PKT_INITIAL ||
@@ -334,7 +350,16 @@ int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
   memcpy(c->odcid, h->dcid, h->dcid_len);
   c->dcid_len = h->scid_len;
   memcpy(c->dcid, h->scid, h->scid_len);
-  if (random_cid(c->scid, c->scid_len) || pq_random(c->reset_token, PQ_RESET_TOKEN_LEN)) {
+  if (random_cid(c->scid, c->scid_len)) {
+    free(c);
+    return PQ_ERR_TLS;
+  }
+  if (reset_key) {
+    memcpy(c->reset_key, reset_key, 32);
+    c->has_reset_key = true;
+    pq_reset_token(reset_key, c->scid, c->scid_len, c->reset_token);
+  }
+  else if (pq_random(c->reset_token, PQ_RESET_TOKEN_LEN)) {
     free(c);
     return PQ_ERR_TLS;
   }
@@ -368,13 +393,121 @@ void pq_conn_del(pq_conn *c) {
   }
   for (size_t i = 0; i < c->nstreams; i++) stream_free(c->streams[i]);
   free(c->streams);
+  if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
   free(c);
 }
 
 bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len) {
   if (len == c->scid_len && memcmp(dcid, c->scid, len) == 0) return true;
+  for (size_t i = 0; i < c->nlocal; i++)
+    if (c->local_cids[i].len == len && memcmp(c->local_cids[i].id, dcid, len) == 0)
+      return true;
   /* The client's Initial retransmissions still carry its first DCID. */
   return c->is_server && len == c->odcid_len && memcmp(dcid, c->odcid, len) == 0;
+}
+
+/* ---- connection IDs ---- */
+
+/* Adds one new local CID (sequence next_local_seq), to announce. */
+static int issue_one(pq_conn *c) {
+  pq_cid *e;
+  if (c->nlocal == PQ_CONN_MAX_CIDS) return PQ_ERR_INVALID_ARG;
+  e = &c->local_cids[c->nlocal];
+  memset(e, 0, sizeof(*e));
+  e->seq = c->next_local_seq;
+  e->len = PQ_CONN_CID_LEN;
+  if (random_cid(e->id, e->len)) return PQ_ERR_TLS;
+  if (c->has_reset_key) pq_reset_token(c->reset_key, e->id, e->len, e->token);
+  else if (pq_random(e->token, PQ_RESET_TOKEN_LEN)) return PQ_ERR_TLS;
+  e->has_token = true;
+  e->pending = true;
+  c->nlocal++;
+  c->next_local_seq++;
+  return 0;
+}
+
+int pq_conn_issue_cids(pq_conn *c) {
+  uint64_t limit = c->has_peer_tp ? c->peer_tp.active_connection_id_limit : 2;
+  int rv;
+  if (limit > PQ_CONN_MAX_CIDS) limit = PQ_CONN_MAX_CIDS;
+  while (c->nlocal < limit)
+    if ((rv = issue_one(c))) return rv;
+  return 0;
+}
+
+int pq_conn_rotate_cid(pq_conn *c) {
+  int rv;
+  if (!c || !c->hs_complete || c->state != PQ_CS_ESTABLISHED) return PQ_ERR_INVALID_ARG;
+  if (c->nlocal == PQ_CONN_MAX_CIDS) return PQ_ERR_INVALID_ARG;
+  if ((rv = issue_one(c))) return rv;
+  /* The peer must retire everything older; we keep routing them until it does. */
+  c->local_retire_prior_to = c->local_cids[c->nlocal - 1].seq;
+  for (size_t i = 0; i + 1 < c->nlocal; i++) c->local_cids[i].pending = false;
+  return 0;
+}
+
+/* The peer retired our CID |seq| (RFC 9000 §19.16): forget it, issue a new one. */
+int pq_conn_on_retire_cid(pq_conn *c, uint64_t seq) {
+  if (seq >= c->next_local_seq) return PQ_ERR_PROTOCOL_VIOLATION;
+  for (size_t i = 0; i < c->nlocal; i++) {
+    if (c->local_cids[i].seq != seq) continue;
+    memmove(&c->local_cids[i], &c->local_cids[i + 1],
+            (c->nlocal - i - 1) * sizeof(c->local_cids[0]));
+    c->nlocal--;
+    return pq_conn_issue_cids(c);
+  }
+  return 0; /* already retired */
+}
+
+static void queue_retire(pq_conn *c, uint64_t seq) {
+  for (size_t i = 0; i < c->nretire; i++)
+    if (c->retire_queue[i] == seq) return;
+  if (c->nretire < sizeof(c->retire_queue) / sizeof(c->retire_queue[0]))
+    c->retire_queue[c->nretire++] = seq;
+}
+
+/* A NEW_CONNECTION_ID from the peer (RFC 9000 §5.1.1, §19.15). */
+int pq_conn_on_new_cid(pq_conn *c, const pq_frame_new_cid *f) {
+  size_t w = 0;
+  if (c->dcid_len == 0) return PQ_ERR_PROTOCOL_VIOLATION; /* zero-length CIDs */
+  for (size_t i = 0; i < c->npeer; i++) {
+    if (c->peer_cids[i].seq != f->seq) continue;
+    if (c->peer_cids[i].len != f->cid_len || memcmp(c->peer_cids[i].id, f->cid, f->cid_len))
+      return PQ_ERR_PROTOCOL_VIOLATION; /* same sequence, different CID */
+    return 0; /* a retransmission */
+  }
+  if (f->seq < c->peer_retire_prior_to) {
+    queue_retire(c, f->seq); /* already retired by a later frame */
+    return 0;
+  }
+  if (c->npeer == PQ_CONN_MAX_CIDS) return PQ_ERR_TRANSPORT(PQ_TE_CONNECTION_ID_LIMIT_ERROR);
+  {
+    pq_cid *e = &c->peer_cids[c->npeer++];
+    memset(e, 0, sizeof(*e));
+    e->seq = f->seq;
+    e->len = f->cid_len;
+    memcpy(e->id, f->cid, f->cid_len);
+    memcpy(e->token, f->reset_token, PQ_RESET_TOKEN_LEN);
+    e->has_token = true;
+  }
+  if (f->retire_prior_to > c->peer_retire_prior_to) c->peer_retire_prior_to = f->retire_prior_to;
+  /* Retire what the peer asks; move off a retired current CID. */
+  for (size_t i = 0; i < c->npeer; i++) {
+    if (c->peer_cids[i].seq < c->peer_retire_prior_to) {
+      queue_retire(c, c->peer_cids[i].seq);
+      continue;
+    }
+    c->peer_cids[w++] = c->peer_cids[i];
+  }
+  c->npeer = w;
+  if (c->dcid_seq < c->peer_retire_prior_to && c->npeer > 0) {
+    c->dcid_seq = c->peer_cids[0].seq;
+    c->dcid_len = c->peer_cids[0].len;
+    memcpy(c->dcid, c->peer_cids[0].id, c->dcid_len);
+  }
+  if (c->npeer > c->settings.active_connection_id_limit)
+    return PQ_ERR_TRANSPORT(PQ_TE_CONNECTION_ID_LIMIT_ERROR);
+  return 0;
 }
 
 /* ---- streams ---- */
@@ -477,6 +610,8 @@ void pq_conn_stream_maybe_closed(pq_conn *c, pq_stream *s) {
   if (c->next_stream_rr > pos && c->next_stream_rr > 0) c->next_stream_rr--;
   stream_free(s);
 }
+
+static void update_timers(pq_conn *c, pq_tstamp now);
 
 /* ---- close ---- */
 
@@ -584,11 +719,106 @@ static int process_payload(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
     if ((rv = pq_frame_check_packet(f.type, ctx->pkt_mask)))
       return pq_conn_fail(c, rv, f.type);
     if (pq_frame_flags(f.type) & PQ_FRAME_F_ACK_ELICITING) ctx->ack_eliciting = true;
+    if (!(pq_frame_flags(f.type) & PQ_FRAME_F_PROBING) && f.type != PQ_FT_PADDING)
+      ctx->non_probing = true;
     if ((rv = pq_conn_process_frame(c, &f, ctx))) return rv;
     if (c->state >= PQ_CS_DRAINING) return 0;
     p += n;
     len -= (size_t)n;
   }
+  return 0;
+}
+
+/* Moves both directions to the next 1-RTT keys; |rx_next| (already derived, owned
+ * from here on) becomes the receive keys and the old ones are kept for reordered
+ * packets until the KEY_DISCARD timer (RFC 9001 §6.1, §6.5). */
+static int rotate_keys(pq_conn *c, pq_keys *rx_next, pq_tstamp now) {
+  pq_space *sp = &c->spaces[PQ_PNS_APP];
+  pq_keys tx_next;
+  int rv = pq_keys_init_next(&tx_next, &sp->tx);
+  if (rv) {
+    pq_keys_free(rx_next);
+    return rv;
+  }
+  if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
+  c->rx_prev = sp->rx;
+  c->has_rx_prev = true;
+  sp->rx = *rx_next;
+  pq_keys_free(&sp->tx);
+  sp->tx = tx_next;
+  c->key_phase ^= 1;
+  c->phase_tx_first_pn = sp->next_pn;
+  c->key_updates++;
+  pq_timers_set(&c->timers, PQ_TIMER_KEY_DISCARD, now + three_pto(c));
+  return 0;
+}
+
+/* Opens a 1-RTT packet with the keys its Key Phase bit selects: the current ones, the
+ * previous ones (a late packet), or the next ones (the peer updated). Returns 0, 1 to
+ * drop it, or a fatal error. */
+static int decrypt_1rtt(pq_conn *c, pq_space *sp, uint8_t *pkt, pq_pkt_hdr *h,
+                        pq_tstamp now) {
+  pq_keys next;
+  int rv;
+  if (h->key_phase == c->key_phase) {
+    if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) return 1;
+    if (c->awaiting_peer_phase) {
+      c->awaiting_peer_phase = false; /* the peer follows our update */
+      c->phase_start_pn = h->pn;
+    }
+    return 0;
+  }
+  if (c->has_rx_prev && (c->awaiting_peer_phase || h->pn < c->phase_start_pn))
+    return pq_pkt_decrypt(pkt, h, &c->rx_prev.aead) ? 1 : 0;
+  /* The peer starts a key update: only the handshake-confirmed may (§6.1). */
+  if (!c->hs_confirmed) return 1;
+  if ((rv = pq_keys_init_next(&next, &sp->rx))) return rv;
+  if (pq_pkt_decrypt(pkt, h, &next.aead)) {
+    pq_keys_free(&next);
+    return 1;
+  }
+  if ((rv = rotate_keys(c, &next, now))) return rv;
+  c->phase_start_pn = h->pn;
+  return 0;
+}
+
+int pq_conn_update_key(pq_conn *c, pq_tstamp now) {
+  pq_space *sp;
+  pq_keys next;
+  int rv;
+  if (!c) return PQ_ERR_INVALID_ARG;
+  if (c->state >= PQ_CS_CLOSING) return PQ_ERR_CLOSED;
+  sp = &c->spaces[PQ_PNS_APP];
+  /* Only once confirmed, and once a packet of the current phase was acknowledged
+   * (RFC 9001 §6.1): otherwise the peer could not tell phases apart. */
+  if (!c->hs_confirmed || !sp->has_tx || c->awaiting_peer_phase ||
+      !c->rec.spaces[PQ_PNS_APP].has_largest_acked ||
+      c->rec.spaces[PQ_PNS_APP].largest_acked < c->phase_tx_first_pn)
+    return PQ_ERR_INVALID_ARG;
+  if ((rv = pq_keys_init_next(&next, &sp->rx))) return rv;
+  if ((rv = rotate_keys(c, &next, now))) return rv;
+  c->awaiting_peer_phase = true;
+  update_timers(c, now);
+  return 0;
+}
+
+static void maybe_migrate(pq_conn *c, pq_tstamp now);
+
+/* A client's Version Negotiation (RFC 9000 §6.2): ignored once anything else arrived
+ * or if it lists v1 (then it is forged or stale); otherwise no common version: the
+ * attempt ends without a CONNECTION_CLOSE. */
+static int on_version_negotiation(pq_conn *c, const pq_pkt_hdr *h, pq_tstamp now) {
+  if (c->is_server || c->stats.packets_received > 0) return 0;
+  if (h->dcid_len != c->scid_len || memcmp(h->dcid, c->scid, c->scid_len) != 0 ||
+      h->scid_len != c->odcid_len || memcmp(h->scid, c->odcid, c->odcid_len) != 0)
+    return 0;
+  for (size_t i = 0; i < h->vn_count; i++)
+    if (pq_pkt_vn_version(h, i) == PQ_VERSION_1) return 0;
+  c->state = PQ_CS_CLOSED;
+  c->close_info.by_peer = true;
+  c->close_info.reason = "version negotiation: no common version";
+  pq_timers_init(&c->timers);
+  report_close(c);
   return 0;
 }
 
@@ -600,15 +830,20 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   pq_rx_ctx ctx;
   bool out_of_order;
   int rv;
+  if (h->type == PQ_PKT_VERSION_NEGOTIATION) return on_version_negotiation(c, h, now);
   if (h->type != PQ_PKT_INITIAL && h->type != PQ_PKT_HANDSHAKE && h->type != PQ_PKT_1RTT)
-    return 0; /* 0-RTT, Retry, VN: not supported yet */
+    return 0; /* 0-RTT, Retry: not supported yet */
   if (h->version != 0 && h->version != PQ_VERSION_1) return 0;
   if (!pq_conn_owns_cid(c, h->dcid, h->dcid_len)) return 0;
   s = pkt_space(h->type);
   sp = &c->spaces[s];
   if (sp->discarded || !sp->has_rx) return 0; /* no keys (yet, or any more) */
   if (pq_pkt_unprotect(pkt, h, &sp->rx.hp, sp->largest_rcvd)) return 0;
-  if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) return 0;
+  if (s == PQ_PNS_APP) {
+    if ((rv = decrypt_1rtt(c, sp, pkt, h, now)) != 0) return rv > 0 ? 0 : rv;
+  } else if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) {
+    return 0;
+  }
   if (h->reserved) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0);
   if (pq_ranges_contains(&sp->rcvd, h->pn)) return 0; /* duplicate */
   c->stats.packets_received++;
@@ -622,6 +857,8 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
     memcpy(c->dcid, h->scid, h->scid_len);
     c->dcid_len = h->scid_len;
     c->dcid_from_server = true;
+    c->peer_cids[0].len = (uint8_t)h->scid_len;
+    memcpy(c->peer_cids[0].id, h->scid, h->scid_len);
   }
   if (c->is_server && h->type == PQ_PKT_HANDSHAKE) {
     c->addr_validated = true; /* only the client could have made it (§8.1) */
@@ -640,6 +877,7 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
     sp->largest_rcvd = h->pn;
     sp->largest_rcvd_time = now;
   }
+  if (s == PQ_PNS_APP && ctx.non_probing && h->pn == sp->largest_rcvd) maybe_migrate(c, now);
   if ((rv = pq_ranges_add(&sp->rcvd, h->pn, h->pn + 1))) return pq_conn_fail(c, rv, 0);
   schedule_ack(c, sp, s, h->pn, ctx.ack_eliciting, out_of_order, now);
   c->eliciting_since_rcvd = false;
@@ -653,19 +891,74 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
 
 static void update_timers(pq_conn *c, pq_tstamp now);
 
+/* Same IP address (and port if |port|) in two socket addresses. */
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
+                      bool port) {
+  if (a->ss_family != b->ss_family) return false;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_addr.s_addr == y->sin_addr.s_addr && (!port || x->sin_port == y->sin_port);
+  }
+  if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0 &&
+           (!port || x->sin6_port == y->sin6_port);
+  }
+  return true; /* unknown families: no migration */
+}
+
+/* The client's non-probing packet with the highest number came from a new address:
+ * follow it, validate it, and start over with congestion control and RTT if the IP
+ * address itself changed (RFC 9000 §9.3, §9.4). */
+static void maybe_migrate(pq_conn *c, pq_tstamp now) {
+  const pq_path *p = c->rx_path;
+  bool new_ip;
+  if (!c->is_server || !p || p->remote_len == 0 || c->path.remote_len == 0 ||
+      !c->hs_confirmed || same_addr(&p->remote, &c->path.remote, true))
+    return;
+  new_ip = !same_addr(&p->remote, &c->path.remote, false);
+  c->path = *p;
+  c->migrations++;
+  if (pq_random(c->path_challenge, sizeof(c->path_challenge))) return;
+  c->path_validating = true;
+  c->path_challenge_pending = true;
+  c->path_bytes_rcvd = 0;
+  c->path_bytes_sent = 0;
+  if (new_ip) {
+    const pq_cc_algo *algo = c->cc.algo;
+    uint64_t in_flight = c->cc.bytes_in_flight;
+    pq_cc_free(&c->cc);
+    pq_cc_init(&c->cc, algo, PQ_CONN_MDS);
+    c->cc.bytes_in_flight = in_flight;
+    pq_rtt_init(&c->rec.rtt, 0);
+  }
+}
+
+/* True if |data| ends with a stateless reset token of one of the peer's CIDs. */
+static bool is_reset(const pq_conn *c, const uint8_t *data, size_t len) {
+  for (size_t i = 0; i < c->npeer; i++)
+    if (c->peer_cids[i].has_token && pq_pkt_is_stateless_reset(data, len, c->peer_cids[i].token))
+      return true;
+  return false;
+}
+
 int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t len,
                  pq_tstamp now) {
   pq_pkt_hdr hdrs[8];
   uint8_t *buf;
   size_t off = 0;
+  uint64_t received_before;
   int n, rv = 0;
   if (!c || !data) return PQ_ERR_INVALID_ARG;
   if (c->state >= PQ_CS_DRAINING) return PQ_ERR_CLOSED;
   c->stats.bytes_received += len;
   if (c->is_server && !c->addr_validated) c->bytes_received += len;
+  if (c->path_validating) c->path_bytes_rcvd += len;
+  c->rx_path = path;
   buf = malloc(len ? len : 1);
   if (!buf) return PQ_ERR_NOMEM;
   memcpy(buf, data, len);
+  received_before = c->stats.packets_received;
   n = pq_pkt_split(buf, len, PQ_CONN_CID_LEN, hdrs, sizeof(hdrs) / sizeof(hdrs[0]));
   for (int i = 0; i < n && rv == 0; i++) {
     rv = read_packet(c, buf + off, &hdrs[i], now);
@@ -673,6 +966,16 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
     if (c->state >= PQ_CS_DRAINING) break;
   }
   free(buf);
+  c->rx_path = NULL;
+  /* Nothing in it opened: it may be the peer's stateless reset (RFC 9000 §10.3.1). */
+  if (rv == 0 && c->stats.packets_received == received_before && is_reset(c, data, len)) {
+    c->state = PQ_CS_CLOSED; /* no draining needed: the peer has no state */
+    c->close_info.by_peer = true;
+    c->close_info.stateless_reset = true;
+    pq_timers_init(&c->timers);
+    report_close(c);
+    return PQ_ERR_CLOSED;
+  }
   /* The server's handshake is confirmed at completion: Handshake keys go once the
    * packet that completed it is processed (RFC 9001 §4.9.2). */
   if (c->is_server && c->hs_confirmed && c->state < PQ_CS_CLOSING)
@@ -692,11 +995,16 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
   pq_space *sp = &c->spaces[s];
   if (pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX)) return true;
   if (s != PQ_PNS_APP || !c->spaces[PQ_PNS_APP].has_tx) return false;
-  if (c->handshake_done_pending || c->max_data_pending || c->max_streams_bidi_pending ||
+  if (c->handshake_done_pending || c->path_response_pending || c->path_challenge_pending ||
+      c->max_data_pending ||
+      c->max_streams_bidi_pending ||
       c->max_streams_uni_pending ||
       pq_flow_rx_should_update(&c->frx) || pq_streams_rx_should_update(&c->srx_bidi) ||
       pq_streams_rx_should_update(&c->srx_uni))
     return true;
+  if (c->nretire > 0) return true;
+  for (size_t i = 0; i < c->nlocal; i++)
+    if (c->local_cids[i].pending) return true;
   for (size_t i = 0; i < c->nstreams; i++) {
     pq_stream *st = c->streams[i];
     uint64_t limit = st->ftx.max;
@@ -736,6 +1044,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   b.scid_len = c->scid_len;
   b.pn = sp->next_pn;
   b.pn_len = pq_pkt_pn_len(sp->next_pn, rs->has_largest_acked ? rs->largest_acked : PQ_PN_NONE);
+  b.key_phase = c->key_phase;
   if (cap < 64) return 0;
   hlen = pq_pkt_write_header(buf, cap, &b, &h);
   if (hlen < 0) return hlen == PQ_ERR_NOBUF ? 0 : hlen;
@@ -851,6 +1160,7 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
   b.scid_len = c->scid_len;
   b.pn = c->spaces[s].next_pn++;
   b.pn_len = 4;
+  b.key_phase = c->key_phase;
   hlen = pq_pkt_write_header(buf, len, &b, &h);
   if (hlen < 0) return hlen;
   if ((size_t)hlen + (size_t)fl + PQ_AEAD_TAG_LEN > len) return PQ_ERR_NOBUF;
@@ -862,7 +1172,7 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
 ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
                       pq_tstamp now) {
   size_t off = 0, cap;
-  bool want[PQ_PNS_COUNT] = {false}, has_initial = false, cc_ok, ack_eliciting_any;
+  bool want[PQ_PNS_COUNT] = {false}, has_initial = false, cc_ok;
   int last = -1;
   if (!c || !buf || len < PQ_CONN_MIN_INITIAL) return PQ_ERR_INVALID_ARG;
   if (path_out) *path_out = c->path;
@@ -880,6 +1190,12 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     uint64_t budget = PQ_CONN_AMPLIFICATION * c->bytes_received;
     budget = budget > c->bytes_sent_unvalidated ? budget - c->bytes_sent_unvalidated : 0;
     c->rec.amplification_limited = budget < PQ_CONN_MIN_INITIAL;
+    if (budget < PQ_CONN_MIN_INITIAL) return 0;
+    if (budget < cap) cap = (size_t)budget;
+  }
+  if (c->path_validating) {
+    uint64_t budget = PQ_CONN_AMPLIFICATION * c->path_bytes_rcvd;
+    budget = budget > c->path_bytes_sent ? budget - c->path_bytes_sent : 0;
     if (budget < PQ_CONN_MIN_INITIAL) return 0;
     if (budget < cap) cap = (size_t)budget;
   }
@@ -906,7 +1222,6 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
   /* A client pads every datagram with an Initial packet, a server those with an
    * ack-eliciting Initial (RFC 9000 §14.1): we pad whenever Initial goes out. */
   has_initial = want[PQ_PNS_INITIAL];
-  ack_eliciting_any = false;
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     int n;
     size_t pad = 0;
@@ -919,18 +1234,17 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
       return rv;
     }
     off += (size_t)n;
-    if (n > 0) ack_eliciting_any = true;
     /* The client drops Initial keys when it first sends a Handshake packet. */
     if (n > 0 && !c->is_server && s == PQ_PNS_HANDSHAKE)
       discard_space(c, PQ_PNS_INITIAL, now);
   }
-  (void)ack_eliciting_any;
   /* If the padded packet turned out empty, pad the datagram itself. */
   if (has_initial && off > 0 && off < PQ_CONN_MIN_INITIAL && cap >= PQ_CONN_MIN_INITIAL) {
     memset(buf + off, 0, PQ_CONN_MIN_INITIAL - off);
     off = PQ_CONN_MIN_INITIAL;
   }
   if (c->is_server && !c->addr_validated) c->bytes_sent_unvalidated += off;
+  if (c->path_validating) c->path_bytes_sent += off;
   c->stats.bytes_sent += off;
   update_timers(c, now);
   return (ssize_t)off;
@@ -993,6 +1307,11 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
     pq_timers_init(&c->timers);
     report_close(c);
     return 0;
+  }
+  if (pq_timers_due(&c->timers, PQ_TIMER_KEY_DISCARD, now)) {
+    if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
+    c->has_rx_prev = false;
+    pq_timers_set(&c->timers, PQ_TIMER_KEY_DISCARD, PQ_TSTAMP_NEVER);
   }
   if (pq_timers_due(&c->timers, PQ_TIMER_LOSS, now)) {
     pq_recovery_on_timeout(&c->rec, now);

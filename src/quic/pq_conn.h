@@ -34,6 +34,7 @@
 #define PQ_CONN_STREAM_BUFFER (1024 * 1024) /* send buffer per stream */
 #define PQ_CONN_MAX_RTX 64        /* retransmittable items per packet */
 #define PQ_CONN_AMPLIFICATION 3   /* RFC 9000 §8.1 */
+#define PQ_CONN_MAX_CIDS 8        /* connection IDs kept per side */
 
 typedef enum pq_conn_state {
   PQ_CS_HANDSHAKE = 0,
@@ -54,6 +55,9 @@ typedef enum pq_rtx_kind {
   PQ_RTX_MAX_STREAMS_UNI,
   PQ_RTX_RESET_STREAM,      /* id */
   PQ_RTX_STOP_SENDING,      /* id */
+  PQ_RTX_NEW_CID,           /* id = sequence number */
+  PQ_RTX_RETIRE_CID,        /* id = sequence number */
+  PQ_RTX_PATH_CHALLENGE,
 } pq_rtx_kind;
 
 typedef struct pq_rtx {
@@ -68,6 +72,16 @@ typedef struct pq_pkt_rtx {
   size_t n;
   pq_rtx items[];
 } pq_pkt_rtx;
+
+/* A connection ID with its sequence number and stateless reset token. */
+typedef struct pq_cid {
+  uint64_t seq;
+  uint8_t len;
+  uint8_t id[PQ_MAX_CID_LEN];
+  uint8_t token[PQ_RESET_TOKEN_LEN];
+  bool has_token;
+  bool pending;                  /* ours: NEW_CONNECTION_ID to send; peer's: RETIRE */
+} pq_cid;
 
 typedef struct pq_stream {
   uint64_t id;
@@ -113,6 +127,18 @@ struct pq_conn {
   size_t scid_len, dcid_len, odcid_len;
   bool dcid_from_server;         /* client: switched to the server's SCID */
   uint8_t reset_token[PQ_RESET_TOKEN_LEN]; /* server: stateless reset token */
+  uint8_t reset_key[32];         /* server: tokens of the CIDs we issue derive from it */
+  bool has_reset_key;
+  /* Connection IDs we issued (the peer's DCIDs; [0] is the handshake one) and the
+   * peer's (our DCIDs, current one in dcid/dcid_len) (RFC 9000 §5.1). */
+  pq_cid local_cids[PQ_CONN_MAX_CIDS];
+  size_t nlocal;
+  uint64_t next_local_seq, local_retire_prior_to;
+  pq_cid peer_cids[PQ_CONN_MAX_CIDS];
+  size_t npeer;
+  uint64_t dcid_seq, peer_retire_prior_to;
+  uint64_t retire_queue[PQ_CONN_MAX_CIDS * 2]; /* peer's seqs to RETIRE */
+  size_t nretire;
   pq_space spaces[PQ_PNS_COUNT];
   /* Handshake. */
   const pq_hs_ops *hs;
@@ -140,6 +166,23 @@ struct pq_conn {
   pq_stream **streams;           /* sorted by id */
   size_t nstreams, streams_cap;
   size_t next_stream_rr;         /* round-robin position for sending */
+  /* 1-RTT key update (RFC 9001 §6). */
+  int key_phase;                 /* current phase, both directions */
+  pq_keys rx_prev;               /* the previous phase's receive keys, for a while */
+  bool has_rx_prev;
+  bool awaiting_peer_phase;      /* we updated; the peer has not answered yet */
+  uint64_t phase_start_pn;       /* first packet received in the current phase */
+  uint64_t phase_tx_first_pn;    /* our first packet in the current phase */
+  uint64_t key_updates;          /* counter, for tests */
+  /* Path validation: a PATH_RESPONSE owed; our PATH_CHALLENGE after the peer moved to
+   * a new address (RFC 9000 §9), limited to 3x what arrived there until answered. */
+  bool path_response_pending;
+  uint8_t path_response[8];
+  bool path_validating, path_challenge_pending;
+  uint8_t path_challenge[8];
+  uint64_t path_bytes_rcvd, path_bytes_sent;
+  uint64_t migrations;
+  const pq_path *rx_path;        /* path of the datagram being read (borrowed) */
   /* Idle and close. */
   uint64_t idle_timeout;         /* effective, ns; 0 = none */
   bool eliciting_since_rcvd;     /* sent an ack-eliciting packet since last receive */
@@ -181,6 +224,7 @@ typedef struct pq_rx_ctx {
   pq_pnspace space;
   unsigned pkt_mask;       /* PQ_PKT_MASK_* of the packet */
   bool ack_eliciting;
+  bool non_probing;        /* a frame other than the probing ones (RFC 9000 §9.1) */
   pq_tstamp now;
 } pq_rx_ctx;
 
@@ -219,6 +263,16 @@ bool pq_tx_add_rtx(pq_tx_ctx *ctx, const pq_rtx *r);
 void pq_conn_rtx_acked(pq_conn *c, const pq_rtx *r);
 void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r);
 
+/* Issues a fresh connection ID that retires all older ones (retire_prior_to): the
+ * peer moves to it (RFC 9000 §5.1.2). Returns 0, PQ_ERR_INVALID_ARG (not established),
+ * or an error. */
+int pq_conn_rotate_cid(pq_conn *c);
+/* Frames about connection IDs from the peer. Return 0 or a transport error. */
+int pq_conn_on_retire_cid(pq_conn *c, uint64_t seq);
+int pq_conn_on_new_cid(pq_conn *c, const pq_frame_new_cid *f);
+/* Issues CIDs up to the peer's active_connection_id_limit (after the handshake). */
+int pq_conn_issue_cids(pq_conn *c);
+
 /* Internal constructors (tests choose the handshake driver). */
 int pq_conn_client_new_ex(pq_conn **out, const pq_settings *settings,
                           const pq_callbacks *callbacks, const pq_path *path,
@@ -228,9 +282,15 @@ int pq_conn_client_new_ex(pq_conn **out, const pq_settings *settings,
 int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
                           const pq_callbacks *callbacks, const pq_path *path,
                           const pq_hs_ops *hs, const pq_hs_config *hs_cfg,
-                          const pq_pkt_hdr *h, void *user, pq_tstamp now);
+                          const pq_pkt_hdr *h, const uint8_t reset_key[32], void *user,
+                          pq_tstamp now);
 /* True if the datagram's destination connection ID |dcid| belongs to |c|. */
 bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len);
+/* The stateless reset token of connection ID |cid| under the server's |key|
+ * (HMAC-SHA256, truncated): the same CID always gets the same token, so a server
+ * that lost the connection can still prove it (RFC 9000 §10.3.2). */
+void pq_reset_token(const uint8_t key[32], const uint8_t *cid, size_t len,
+                    uint8_t token[PQ_RESET_TOKEN_LEN]);
 /* Internal: the server sets the handshake driver of the connections it creates. */
 void pq_server_set_hs(pq_server *s, const pq_hs_ops *hs);
 

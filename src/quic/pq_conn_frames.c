@@ -205,6 +205,32 @@ static int rx_handshake_done(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
   return 0;
 }
 
+static int rx_new_cid(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  int rv = pq_conn_on_new_cid(c, &f->u.new_cid);
+  return rv ? pq_conn_fail(c, rv, f->type) : 0;
+}
+
+static int rx_retire_cid(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  int rv = pq_conn_on_retire_cid(c, f->u.retire_cid.value);
+  return rv ? pq_conn_fail(c, rv, f->type) : 0;
+}
+
+static int rx_path_challenge(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  /* Answer on the path it came from (one path for now); not retransmitted if lost:
+   * a new challenge comes instead (RFC 9000 §8.2.2, §13.3). */
+  memcpy(c->path_response, f->u.path.data, 8);
+  c->path_response_pending = true;
+  return 0;
+}
+
+static int rx_path_response(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
+  if (c->path_validating && memcmp(f->u.path.data, c->path_challenge, 8) == 0) {
+    c->path_validating = false; /* the new path is validated (RFC 9000 §8.2.3) */
+    c->path_challenge_pending = false;
+  }
+  return 0;
+}
+
 static int rx_datagram(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
   /* We never announce max_datagram_frame_size (RFC 9221 §3). */
   return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, f->type);
@@ -426,6 +452,71 @@ static int tx_stream(pq_conn *c, pq_tx_ctx *ctx) {
   return 0;
 }
 
+static int tx_new_cid(pq_conn *c, pq_tx_ctx *ctx) {
+  if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+  for (size_t i = 0; i < c->nlocal; i++) {
+    pq_cid *e = &c->local_cids[i];
+    pq_rtx r = {.kind = PQ_RTX_NEW_CID, .id = e->seq};
+    pq_frame f;
+    ssize_t n;
+    if (!e->pending) continue;
+    if (ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+    memset(&f, 0, sizeof(f));
+    f.type = PQ_FT_NEW_CONNECTION_ID;
+    f.u.new_cid.seq = e->seq;
+    f.u.new_cid.retire_prior_to = c->local_retire_prior_to;
+    f.u.new_cid.cid_len = e->len;
+    f.u.new_cid.cid = e->id;
+    f.u.new_cid.reset_token = e->token;
+    n = pq_frame_write(&f, ctx->p, ROOM(ctx));
+    if (n < 0) return (int)n;
+    ctx->p += n;
+    pq_tx_add_rtx(ctx, &r);
+    e->pending = false;
+    eliciting(ctx);
+  }
+  return 0;
+}
+
+static int tx_retire_cid(pq_conn *c, pq_tx_ctx *ctx) {
+  if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+  while (c->nretire > 0) {
+    uint64_t seq = c->retire_queue[c->nretire - 1];
+    pq_rtx r = {.kind = PQ_RTX_RETIRE_CID, .id = seq};
+    if (ROOM(ctx) < 1 + pq_varint_len(seq) || ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+    *ctx->p++ = PQ_FT_RETIRE_CONNECTION_ID;
+    ctx->p = pq_varint_write(ctx->p, seq);
+    pq_tx_add_rtx(ctx, &r);
+    c->nretire--;
+    eliciting(ctx);
+  }
+  return 0;
+}
+
+static int tx_path_response(pq_conn *c, pq_tx_ctx *ctx) {
+  if (ctx->space != PQ_PNS_APP || !c->path_response_pending) return 0;
+  if (ROOM(ctx) < 9) return PQ_ERR_NOBUF;
+  *ctx->p++ = PQ_FT_PATH_RESPONSE;
+  memcpy(ctx->p, c->path_response, 8);
+  ctx->p += 8;
+  c->path_response_pending = false;
+  eliciting(ctx);
+  return 0;
+}
+
+static int tx_path_challenge(pq_conn *c, pq_tx_ctx *ctx) {
+  pq_rtx r = {.kind = PQ_RTX_PATH_CHALLENGE};
+  if (ctx->space != PQ_PNS_APP || !c->path_challenge_pending) return 0;
+  if (ROOM(ctx) < 9 || ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+  *ctx->p++ = PQ_FT_PATH_CHALLENGE;
+  memcpy(ctx->p, c->path_challenge, 8);
+  ctx->p += 8;
+  pq_tx_add_rtx(ctx, &r);
+  c->path_challenge_pending = false;
+  eliciting(ctx);
+  return 0;
+}
+
 static int tx_ping(pq_conn *c, pq_tx_ctx *ctx) {
   if (!ctx->probe || ctx->ack_eliciting) return 0;
   if (ROOM(ctx) < 1) return PQ_ERR_NOBUF;
@@ -484,6 +575,20 @@ void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r) {
   case PQ_RTX_STOP_SENDING:
     if (!s->peer_reset && !pq_strm_rx_done(&s->rx)) s->stop_pending = true;
     break;
+  case PQ_RTX_PATH_CHALLENGE:
+    if (c->path_validating) c->path_challenge_pending = true;
+    break;
+  case PQ_RTX_NEW_CID:
+    for (size_t i = 0; i < c->nlocal; i++)
+      if (c->local_cids[i].seq == r->id) c->local_cids[i].pending = true;
+    break;
+  case PQ_RTX_RETIRE_CID: {
+    bool queued = false;
+    for (size_t i = 0; i < c->nretire; i++) queued = queued || c->retire_queue[i] == r->id;
+    if (!queued && c->nretire < sizeof(c->retire_queue) / sizeof(c->retire_queue[0]))
+      c->retire_queue[c->nretire++] = r->id;
+    break;
+  }
   default: break;
   }
 }
@@ -512,10 +617,10 @@ const pq_conn_frame_def pq_conn_frame_table[PQ_FT_TABLE_SIZE] = {
     [PQ_FT_STREAM_DATA_BLOCKED] = {rx_stream_data_blocked, NULL},
     [PQ_FT_STREAMS_BLOCKED_BIDI] = {rx_ignore, NULL},
     [PQ_FT_STREAMS_BLOCKED_UNI] = {rx_ignore, NULL},
-    [PQ_FT_NEW_CONNECTION_ID] = {rx_ignore, NULL},    /* one CID each way for now */
-    [PQ_FT_RETIRE_CONNECTION_ID] = {rx_ignore, NULL},
-    [PQ_FT_PATH_CHALLENGE] = {rx_ignore, NULL},       /* no migration yet */
-    [PQ_FT_PATH_RESPONSE] = {rx_ignore, NULL},
+    [PQ_FT_NEW_CONNECTION_ID] = {rx_new_cid, tx_new_cid},
+    [PQ_FT_RETIRE_CONNECTION_ID] = {rx_retire_cid, tx_retire_cid},
+    [PQ_FT_PATH_CHALLENGE] = {rx_path_challenge, tx_path_challenge},
+    [PQ_FT_PATH_RESPONSE] = {rx_path_response, tx_path_response},
     [PQ_FT_CONNECTION_CLOSE] = {rx_close, NULL},      /* sent by the closing path */
     [PQ_FT_CONNECTION_CLOSE_APP] = {rx_close, NULL},
     [PQ_FT_HANDSHAKE_DONE] = {rx_handshake_done, tx_handshake_done},
@@ -526,8 +631,10 @@ const pq_conn_frame_def pq_conn_frame_table[PQ_FT_TABLE_SIZE] = {
 /* ACK first (it must not be crowded out), control frames, then data, PING last (only
  * a probe with nothing else ack-eliciting). */
 const uint8_t pq_conn_send_order[] = {
-    PQ_FT_ACK,          PQ_FT_HANDSHAKE_DONE, PQ_FT_CRYPTO,      PQ_FT_MAX_DATA,
+    PQ_FT_ACK,          PQ_FT_PATH_RESPONSE, PQ_FT_PATH_CHALLENGE, PQ_FT_HANDSHAKE_DONE,
+    PQ_FT_CRYPTO,       PQ_FT_MAX_DATA,
     PQ_FT_MAX_STREAMS_BIDI, PQ_FT_MAX_STREAM_DATA, PQ_FT_RESET_STREAM, PQ_FT_STOP_SENDING,
+    PQ_FT_NEW_CONNECTION_ID, PQ_FT_RETIRE_CONNECTION_ID,
     PQ_FT_STREAM,       PQ_FT_PING,
 };
 const size_t pq_conn_send_order_len = sizeof(pq_conn_send_order);

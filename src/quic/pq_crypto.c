@@ -396,6 +396,67 @@ int pq_retry_tag(uint32_t version, const uint8_t *odcid, size_t odcidlen, const 
   return rv < 0 || taglen != PQ_AEAD_TAG_LEN ? PQ_ERR_TLS : 0;
 }
 
+/* ---- address validation tokens ------------------------------------------------------ */
+
+static uint64_t rd64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+static void wr64(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+/* AAD = kind | counter | client address: a token only opens for the address it was
+ * made for. */
+static size_t token_ad(uint8_t *ad, const uint8_t *head, const uint8_t *addr, size_t addrlen) {
+  memcpy(ad, head, 9);
+  if (addrlen) memcpy(ad + 9, addr, addrlen);
+  return 9 + addrlen;
+}
+
+int pq_token_seal(pq_aead *key, int kind, const uint8_t *addr, size_t addrlen,
+                  const uint8_t *odcid, size_t odcidlen, uint64_t now, uint8_t *out,
+                  size_t cap) {
+  uint8_t ad[9 + PQ_TOKEN_MAX_ADDR_LEN], rnd[8];
+  if ((kind != PQ_TOKEN_RETRY && kind != PQ_TOKEN_NEW_TOKEN) || addrlen > PQ_TOKEN_MAX_ADDR_LEN ||
+      (addrlen && !addr) || odcidlen > 20 || (odcidlen && !odcid))
+    return PQ_ERR_INVALID_ARG;
+  size_t plen = 8 + 1 + odcidlen, total = 9 + plen + PQ_AEAD_TAG_LEN;
+  if (cap < total) return PQ_ERR_NOBUF;
+  if (pq_random(rnd, sizeof(rnd)) < 0) return PQ_ERR_TLS;
+  uint64_t counter = rd64(rnd) >> 2; /* a random nonce counter, 62 bits */
+  out[0] = (uint8_t)kind;
+  wr64(out + 1, counter);
+  uint8_t *p = out + 9;
+  wr64(p, now);
+  p[8] = (uint8_t)odcidlen;
+  if (odcidlen) memcpy(p + 9, odcid, odcidlen);
+  int n = pq_aead_seal(key, counter, ad, token_ad(ad, out, addr, addrlen), p, plen);
+  return n < 0 ? n : (int)total;
+}
+
+int pq_token_open(pq_aead *key, const uint8_t *token, size_t len, const uint8_t *addr,
+                  size_t addrlen, uint64_t now, uint64_t max_age, int *kind, uint8_t *odcid,
+                  size_t *odcidlen) {
+  uint8_t ad[9 + PQ_TOKEN_MAX_ADDR_LEN], buf[PQ_TOKEN_MAX_LEN];
+  if (!token || len < 9 + 9 + PQ_AEAD_TAG_LEN || len > PQ_TOKEN_MAX_LEN ||
+      addrlen > PQ_TOKEN_MAX_ADDR_LEN || (addrlen && !addr))
+    return PQ_ERR_DROP;
+  if (token[0] != PQ_TOKEN_RETRY && token[0] != PQ_TOKEN_NEW_TOKEN) return PQ_ERR_DROP;
+  memcpy(buf, token + 9, len - 9); /* open a copy: the caller's token stays intact */
+  int n = pq_aead_open(key, rd64(token + 1), ad, token_ad(ad, token, addr, addrlen), buf,
+                       len - 9);
+  if (n < 9 || (size_t)n != 9 + (size_t)buf[8] || buf[8] > 20) return PQ_ERR_DROP;
+  uint64_t made = rd64(buf);
+  if (made > now || now - made > max_age) return PQ_ERR_DROP;
+  *kind = token[0];
+  *odcidlen = buf[8];
+  if (buf[8]) memcpy(odcid, buf + 9, buf[8]);
+  return 0;
+}
+
 int pq_random(uint8_t *buf, size_t len) {
   return gnutls_rnd(GNUTLS_RND_NONCE, buf, len) < 0 ? PQ_ERR_TLS : 0;
 }

@@ -172,6 +172,37 @@ void pq_keys_free(pq_keys *k);
 int pq_retry_tag(uint32_t version, const uint8_t *odcid, size_t odcidlen, const uint8_t *retry,
                  size_t retrylen, uint8_t tag[PQ_AEAD_TAG_LEN]);
 
+/* Address validation tokens (RFC 9000 §8.1): what a server puts in a Retry or NEW_TOKEN
+ * and checks when a client returns it. Sealed with the server's own key (make one
+ * pq_aead with PQ_AEAD_AES_128_GCM from 16 random key bytes and 12 random IV bytes, per
+ * endpoint), bound to the client's address bytes by the AEAD, carrying the time it was
+ * made and (Retry) the original DCID:
+ *
+ *   token = kind (1) | nonce counter (8) | AEAD(time (8) | odcid len (1) | odcid) | tag (16)
+ */
+#define PQ_TOKEN_RETRY 1     /* from a Retry: short-lived, carries the original DCID */
+#define PQ_TOKEN_NEW_TOKEN 2 /* from NEW_TOKEN: for a later connection */
+#define PQ_TOKEN_MAX_LEN (1 + 8 + 8 + 1 + 20 + PQ_AEAD_TAG_LEN)
+#define PQ_TOKEN_MAX_ADDR_LEN 64
+
+/* Writes a token of |kind| for the client at |addr| / |addrlen| (the raw address and
+ * port bytes, <= 64) made at |now| (any monotonic unit, e.g. ns) with the original DCID
+ * |odcid| (<= 20 bytes; 0 for NEW_TOKEN) into |out| (>= PQ_TOKEN_MAX_LEN). The nonce
+ * counter is random. Returns the token length, PQ_ERR_INVALID_ARG, PQ_ERR_NOBUF or
+ * PQ_ERR_TLS. */
+int pq_token_seal(pq_aead *key, int kind, const uint8_t *addr, size_t addrlen,
+                  const uint8_t *odcid, size_t odcidlen, uint64_t now, uint8_t *out,
+                  size_t cap);
+
+/* Checks a token a client sent from |addr| / |addrlen|: authentic, of a known kind, made
+ * at most |max_age| before |now| (and not after it). On success sets *kind, copies the
+ * original DCID to |odcid| (room for 20) and its length to *odcidlen. Returns 0 or
+ * PQ_ERR_DROP (forged, other address, expired, malformed: treat as no token / INVALID_TOKEN
+ * per RFC 9000 §8.1.3). */
+int pq_token_open(pq_aead *key, const uint8_t *token, size_t len, const uint8_t *addr,
+                  size_t addrlen, uint64_t now, uint64_t max_age, int *kind, uint8_t *odcid,
+                  size_t *odcidlen);
+
 /* Fills |buf| with |len| cryptographically random bytes (GnuTLS's nonce RNG).
  * Returns 0 or PQ_ERR_TLS. */
 int pq_random(uint8_t *buf, size_t len);

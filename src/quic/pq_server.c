@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/crypto.h>
+
 #include "pq_conn.h"
 #include "pq_tls.h"
+
+#define PQ_SERVER_ANSWERS 16 /* more pending answers are dropped (no amplification) */
 
 struct pq_server {
   pq_settings settings;
@@ -18,7 +22,22 @@ struct pq_server {
   char cc_name[32];
   pq_conn **conns;
   size_t n, cap;
+  uint8_t reset_key[32];      /* stateless reset tokens derive from it */
+  /* Stateless answers waiting for pq_server_write (Version Negotiation, resets). */
+  struct {
+    pq_path path;
+    size_t len;
+    uint8_t data[PQ_CONN_MIN_INITIAL];
+  } answers[PQ_SERVER_ANSWERS];
+  size_t nanswers;
 };
+
+void pq_reset_token(const uint8_t key[32], const uint8_t *cid, size_t len,
+                    uint8_t token[PQ_RESET_TOKEN_LEN]) {
+  uint8_t mac[32];
+  gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, 32, cid, len, mac);
+  memcpy(token, mac, PQ_RESET_TOKEN_LEN);
+}
 
 int pq_server_new(pq_server **out, const pq_settings *settings,
                   const pq_callbacks *callbacks, const char *cert_file,
@@ -45,6 +64,11 @@ int pq_server_new(pq_server **out, const pq_settings *settings,
     }
     s->hs = &pq_hs_tls;
   }
+  if (pq_random(s->reset_key, sizeof(s->reset_key))) {
+    pq_tls_ctx_del(s->tls_ctx);
+    free(s);
+    return PQ_ERR_TLS;
+  }
   s->settings = *settings;
   snprintf(s->cc_name, sizeof(s->cc_name), "%s",
            settings->cc_algorithm ? settings->cc_algorithm : "newreno");
@@ -64,6 +88,7 @@ void pq_server_del(pq_server *s) {
   for (size_t i = 0; i < s->n; i++) pq_conn_del(s->conns[i]);
   free(s->conns);
   pq_tls_ctx_del(s->tls_ctx);
+  memset(s->reset_key, 0, sizeof(s->reset_key));
   free(s);
 }
 
@@ -79,6 +104,62 @@ static int add_conn(pq_server *s, pq_conn *c) {
   return 0;
 }
 
+/* Room for one stateless answer, or NULL (queue full: the datagram gets none). */
+static uint8_t *answer_slot(pq_server *s, const pq_path *path, size_t **len) {
+  if (s->nanswers == PQ_SERVER_ANSWERS) return NULL;
+  if (path) s->answers[s->nanswers].path = *path;
+  else memset(&s->answers[s->nanswers].path, 0, sizeof(pq_path));
+  *len = &s->answers[s->nanswers].len;
+  return s->answers[s->nanswers].data;
+}
+
+/* A long header of a version we do not speak: list ours (RFC 9000 §6.1). Only for
+ * datagrams large enough to be a client's first flight. */
+static void answer_version_negotiation(pq_server *s, const pq_path *path,
+                                       const pq_pkt_hdr *h, size_t dgram_len) {
+  static const uint32_t versions[] = {PQ_VERSION_1};
+  size_t *len;
+  uint8_t *out, unused;
+  int n;
+  if (dgram_len < PQ_CONN_MIN_INITIAL || !(out = answer_slot(s, path, &len))) return;
+  if (pq_random(&unused, 1)) return;
+  n = pq_pkt_write_version_negotiation(out, PQ_CONN_MIN_INITIAL, h->scid, h->scid_len,
+                                       h->dcid, h->dcid_len, versions, 1, unused);
+  if (n <= 0) return;
+  *len = (size_t)n;
+  s->nanswers++;
+}
+
+/* A short header for a connection we do not know: a stateless reset, smaller than
+ * what triggered it so that two endpoints cannot loop (RFC 9000 §10.3, §10.3.3). */
+static void answer_stateless_reset(pq_server *s, const pq_path *path, const uint8_t *data,
+                                   size_t dgram_len) {
+  uint8_t token[PQ_RESET_TOKEN_LEN], *out;
+  size_t *len, n = dgram_len - 1;
+  int rv;
+  if (dgram_len <= PQ_MIN_STATELESS_RESET_LEN || dgram_len < 1 + PQ_CONN_CID_LEN) return;
+  if (n > 64) n = 64;
+  if (!(out = answer_slot(s, path, &len))) return;
+  pq_reset_token(s->reset_key, data + 1, PQ_CONN_CID_LEN, token);
+  rv = pq_pkt_write_stateless_reset(out, PQ_CONN_MIN_INITIAL, n, token);
+  if (rv <= 0) return;
+  *len = (size_t)rv;
+  s->nanswers++;
+}
+
+ssize_t pq_server_write(pq_server *s, pq_path *path_out, uint8_t *buf, size_t len) {
+  size_t n;
+  if (!s || !buf) return PQ_ERR_INVALID_ARG;
+  if (s->nanswers == 0) return 0;
+  n = s->answers[0].len;
+  if (len < n) return PQ_ERR_NOBUF;
+  memcpy(buf, s->answers[0].data, n);
+  if (path_out) *path_out = s->answers[0].path;
+  s->nanswers--;
+  memmove(&s->answers[0], &s->answers[1], s->nanswers * sizeof(s->answers[0]));
+  return (ssize_t)n;
+}
+
 int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_t len,
                    pq_tstamp now, pq_conn **conn_out) {
   pq_pkt_hdr h;
@@ -88,6 +169,10 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
   if (conn_out) *conn_out = NULL;
   if (!s || !data) return PQ_ERR_INVALID_ARG;
   if (pq_pkt_parse(data, len, PQ_CONN_CID_LEN, &h)) return PQ_ERR_DROP;
+  if (h.type == PQ_PKT_UNSUPPORTED_VERSION) {
+    answer_version_negotiation(s, path, &h, len);
+    return PQ_ERR_DROP;
+  }
   for (size_t i = 0; i < s->n; i++) {
     if (pq_conn_is_closed(s->conns[i])) continue;
     if (pq_conn_owns_cid(s->conns[i], h.dcid, h.dcid_len)) {
@@ -96,12 +181,17 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
     }
   }
   /* A new connection needs a v1 Initial in a full-size datagram (RFC 9000 §14.1).
-   * Version negotiation and stateless resets are not generated yet. */
+   * Version negotiation and stateless resets were answered above. */
+  if (h.type == PQ_PKT_1RTT) {
+    answer_stateless_reset(s, path, data, len);
+    return PQ_ERR_DROP;
+  }
   if (h.type != PQ_PKT_INITIAL || h.version != PQ_VERSION_1 || len < PQ_CONN_MIN_INITIAL)
     return PQ_ERR_DROP;
   memset(&cfg, 0, sizeof(cfg));
   cfg.tls_ctx = s->tls_ctx;
-  rv = pq_conn_server_new_ex(&c, &s->settings, &s->cb, path, s->hs, &cfg, &h, s->user, now);
+  rv = pq_conn_server_new_ex(&c, &s->settings, &s->cb, path, s->hs, &cfg, &h, s->reset_key,
+                             s->user, now);
   if (rv) return rv == PQ_ERR_INVALID_ARG ? PQ_ERR_DROP : rv;
   rv = pq_conn_read(c, path, data, len, now);
   /* Keep the connection only if its first packet authenticated: a corrupted or forged

@@ -11,6 +11,8 @@
 #ifndef PLUGINOP_CONN_HARNESS_H
 #define PLUGINOP_CONN_HARNESS_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 
 #include "pq_conn.h"
@@ -45,7 +47,18 @@ typedef struct world {
   bool echo;
   uint64_t echoed[MAX_STREAMS];
   bool echo_fin[MAX_STREAMS];
+  pq_path spath;                  /* what the server sees: the client at 10.0.0.1:1000 */
 } world;
+
+/* Sets |p|'s remote address to |ip|:|port| (IPv4, host order). */
+static void set_remote(pq_path *p, uint32_t ip, uint16_t port) {
+  struct sockaddr_in *a = (struct sockaddr_in *)&p->remote;
+  memset(&p->remote, 0, sizeof(p->remote));
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(ip);
+  a->sin_port = htons(port);
+  p->remote_len = sizeof(*a);
+}
 
 static uint8_t pattern(uint64_t sid, uint64_t off) {
   return (uint8_t)(sid * 131 + off * 7 + (off >> 9));
@@ -97,6 +110,7 @@ static void world_init_ex(world *w, uint64_t seed, const pq_sim_config *c2s,
   pq_settings def;
   pq_path path;
   memset(w, 0, sizeof(*w));
+  set_remote(&w->spath, 0x0a000001, 1000);
   pq_sim_init(&w->sim, c2s, s2c, seed);
   pq_settings_default(&def);
   if (!st) st = &def;
@@ -184,6 +198,10 @@ static void flush(world *w) {
       pq_sim_send(&w->sim, PQ_SIM_S2C, buf, (size_t)n, w->now);
       any = true;
     }
+    if ((n = pq_server_write(w->server, &p, buf, sizeof(buf))) > 0) {
+      pq_sim_send(&w->sim, PQ_SIM_S2C, buf, (size_t)n, w->now);
+      any = true;
+    }
     if (!any) return;
   }
 }
@@ -194,9 +212,7 @@ static void step(world *w) {
   ptrdiff_t n;
   while ((n = pq_sim_recv(&w->sim, PQ_SIM_C2S, w->now, buf, sizeof(buf))) >= 0) {
     pq_conn *c = NULL;
-    pq_path path;
-    memset(&path, 0, sizeof(path));
-    pq_server_read(w->server, &path, buf, (size_t)n, w->now, &c);
+    pq_server_read(w->server, &w->spath, buf, (size_t)n, w->now, &c);
     if (c && !w->sconn) w->sconn = c;
   }
   while ((n = pq_sim_recv(&w->sim, PQ_SIM_S2C, w->now, buf, sizeof(buf))) >= 0)

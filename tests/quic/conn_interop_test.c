@@ -86,10 +86,16 @@ static void reap(pid_t pid) {
 /* Sends everything |c| has to send to |to|. */
 static void drain_writes(pq_conn *c, int fd, const struct sockaddr_in *to) {
   uint8_t buf[1500];
+  pq_path out;
   ssize_t n;
-  for (int i = 0; i < 256 && (n = pq_conn_write(c, NULL, buf, sizeof(buf), mono_ns())) > 0;
-       i++)
-    sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)to, sizeof(*to));
+  for (int i = 0; i < 256 && (n = pq_conn_write(c, &out, buf, sizeof(buf), mono_ns())) > 0;
+       i++) {
+    /* The connection's path (it follows a migrating client), else |to|. */
+    if (out.remote_len == sizeof(struct sockaddr_in))
+      sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)&out.remote, out.remote_len);
+    else
+      sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)to, sizeof(*to));
+  }
 }
 
 /* Waits for a datagram until |c|'s expiry (at most 20 ms), handles expiry. Returns the
@@ -195,7 +201,11 @@ static void test_pq_conn_interop_client_to_gtlsserver(void) {
   reap(pid);
 }
 
-static void test_pq_conn_interop_gtlsclient_to_server(void) {
+/* |mode| 1: gtlsclient updates keys 100 ms after the handshake; 2: it moves to a new
+ * local address (port) 100 ms after the handshake. We answer its request in two parts
+ * 300 ms apart and wait for the update / the validated migration before closing. */
+static void gtlsclient_case(int mode) {
+  bool key_update = mode != 0;
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   struct sockaddr_in peer;
@@ -207,7 +217,8 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
   peer_app a;
   pid_t pid;
   pq_tstamp deadline;
-  bool have_peer = false;
+  bool have_peer = false, responded = false;
+  pq_tstamp body_at = 0;
   int status = -1;
   uint8_t buf[65536];
   memset(&a, 0, sizeof(a));
@@ -218,7 +229,11 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
   snprintf(portbuf, sizeof(portbuf), "%d", ntohs(me.sin_port));
   {
     char *argv[] = {CLIENT, "-q", "--timeout=3s", "127.0.0.1", portbuf,
-                    "https://localhost/", NULL};
+                    "https://localhost/", NULL, NULL};
+    if (key_update) {
+      argv[5] = mode == 1 ? "--key-update=100ms" : "--change-local-addr=100ms";
+      argv[6] = "https://localhost/";
+    }
     pid = spawn(CLIENT, argv);
   }
   CHECK(pid > 0);
@@ -229,6 +244,8 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
       pq_conn *got = NULL;
       pq_path path;
       memset(&path, 0, sizeof(path));
+      memcpy(&path.remote, &peer, sizeof(peer));
+      path.remote_len = sizeof(peer);
       pq_server_read(srv, &path, buf, (size_t)n, mono_ns(), &got);
       if (got) {
         c = got;
@@ -236,7 +253,22 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
       }
     }
     if (c && have_peer) drain_writes(c, fd, &peer);
-    if (a.fin[0] && !a.closed) {
+    /* The response in two parts, 300 ms apart: the client's ACKs of the second part
+     * come after its key update. */
+    if (key_update && a.fin[0] && !responded) {
+      static const uint8_t hdrs[] = {0x01, 0x03, 0x00, 0x00, 0xd9}; /* :status 200 */
+      CHECK_INT(5, ==, pq_conn_stream_write(c, 0, hdrs, sizeof(hdrs), false));
+      responded = true;
+      body_at = mono_ns() + 300000000u;
+    }
+    if (key_update && responded && body_at && mono_ns() >= body_at) {
+      static const uint8_t body[] = {0x00, 0x02, 'o', 'k'}; /* DATA */
+      CHECK_INT(4, ==, pq_conn_stream_write(c, 0, body, sizeof(body), true));
+      body_at = 0;
+    }
+    if (a.fin[0] && !a.closed &&
+        (mode == 0 || (mode == 1 && c->key_updates > 0) ||
+         (mode == 2 && c->migrations > 0 && !c->path_validating))) {
       pq_conn_close(c, 0x100, "", mono_ns()); /* H3_NO_ERROR: no response here */
       drain_writes(c, fd, &peer);
     }
@@ -251,10 +283,16 @@ static void test_pq_conn_interop_gtlsclient_to_server(void) {
   CHECK_INT(0x01, ==, a.first[0]); /* ... starts with a HEADERS frame */
   CHECK(a.opened >= 2);   /* control stream and the request stream at least */
   CHECK(pid < 0);         /* the client went away after our close */
+  if (mode == 1) CHECK(c && c->key_updates >= 1 && c->key_phase == 1);
+  if (mode == 2) CHECK(c && c->migrations >= 1 && !c->path_validating);
   reap(pid);
   pq_server_del(srv);
   close(fd);
 }
+
+static void test_pq_conn_interop_gtlsclient_to_server(void) { gtlsclient_case(0); }
+static void test_pq_conn_interop_gtlsclient_key_update(void) { gtlsclient_case(1); }
+static void test_pq_conn_interop_gtlsclient_migration(void) { gtlsclient_case(2); }
 
 int main(void) {
   pq_cert cert;
@@ -272,6 +310,8 @@ int main(void) {
   if (pq_cert_write_files(&cert, cert_path, key_path) != 0) return 1;
   RUN(test_pq_conn_interop_client_to_gtlsserver);
   RUN(test_pq_conn_interop_gtlsclient_to_server);
+  RUN(test_pq_conn_interop_gtlsclient_key_update);
+  RUN(test_pq_conn_interop_gtlsclient_migration);
   unlink(cert_path);
   unlink(key_path);
   rmdir(dir);

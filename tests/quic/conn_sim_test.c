@@ -143,6 +143,229 @@ static void test_pq_conn_bulk_goodput(void) {
   world_free(&w);
 }
 
+/* Key updates (RFC 9001 §6) started by either side every 50 ms during a transfer on a
+ * link that reorders and loses: every byte still arrives and both sides end in the
+ * same phase having followed each other. */
+static pq_tstamp next_update;
+static int update_turn, updates_started;
+
+static bool transfer_with_updates(world *w) {
+  if (w->now >= next_update && w->sconn && pq_conn_is_established(w->sconn)) {
+    pq_conn *c = (update_turn & 1) ? w->sconn : w->client;
+    if (pq_conn_update_key(c, w->now) == 0) {
+      updates_started++;
+      update_turn++;
+    }
+    next_update = w->now + 50 * MS;
+  }
+  return all_received(w);
+}
+
+static void test_pq_conn_key_update(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  c.loss_ppm = 20000;
+  c.reorder_ppm = 50000;
+  c.reorder_delay = 3 * MS;
+  world_init(&w, 8, &c, &c);
+  w.size = 300000;
+  w.nstreams = 4;
+  w.echo = true;
+  next_update = 0;
+  update_turn = updates_started = 0;
+  CHECK(run_until(&w, transfer_with_updates, 60000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK(updates_started >= 4);
+  if (getenv("PQ_VERBOSE"))
+    fprintf(stderr, "key updates: %d started, client %llu, server %llu, %.0f ms\n", updates_started,
+            (unsigned long long)w.client->key_updates, (unsigned long long)w.sconn->key_updates,
+            w.now / 1e6);
+  CHECK_INT(w.client->key_phase, ==, w.sconn->key_phase);
+  CHECK(w.client->key_updates >= (uint64_t)updates_started - 1);
+  CHECK(w.sconn->key_updates >= (uint64_t)updates_started - 1);
+  /* Not allowed before the handshake is confirmed. */
+  world_free(&w);
+  world_init(&w, 9, &c, &c);
+  CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_conn_update_key(w.client, 0));
+  world_free(&w);
+}
+
+/* An unknown version gets a Version Negotiation listing v1, with the CIDs swapped;
+ * a datagram too small to be a first flight gets nothing. */
+static void test_pq_conn_server_version_negotiation(void) {
+  pq_server *srv;
+  pq_settings st;
+  pq_conn *c = (pq_conn *)1;
+  pq_pkt_hdr h;
+  uint8_t d[1200], out[1500];
+  const uint8_t dcid[8] = {1, 2, 3, 4, 5, 6, 7, 8}, scid[5] = {9, 9, 9, 9, 9};
+  ssize_t n;
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pq_server_new(&srv, &st, &cbs, NULL, NULL, NULL));
+  memset(d, 0, sizeof(d));
+  d[0] = 0xc0;
+  d[1] = 0x1a, d[2] = 0x2a, d[3] = 0x3a, d[4] = 0x4a; /* a reserved version */
+  d[5] = 8;
+  memcpy(d + 6, dcid, 8);
+  d[14] = 5;
+  memcpy(d + 15, scid, 5);
+  CHECK_INT(PQ_ERR_DROP, ==, pq_server_read(srv, NULL, d, sizeof(d), 0, &c));
+  CHECK(c == NULL);
+  n = pq_server_write(srv, NULL, out, sizeof(out));
+  CHECK(n > 0);
+  CHECK_INT(0, ==, pq_pkt_parse(out, (size_t)n, 8, &h));
+  CHECK_INT(PQ_PKT_VERSION_NEGOTIATION, ==, h.type);
+  CHECK_INT(1, ==, h.vn_count);
+  CHECK_INT(PQ_VERSION_1, ==, pq_pkt_vn_version(&h, 0));
+  CHECK(h.dcid_len == 5 && memcmp(h.dcid, scid, 5) == 0);
+  CHECK(h.scid_len == 8 && memcmp(h.scid, dcid, 8) == 0);
+  CHECK_INT(0, ==, pq_server_write(srv, NULL, out, sizeof(out)));
+  CHECK_INT(PQ_ERR_DROP, ==, pq_server_read(srv, NULL, d, 1100, 0, &c));
+  CHECK_INT(0, ==, pq_server_write(srv, NULL, out, sizeof(out)));
+  pq_server_del(srv);
+}
+
+/* A client whose first flight gets a Version Negotiation without v1 gives up; one
+ * that lists v1 (forged or stale) is ignored. */
+static void test_pq_conn_client_version_negotiation(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  uint8_t vn[128];
+  const uint32_t other = 0xff00001d, both[2] = {0xff00001d, PQ_VERSION_1};
+  int n;
+  world_init(&w, 12, &c, &c);
+  n = pq_pkt_write_version_negotiation(vn, sizeof(vn), w.client->scid, w.client->scid_len,
+                                       w.client->odcid, w.client->odcid_len, both, 2, 0x5a);
+  CHECK(n > 0);
+  pq_conn_read(w.client, NULL, vn, (size_t)n, 0);
+  CHECK(!pq_conn_is_closed(w.client));
+  n = pq_pkt_write_version_negotiation(vn, sizeof(vn), w.client->scid, w.client->scid_len,
+                                       w.client->odcid, w.client->odcid_len, &other, 1, 0x5a);
+  pq_conn_read(w.client, NULL, vn, (size_t)n, 0);
+  CHECK(pq_conn_is_closed(w.client));
+  CHECK(w.capp.closed && w.capp.close.by_peer);
+  {
+    uint8_t out[1500];
+    CHECK_INT(0, ==, pq_conn_write(w.client, NULL, out, sizeof(out), 0)); /* silent */
+  }
+  world_free(&w);
+}
+
+static bool server_conn_closed(world *w) { return w->sconn && pq_conn_is_closed(w->sconn); }
+static bool client_closed(world *w) { return pq_conn_is_closed(w->client); }
+
+/* The server loses a connection the client still uses (its CONNECTION_CLOSE never
+ * arrives): the client's next 1-RTT packet gets a stateless reset carrying the token
+ * the server announced, and the client ends at once. */
+static void test_pq_conn_stateless_reset(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  int64_t sid;
+  world_init(&w, 10, &c, &c);
+  w.size = 2000;
+  CHECK(run_until(&w, all_received, 10000 * MS));
+  CHECK(run_until(&w, both_established, 10000 * MS));
+  w.sim.dir[PQ_SIM_S2C].cfg.loss_ppm = PQ_SIM_PPM;
+  CHECK_INT(0, ==, pq_conn_close(w.sconn, 0, "", w.now));
+  CHECK(run_until(&w, server_conn_closed, 10000 * MS));
+  CHECK_INT(1, ==, pq_server_reap(w.server));
+  w.sconn = NULL;
+  w.sim.dir[PQ_SIM_S2C].cfg.loss_ppm = 0;
+  CHECK(!pq_conn_is_closed(w.client));
+  CHECK_INT(0, ==, pq_conn_open_stream(w.client, true, &sid));
+  CHECK_INT(5, ==, pq_conn_stream_write(w.client, sid, (const uint8_t *)"hello", 5, true));
+  CHECK(run_until(&w, client_closed, 5000 * MS));
+  CHECK(w.capp.close.stateless_reset);
+  CHECK(w.capp.close.by_peer);
+  world_free(&w);
+}
+
+/* Connection IDs: each side issues up to the other's active_connection_id_limit (4);
+ * the server rotates (a new CID retiring all older ones) three times during a
+ * transfer: the client moves to the newest, retires the others, data keeps flowing. */
+static pq_tstamp next_rotation;
+static int rotations;
+
+static bool transfer_with_rotations(world *w) {
+  if (w->now >= next_rotation && w->sconn && pq_conn_is_established(w->sconn) &&
+      rotations < 3) {
+    if (pq_conn_rotate_cid(w->sconn) == 0) rotations++;
+    next_rotation = w->now + 100 * MS;
+  }
+  return all_received(w) && rotations == 3;
+}
+
+static bool cids_settled(world *w) {
+  return w->sconn && w->sconn->nlocal == 4 && w->client->nretire == 0;
+}
+
+static void test_pq_conn_connection_ids(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  uint64_t newest;
+  c.loss_ppm = 10000;
+  world_init(&w, 11, &c, &c);
+  w.size = 200000;
+  w.nstreams = 2;
+  w.echo = true;
+  next_rotation = 0;
+  rotations = 0;
+  CHECK(run_until(&w, both_established, 5000 * MS));
+  CHECK(run_until(&w, cids_settled, 5000 * MS));
+  CHECK_INT(4, ==, w.client->nlocal);
+  CHECK_INT(4, ==, w.client->npeer); /* the server's 4 */
+  CHECK(run_until(&w, transfer_with_rotations, 60000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK(run_until(&w, cids_settled, 10000 * MS));
+  /* The client uses the newest server CID; the server forgot the retired ones. */
+  newest = w.sconn->local_retire_prior_to;
+  CHECK(newest >= 6);
+  CHECK(w.client->dcid_seq >= newest);
+  CHECK(pq_conn_owns_cid(w.sconn, w.client->dcid, w.client->dcid_len));
+  for (size_t i = 0; i < w.sconn->nlocal; i++) CHECK(w.sconn->local_cids[i].seq >= newest);
+  for (size_t i = 0; i < w.client->npeer; i++) CHECK(w.client->peer_cids[i].seq >= newest);
+  world_free(&w);
+}
+
+/* The client's address changes mid-transfer (a NAT rebinding: new port; then a new
+ * IP address): the server follows, validates the new path with PATH_CHALLENGE, keeps
+ * its congestion state for a port change but starts over for a new address, and the
+ * transfer completes. */
+static int migrate_step;
+
+static bool transfer_with_migration(world *w) {
+  if (w->sconn && pq_conn_is_established(w->sconn)) {
+    if (migrate_step == 0 && w->sapp.rx_bytes[0] > 50000) {
+      set_remote(&w->spath, 0x0a000001, 2000);
+      migrate_step = 1;
+    } else if (migrate_step == 1 && w->sapp.rx_bytes[0] > 150000) {
+      set_remote(&w->spath, 0x0a000002, 3000);
+      migrate_step = 2;
+    }
+  }
+  return all_received(w);
+}
+
+static void test_pq_conn_migration(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  const struct sockaddr_in *r;
+  world_init(&w, 13, &c, &c);
+  w.size = 300000;
+  w.nstreams = 1;
+  w.echo = true;
+  migrate_step = 0;
+  CHECK(run_until(&w, transfer_with_migration, 60000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK_INT(2, ==, migrate_step);
+  CHECK_INT(2, ==, w.sconn->migrations);
+  CHECK(!w.sconn->path_validating); /* the client answered the challenge */
+  r = (const struct sockaddr_in *)&w.sconn->path.remote;
+  CHECK_INT(3000, ==, ntohs(r->sin_port));
+  CHECK_INT(0x0a000002, ==, ntohl(r->sin_addr.s_addr));
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -211,7 +434,13 @@ int main(void) {
   RUN(test_pq_conn_application_close);
   RUN(test_pq_conn_idle_timeout);
   RUN(test_pq_conn_amplification_limit);
+  RUN(test_pq_conn_server_version_negotiation);
+  RUN(test_pq_conn_stateless_reset);
+  RUN(test_pq_conn_client_version_negotiation);
+  RUN(test_pq_conn_connection_ids);
+  RUN(test_pq_conn_migration);
   RUN(test_pq_conn_bulk_goodput);
+  RUN(test_pq_conn_key_update);
   RUN(test_pq_conn_flow_control_and_stream_limits);
   RUN(test_pq_conn_small_limits_seeds);
   RUN(test_pq_conn_sim_seeds_1_500);

@@ -215,6 +215,59 @@ static void test_pq_crypto_usage_limits(void) {
   CHECK_STR("?", pq_aead_name((pq_aead_alg)9));
 }
 
+static void test_pq_crypto_token_seal_open(void) {
+  uint8_t k[16], iv[12], tok[PQ_TOKEN_MAX_LEN], odcid[20];
+  const uint8_t addr[6] = {127, 0, 0, 1, 0x12, 0x34}, other[6] = {127, 0, 0, 2, 0x12, 0x34};
+  pq_aead key, key2;
+  size_t olen = 0;
+  int kind = 0;
+  pq_random(k, 16);
+  pq_random(iv, 12);
+  CHECK_INT(0, ==, pq_aead_init(&key, PQ_AEAD_AES_128_GCM, k, iv));
+  int n = pq_token_seal(&key, PQ_TOKEN_RETRY, addr, 6, a1_dcid, 8, 1000, tok, sizeof(tok));
+  CHECK_INT(9 + 17 + 16, ==, n);
+  CHECK_INT(0, ==, pq_token_open(&key, tok, (size_t)n, addr, 6, 1500, 1000, &kind, odcid, &olen));
+  CHECK_INT(PQ_TOKEN_RETRY, ==, kind);
+  CHECK_INT(8, ==, olen);
+  CHECK_MEM(a1_dcid, odcid, 8);
+  /* other address, expired, from the future, tampered, truncated, other key */
+  CHECK_INT(PQ_ERR_DROP, ==, pq_token_open(&key, tok, (size_t)n, other, 6, 1500, 1000, &kind,
+                                           odcid, &olen));
+  CHECK_INT(PQ_ERR_DROP, ==, pq_token_open(&key, tok, (size_t)n, addr, 6, 2001, 1000, &kind,
+                                           odcid, &olen));
+  CHECK_INT(PQ_ERR_DROP, ==, pq_token_open(&key, tok, (size_t)n, addr, 6, 999, 1000, &kind,
+                                           odcid, &olen));
+  tok[0] = PQ_TOKEN_NEW_TOKEN; /* kind is authenticated */
+  CHECK_INT(PQ_ERR_DROP, ==, pq_token_open(&key, tok, (size_t)n, addr, 6, 1500, 1000, &kind,
+                                           odcid, &olen));
+  tok[0] = PQ_TOKEN_RETRY;
+  tok[12] ^= 1;
+  CHECK_INT(PQ_ERR_DROP, ==, pq_token_open(&key, tok, (size_t)n, addr, 6, 1500, 1000, &kind,
+                                           odcid, &olen));
+  tok[12] ^= 1;
+  CHECK_INT(PQ_ERR_DROP, ==, pq_token_open(&key, tok, 20, addr, 6, 1500, 1000, &kind, odcid,
+                                           &olen));
+  pq_random(k, 16);
+  CHECK_INT(0, ==, pq_aead_init(&key2, PQ_AEAD_AES_128_GCM, k, iv));
+  CHECK_INT(PQ_ERR_DROP, ==, pq_token_open(&key2, tok, (size_t)n, addr, 6, 1500, 1000, &kind,
+                                           odcid, &olen));
+  CHECK_INT(0, ==, pq_token_open(&key, tok, (size_t)n, addr, 6, 1500, 1000, &kind, odcid,
+                                 &olen)); /* a failed open left the token intact */
+  /* NEW_TOKEN without a DCID; two seals differ (random counter) */
+  uint8_t t2[PQ_TOKEN_MAX_LEN], t3[PQ_TOKEN_MAX_LEN];
+  int n2 = pq_token_seal(&key, PQ_TOKEN_NEW_TOKEN, addr, 4, NULL, 0, 5, t2, sizeof(t2));
+  int n3 = pq_token_seal(&key, PQ_TOKEN_NEW_TOKEN, addr, 4, NULL, 0, 5, t3, sizeof(t3));
+  CHECK_INT(n2, ==, n3);
+  CHECK(memcmp(t2, t3, (size_t)n2) != 0);
+  CHECK_INT(0, ==, pq_token_open(&key, t2, (size_t)n2, addr, 4, 5, 0, &kind, odcid, &olen));
+  CHECK_INT(PQ_TOKEN_NEW_TOKEN, ==, kind);
+  CHECK_INT(0, ==, olen);
+  CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_token_seal(&key, 7, addr, 4, NULL, 0, 5, t2, sizeof(t2)));
+  CHECK_INT(PQ_ERR_NOBUF, ==, pq_token_seal(&key, PQ_TOKEN_RETRY, addr, 4, NULL, 0, 5, t2, 10));
+  pq_aead_free(&key);
+  pq_aead_free(&key2);
+}
+
 static void test_pq_crypto_ct_equal_and_random(void) {
   uint8_t a[16] = {0}, b[16] = {0}, r1[32], r2[32];
   CHECK(pq_ct_equal(a, b, 16));
@@ -238,6 +291,7 @@ int main(void) {
   RUN(test_pq_crypto_bad_args);
   RUN(test_pq_crypto_retry_tag_rfc9001);
   RUN(test_pq_crypto_usage_limits);
+  RUN(test_pq_crypto_token_seal_open);
   RUN(test_pq_crypto_ct_equal_and_random);
   return test_report();
 }

@@ -207,6 +207,15 @@ static void test_pq_tp_preferred_address_rules(void) {
   CHECK_INT(PQ_ERR_TRANSPORT_PARAMETER, ==, pq_tp_decode(&b, true, buf, (size_t)n, NULL));
   buf[i + 2 + 24] = 5; /* length disagrees with the parameter length */
   CHECK_INT(PQ_ERR_TRANSPORT_PARAMETER, ==, pq_tp_decode(&b, true, buf, (size_t)n, NULL));
+  /* a well-formed preferred_address whose cid is empty (41 bytes) */
+  {
+    uint8_t v[2 + 41] = {0x0d, 41};
+    pq_tp t;
+    uint8_t w[2 + 42] = {0x0d, 42}; /* the same with a 1-byte cid: fine */
+    CHECK_INT(PQ_ERR_TRANSPORT_PARAMETER, ==, decode_with(true, v, sizeof(v), &t));
+    w[2 + 24] = 1;
+    CHECK_INT(0, ==, decode_with(true, w, sizeof(w), &t));
+  }
   /* encoding a zero-length preferred-address cid is refused */
   a.preferred_address.cid.len = 0;
   CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_tp_encode(&a, true, buf, sizeof(buf), NULL));
