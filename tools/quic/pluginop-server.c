@@ -337,6 +337,19 @@ static void reap(server *s) {
   if (any) pq_server_reap(s->ps);
 }
 
+/* Sends the Version Negotiation and Stateless Reset answers pq_server_read queued. */
+static void send_stateless(server *s) {
+  for (;;) {
+    pq_path p;
+    ssize_t n;
+    if (!qt_udp_tx_room(&s->udp) && qt_udp_flush(&s->udp)) return;
+    n = pq_server_write(s->ps, &p, qt_udp_tx_slot(&s->udp), QT_UDP_MAX_DGRAM);
+    if (n <= 0) break;
+    qt_udp_tx_commit(&s->udp, (size_t)n, (struct sockaddr *)&p.remote, p.remote_len);
+  }
+  qt_udp_flush(&s->udp);
+}
+
 /* One pass: read, timers, HTTP/3, send, wait. */
 static void step(server *s) {
   pq_tstamp now = qt_now(), next = PQ_TSTAMP_NEVER;
@@ -350,6 +363,7 @@ static void step(server *s) {
     }
     if (n < QT_UDP_BATCH) break;
   }
+  send_stateless(s);
   now = qt_now();
   for (sconn *sc = s->conns; sc; sc = sc->next) {
     pq_tstamp exp = pq_conn_expiry(sc->conn);

@@ -30,4 +30,5 @@ if ! grep -q 'served by pluginop-server over HTTP/3' "$WORK/dom.html"; then
   fail "chromium (exit $rc) did not get the page"
 fi
 grep -q 'GET /index.html -> 200' "$WORK/server.err" || fail "the server did not log the request"
+stop_pluginop_server
 echo "ok: chromium fetched the page over HTTP/3"

@@ -59,7 +59,8 @@ start_pluginop_server() {
   shift 2
   # TMPDIR: its self-signed certificate goes under $WORK, removed with it.
   TMPDIR=$WORK "$bin" --root "$root" "$@" 127.0.0.1 0 >"$WORK/server.out" 2>"$WORK/server.err" &
-  PIDS+=($!)
+  SERVER_PID=$!
+  PIDS+=($SERVER_PID)
   for i in $(seq 1 100); do
     grep -q '^listening on' "$WORK/server.out" 2>/dev/null && break
     sleep 0.1
@@ -88,4 +89,17 @@ start_gtlsserver() {
   PIDS+=($!)
   sleep 0.3
   kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$WORK/gtlsserver.log" >&2; fail "gtlsserver did not start"; }
+}
+
+# stop_pluginop_server: SIGTERM; it must exit 0 with no sanitizer report (leaks included
+# in the ASan build).
+stop_pluginop_server() {
+  local rc
+  kill -TERM "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID"
+  rc=$?
+  if [ $rc != 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error' "$WORK/server.err"; then
+    cat "$WORK/server.err" >&2
+    fail "pluginop-server exit $rc after SIGTERM"
+  fi
 }

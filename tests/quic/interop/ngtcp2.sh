@@ -56,4 +56,5 @@ fi
 # many/N is saved as N by both clients
 if [ "$CASE" = multiplex ]; then same_files "$WORK/www/many" "$WORK/out" $(seq 0 99)
 else same_files "$WORK/www" "$WORK/out" "${files[@]}"; fi
+[ "$DIRECTION" = server ] && stop_pluginop_server
 echo "ok: $DIRECTION $CASE"

@@ -19,9 +19,10 @@ case $CASE in
 files)
   start_pluginop_server "$SERVER" "$WORK/www"
   timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" \
-    "$(url small1)" "$(url small2)" "$(url small3)" "$(url f5m)" >"$WORK/client.out" ||
-    { cat "$WORK/client.out"; fail "client exit $?"; }
+    "$(url small1)" "$(url small2)" "$(url small3)" "$(url f5m)" >"$WORK/client.out"
+  rc=$?
   cat "$WORK/client.out"
+  [ $rc = 0 ] || fail "client exit $rc"
   grep -q '^4/4 OK, 5071502 bytes' "$WORK/client.out" || fail "summary line wrong"
   same_files "$WORK/www" "$WORK/out" small1 small2 small3 f5m
   ;;
@@ -29,8 +30,9 @@ many)
   start_pluginop_server "$SERVER" "$WORK/www"
   urls=()
   for i in $(seq 0 99); do urls+=("$(url many/$i)"); done
-  timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" "${urls[@]}" >"$WORK/client.out" ||
-    fail "client exit $?"
+  timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" "${urls[@]}" >"$WORK/client.out"
+  rc=$?
+  [ $rc = 0 ] || fail "client exit $rc"
   cat "$WORK/client.out"
   grep -q '^100/100 OK' "$WORK/client.out" || fail "summary line wrong"
   same_files "$WORK/www/many" "$WORK/out" $(seq 0 99)
@@ -93,4 +95,5 @@ errors)
   ;;
 *) fail "unknown case $CASE" ;;
 esac
+[ -n "${SERVER_PID:-}" ] && stop_pluginop_server
 echo "ok: $CASE"
