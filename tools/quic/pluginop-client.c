@@ -21,6 +21,7 @@
 #include "pluginop/quic.h"
 #include "qt_h3.h"
 #include "qt_loop.h"
+#include "qt_qlog.h"
 #include "qt_udp.h"
 
 #define EXIT_USAGE 64
@@ -56,6 +57,7 @@ typedef struct client {
   qt_udp udp;
   pq_conn *conn;
   qt_h3 h3;
+  qt_qlog qlog;
   bool hs_done, closed, streams_more, sock_err;
   char close_msg[200];
   pq_tstamp t0, t_end, last_progress;
@@ -195,7 +197,11 @@ static int h3_recv_header(nghttp3_conn *c, int64_t sid, int32_t token, nghttp3_r
   if (!r || v.len >= sizeof(tmp)) return 0;
   memcpy(tmp, v.base, v.len);
   tmp[v.len] = 0;
-  if (token == NGHTTP3_QPACK_TOKEN__STATUS) r->status = atoi(tmp);
+  if (token == NGHTTP3_QPACK_TOKEN__STATUS) {
+    client *cl = qt_h3_user(cu);
+    r->status = atoi(tmp);
+    qt_qlog_headers(&cl->qlog, qt_now(), false, sid, ":status", tmp);
+  }
   else if (token == NGHTTP3_QPACK_TOKEN_CONTENT_LENGTH) r->content_length = atoll(tmp);
   return 0;
 }
@@ -244,7 +250,11 @@ static const nghttp3_callbacks h3_cbs = {
 
 /* ---- pq callbacks ---- */
 
-static void on_handshake(pq_conn *c, void *user) { ((client *)user)->hs_done = true; }
+static void on_handshake(pq_conn *c, void *user) {
+  client *cl = user;
+  cl->hs_done = true;
+  qt_qlog_handshake(&cl->qlog, qt_now());
+}
 
 static int on_stream_data(pq_conn *c, int64_t sid, const uint8_t *d, size_t len, bool fin,
                           void *user) {
@@ -270,6 +280,7 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   cl->closed = true;
   if (!cl->close_msg[0]) /* the first reason (a socket error, say) is the one to show */
     qt_close_str(info, cl->close_msg, sizeof(cl->close_msg));
+  qt_qlog_close(&cl->qlog, info, qt_now());
 }
 
 static const pq_callbacks pq_cbs = {
@@ -304,6 +315,7 @@ static void submit_requests(client *cl) {
     };
     r->sid = sid;
     r->submitted = true;
+    qt_qlog_headers(&cl->qlog, qt_now(), true, sid, ":path", r->path);
     cl->next++;
     rv = nghttp3_conn_submit_request(cl->h3.h3, sid, nva, sizeof(nva) / sizeof(nva[0]),
                                      NULL, r);
@@ -352,7 +364,9 @@ static bool step(client *cl, pq_tstamp deadline) {
     qt_h3_flush(&cl->h3, now);
   }
   sent = qt_drive_send(&cl->udp, cl->conn, now);
+  qt_qlog_metrics(&cl->qlog, cl->conn, now);
   if (pq_conn_is_closed(cl->conn) || (cl->closed && !cl->hs_done)) return false;
+  if (cl->ngroup && cl->ndone == cl->ngroup) return true; /* all done: no waiting */
   exp = pq_conn_expiry(cl->conn);
   if (exp > deadline) exp = deadline;
   qt_wait(&cl->udp, sent == 1, exp, 250000000u);
@@ -402,6 +416,8 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
     qt_udp_close(&cl->udp);
     return -2;
   }
+  if ((rv = qt_qlog_open(&cl->qlog, cl->qlog_dir, false, &path, cl->t0)) < 0)
+    fprintf(stderr, "pluginop-client: no qlog in %s: %s\n", cl->qlog_dir, strerror(-rv));
   if (qt_h3_init(&cl->h3, cl->conn, false, 0, &h3_cbs, cl) < 0) {
     fprintf(stderr, "pluginop-client: %s\n", cl->h3.err);
     return -2;
@@ -431,6 +447,7 @@ static void end_connection(client *cl) {
     if (pq_conn_close(cl->conn, 0x100 /* H3_NO_ERROR */, "", now) == 0)
       qt_drive_send(&cl->udp, cl->conn, now); /* the close goes out; no need to drain */
     qt_h3_free(&cl->h3);
+    qt_qlog_close(&cl->qlog, NULL, now);
     pq_conn_del(cl->conn);
     cl->conn = NULL;
   }

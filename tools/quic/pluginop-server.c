@@ -28,6 +28,7 @@
 #include "pq_cert.h"
 #include "qt_h3.h"
 #include "qt_loop.h"
+#include "qt_qlog.h"
 #include "qt_udp.h"
 
 #define EXIT_USAGE 64
@@ -48,6 +49,7 @@ typedef struct resp {
 typedef struct sconn {
   pq_conn *conn;
   qt_h3 h3;
+  qt_qlog qlog;
   bool hs_done;
   resp *resps;
   struct server *srv;
@@ -60,6 +62,7 @@ typedef struct server {
   pq_server *ps;
   sconn *conns;
   sconn *cur; /* connection whose callbacks are running (pq shares one user pointer) */
+  const pq_path *cur_path; /* path of the datagram being read (for new connections) */
   uint64_t served, bytes;
   bool verbose;
   uint32_t ciphers;
@@ -181,6 +184,8 @@ static void respond(sconn *sc, resp *r) {
                           r->path, status, body);
   s->served++;
   s->bytes += r->size;
+  qt_qlog_headers(&sc->qlog, qt_now(), false, r->sid, ":path", r->path);
+  qt_qlog_headers(&sc->qlog, qt_now(), true, r->sid, ":status", r->status);
   if (!sc->h3.started ||
       nghttp3_conn_submit_response(sc->h3.h3, r->sid, nva, n, r->size ? &reader : NULL))
     pq_conn_stream_reset(sc->conn, r->sid, 0x102 /* H3_INTERNAL_ERROR */);
@@ -257,8 +262,11 @@ static sconn *add_conn(server *s, pq_conn *c) {
   if (!sc) return NULL;
   sc->conn = c;
   sc->srv = s;
+  if (qt_qlog_open(&sc->qlog, s->qlog_dir, true, s->cur_path, qt_now()) < 0)
+    fprintf(stderr, "pluginop-server: cannot write a qlog into %s\n", s->qlog_dir);
   if (qt_h3_init(&sc->h3, c, true, s->bidi_window, &h3_cbs, sc) < 0) {
     fprintf(stderr, "pluginop-server: %s\n", sc->h3.err);
+    qt_qlog_close(&sc->qlog, NULL, 0);
     free(sc);
     return NULL;
   }
@@ -274,7 +282,9 @@ static sconn *conn_of(server *s, pq_conn *c) {
 
 static void on_handshake(pq_conn *c, void *user) {
   sconn *sc = conn_of(user, c);
-  if (sc) sc->hs_done = true;
+  if (!sc) return;
+  sc->hs_done = true;
+  qt_qlog_handshake(&sc->qlog, qt_now());
 }
 
 static int on_stream_data(pq_conn *c, int64_t sid, const uint8_t *d, size_t len, bool fin,
@@ -297,7 +307,9 @@ static void on_stream_reset(pq_conn *c, int64_t sid, uint64_t err, void *user) {
 
 static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   server *s = user;
+  sconn *sc = find_conn(s, c);
   char msg[200];
+  if (sc) qt_qlog_close(&sc->qlog, info, qt_now());
   if (!s->verbose) return;
   fprintf(stderr, "connection closed: %s\n", qt_close_str(info, msg, sizeof(msg)));
   qt_print_stats("connection", c, &s->udp);
@@ -318,6 +330,7 @@ static void free_conn(sconn *sc) {
     resp_free(r);
   }
   qt_h3_free(&sc->h3);
+  qt_qlog_close(&sc->qlog, NULL, 0);
   free(sc);
 }
 
@@ -358,8 +371,10 @@ static void step(server *s) {
   while ((n = qt_udp_recv(&s->udp)) > 0) {
     for (int i = 0; i < n; i++) {
       pq_conn *c = NULL;
+      s->cur_path = &s->udp.rx[i].path;
       pq_server_read(s->ps, &s->udp.rx[i].path, s->udp.rx[i].data, s->udp.rx[i].len, now, &c);
       if (c) conn_of(s, c);
+      s->cur_path = NULL;
     }
     if (n < QT_UDP_BATCH) break;
   }
@@ -372,6 +387,7 @@ static void step(server *s) {
     if (sc->hs_done && !sc->h3.started) qt_h3_start(&sc->h3);
     if (sc->h3.started) qt_h3_flush(&sc->h3, now);
     if (qt_drive_send(&s->udp, sc->conn, now) == 1) want_write = true;
+    qt_qlog_metrics(&sc->qlog, sc->conn, now);
     exp = pq_conn_expiry(sc->conn);
     if (exp < next) next = exp;
   }
