@@ -345,7 +345,7 @@ static bool step(client *cl, pq_tstamp deadline) {
   while ((n = qt_udp_recv(&cl->udp)) > 0) {
     for (int i = 0; i < n; i++)
       pq_conn_read(cl->conn, &cl->udp.rx[i].path, cl->udp.rx[i].data, cl->udp.rx[i].len, now);
-    if (n < QT_UDP_BATCH) break;
+    if (!cl->udp.rx_more) break;
   }
   if (n < 0) { /* ICMP: nobody listens there, or no route */
     snprintf(cl->close_msg, sizeof(cl->close_msg), "%s", strerror(-n));
