@@ -4,7 +4,7 @@
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
  * TLS 1.3 (GnuTLS, pq_tls). A server follows a client that changes address (path
  * validation, congestion reset for a new IP); a client does not migrate by itself.
- * Not yet: Retry, 0-RTT, PMTU discovery (datagrams are 1200 bytes), ECN, qlog,
+ * Not yet: 0-RTT, NEW_TOKEN, PMTU discovery (datagrams are 1200 bytes), ECN, qlog,
  * preferred_address. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
@@ -81,10 +81,12 @@ typedef struct pq_settings {
   uint32_t active_connection_id_limit;       /* default 4 */
   uint32_t ciphers;                          /* PQ_CIPHER_* mask, default 0 (all) */
   const char *alpn;                          /* default "h3" (borrowed) */
-  const char *cc_algorithm;                  /* default "newreno": a name registered in
-                                                pq_cc (borrowed during the call) */
+  const char *cc_algorithm;                  /* default "newreno"; or "cubic" (names
+                                                registered in pq_cc; borrowed) */
   bool pacing;                               /* default true: token bucket at 1.25 *
                                                 cwnd / smoothed_rtt */
+  bool retry;                                /* server: validate client addresses with
+                                                a Retry first (default false) */
   const char *keylog_file;                   /* SSLKEYLOGFILE path or NULL (borrowed) */
   const char *qlog_dir;                      /* write a JSON-SEQ qlog here, or NULL */
 } pq_settings;

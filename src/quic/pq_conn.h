@@ -35,6 +35,7 @@
 #define PQ_CONN_MAX_RTX 64        /* retransmittable items per packet */
 #define PQ_CONN_AMPLIFICATION 3   /* RFC 9000 §8.1 */
 #define PQ_CONN_MAX_CIDS 8        /* connection IDs kept per side */
+#define PQ_CONN_MAX_TOKEN 512     /* longest Retry token we keep */
 
 typedef enum pq_conn_state {
   PQ_CS_HANDSHAKE = 0,
@@ -126,6 +127,15 @@ struct pq_conn {
   uint8_t scid[PQ_MAX_CID_LEN], dcid[PQ_MAX_CID_LEN], odcid[PQ_MAX_CID_LEN];
   size_t scid_len, dcid_len, odcid_len;
   bool dcid_from_server;         /* client: switched to the server's SCID */
+  /* Retry (RFC 9000 §8.1.2, §17.2.5): the client's token to repeat in its Initials and
+   * the Retry's SCID; the server's values for its transport parameters. */
+  uint8_t token[PQ_CONN_MAX_TOKEN]; /* any server's token, not just ours */
+  size_t token_len;
+  bool retry_received;
+  uint8_t retry_scid[PQ_MAX_CID_LEN];
+  size_t retry_scid_len;
+  uint8_t tp_odcid[PQ_MAX_CID_LEN]; /* server: original_destination_connection_id */
+  size_t tp_odcid_len;
   uint8_t reset_token[PQ_RESET_TOKEN_LEN]; /* server: stateless reset token */
   uint8_t reset_key[32];         /* server: tokens of the CIDs we issue derive from it */
   bool has_reset_key;
@@ -148,6 +158,8 @@ struct pq_conn {
   bool handshake_done_pending;   /* server: send HANDSHAKE_DONE */
   bool has_peer_tp;
   pq_tp peer_tp;
+  const pq_tp_ext *tp_ext;       /* parameters outside pq_tp's table (the plugin
+                                    runtime's seam); NULL for now */
   /* Recovery, congestion, pacing, timers. */
   pq_cc cc;
   pq_recovery rec;
@@ -201,6 +213,10 @@ struct pq_conn {
 /* Starts closing with a transport error (|rv| a PQ_ERR_TRANSPORT value or a fatal
  * status) caused by |frame_type|. Returns |rv| mapped to a public status. */
 int pq_conn_fail(pq_conn *c, int rv, uint64_t frame_type);
+/* Creates stream |id| with the limits of its type (no checks). 0 or PQ_ERR_NOMEM. */
+int pq_stream_create(pq_conn *c, uint64_t id, pq_stream **out);
+/* Frees a stream's buffers and the stream. */
+void pq_stream_free(pq_stream *s);
 /* The stream |id|, or NULL. */
 pq_stream *pq_conn_find_stream(pq_conn *c, uint64_t id);
 /* The stream |id| named by the peer in a frame of |type|: opens peer streams (and all
@@ -278,11 +294,14 @@ int pq_conn_client_new_ex(pq_conn **out, const pq_settings *settings,
                           const pq_callbacks *callbacks, const pq_path *path,
                           const pq_hs_ops *hs, const pq_hs_config *hs_cfg, void *user,
                           pq_tstamp now);
-/* A server connection for the client Initial |h| (parsed from the datagram). */
+/* A server connection for the client Initial |h| (parsed from the datagram).
+ * |retry_odcid| (NULL if none): the client came back from our Retry, whose token
+ * carried its original DCID; its address counts as validated. */
 int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
                           const pq_callbacks *callbacks, const pq_path *path,
                           const pq_hs_ops *hs, const pq_hs_config *hs_cfg,
-                          const pq_pkt_hdr *h, const uint8_t reset_key[32], void *user,
+                          const pq_pkt_hdr *h, const uint8_t reset_key[32],
+                          const uint8_t *retry_odcid, size_t retry_odcid_len, void *user,
                           pq_tstamp now);
 /* True if the datagram's destination connection ID |dcid| belongs to |c|. */
 bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len);

@@ -68,7 +68,15 @@ static int deliver_crypto(void *user, uint64_t off, const uint8_t *data, size_t 
 static int rx_crypto(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
   crypto_delivery d = {c, (pq_level)ctx->space, 0};
   pq_space *sp = &c->spaces[ctx->space];
-  int rv = pq_strm_rx_recv(&sp->crypto_rx, f->u.crypto.offset, f->u.crypto.data,
+  int rv;
+  /* Handshake data we already have: the peer is retransmitting, so what we sent may
+   * be lost too. Send our unacknowledged handshake data again now rather than waiting
+   * for our own PTO (it halves the handshake time under heavy loss). */
+  if (ctx->space != PQ_PNS_APP && f->u.crypto.offset + f->u.crypto.len <= sp->crypto_rx.read_off) {
+    for (int s = PQ_PNS_INITIAL; s <= PQ_PNS_HANDSHAKE; s++)
+      if (!c->spaces[s].discarded) pq_conn_requeue_space(c, (pq_pnspace)s);
+  }
+  rv = pq_strm_rx_recv(&sp->crypto_rx, f->u.crypto.offset, f->u.crypto.data,
                            (size_t)f->u.crypto.len, false, deliver_crypto, &d, NULL);
   if (rv == PQ_ERR_CALLBACK && d.rv) rv = d.rv;
   if (rv == PQ_ERR_FLOW_CONTROL_ERROR) rv = PQ_ERR_TRANSPORT(PQ_TE_CRYPTO_BUFFER_EXCEEDED);

@@ -256,6 +256,7 @@ int pq_recovery_on_ack(pq_recovery *rec, pq_pnspace space, const pq_ack_span *sp
   if (largest_pn == frame_largest && eliciting && now >= largest_sent) {
     pq_rtt_update(&rec->rtt, now - largest_sent, space == PQ_PNS_INITIAL ? 0 : ack_delay,
                   rec->handshake_confirmed, rec->peer_max_ack_delay, now);
+    rec->cc->smoothed_rtt = rec->rtt.smoothed; /* delay-aware controllers (CUBIC) */
   }
   pq_recovery_detect_lost(rec, space, now);
   cc_acked(rec, sp, now);
@@ -458,6 +459,18 @@ void pq_recovery_discard_space(pq_recovery *rec, pq_pnspace space, pq_tstamp now
   sp = &rec->spaces[space];
   drop_all(rec, space);
   sp->discarded = true;
+  sp->loss_time = PQ_TSTAMP_NEVER;
+  sp->last_ack_eliciting = PQ_TSTAMP_NEVER;
+  rec->probes[space] = 0;
+  rec->pto_count = 0;
+  pq_recovery_set_timer(rec, now);
+}
+
+void pq_recovery_forget_space(pq_recovery *rec, pq_pnspace space, pq_tstamp now) {
+  pq_recovery_space *sp;
+  if ((unsigned)space >= PQ_PNS_COUNT) return;
+  sp = &rec->spaces[space];
+  drop_all(rec, space);
   sp->loss_time = PQ_TSTAMP_NEVER;
   sp->last_ack_eliciting = PQ_TSTAMP_NEVER;
   rec->probes[space] = 0;

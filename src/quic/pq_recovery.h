@@ -170,6 +170,10 @@ void pq_recovery_on_timeout(pq_recovery *rec, pq_tstamp now);
  * space's timers reset, pto_count returns to 0 (RFC 9002 §6.4). */
 void pq_recovery_discard_space(pq_recovery *rec, pq_pnspace space, pq_tstamp now);
 
+/* Forgets every packet of |space| (on_discarded) and its timers, keeping the space
+ * usable and its packet numbers going: a client after a Retry (RFC 9002 §6.3). */
+void pq_recovery_forget_space(pq_recovery *rec, pq_pnspace space, pq_tstamp now);
+
 /* True if the peer has validated our address (server: always; client: handshake
  * confirmed or one of its Handshake packets acknowledged). */
 bool pq_recovery_peer_validated(const pq_recovery *rec);

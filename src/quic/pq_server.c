@@ -2,6 +2,7 @@
  * pq_server.c: the listener side: routes datagrams to connections by destination
  * connection ID and creates a connection for a new client Initial.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include "pq_conn.h"
 #include "pq_tls.h"
 
+/* Long enough for a client whose Initials keep getting lost (PTO backoff 1+2+4+8+16 s)
+ * to come back with it. */
+#define PQ_SERVER_RETRY_TOKEN_AGE (UINT64_C(60) * 1000000000) /* 60 s */
 #define PQ_SERVER_ANSWERS 16 /* more pending answers are dropped (no amplification) */
 
 struct pq_server {
@@ -23,6 +27,8 @@ struct pq_server {
   pq_conn **conns;
   size_t n, cap;
   uint8_t reset_key[32];      /* stateless reset tokens derive from it */
+  pq_aead token_key;          /* seals Retry tokens */
+  bool has_token_key;
   /* Stateless answers waiting for pq_server_write (Version Negotiation, resets). */
   struct {
     pq_path path;
@@ -64,10 +70,16 @@ int pq_server_new(pq_server **out, const pq_settings *settings,
     }
     s->hs = &pq_hs_tls;
   }
-  if (pq_random(s->reset_key, sizeof(s->reset_key))) {
-    pq_tls_ctx_del(s->tls_ctx);
-    free(s);
-    return PQ_ERR_TLS;
+  {
+    uint8_t k[16 + 12];
+    if (pq_random(s->reset_key, sizeof(s->reset_key)) || pq_random(k, sizeof(k)) ||
+        pq_aead_init(&s->token_key, PQ_AEAD_AES_128_GCM, k, k + 16)) {
+      pq_tls_ctx_del(s->tls_ctx);
+      free(s);
+      return PQ_ERR_TLS;
+    }
+    memset(k, 0, sizeof(k));
+    s->has_token_key = true;
   }
   s->settings = *settings;
   snprintf(s->cc_name, sizeof(s->cc_name), "%s",
@@ -88,6 +100,7 @@ void pq_server_del(pq_server *s) {
   for (size_t i = 0; i < s->n; i++) pq_conn_del(s->conns[i]);
   free(s->conns);
   pq_tls_ctx_del(s->tls_ctx);
+  if (s->has_token_key) pq_aead_free(&s->token_key);
   memset(s->reset_key, 0, sizeof(s->reset_key));
   free(s);
 }
@@ -147,6 +160,44 @@ static void answer_stateless_reset(pq_server *s, const pq_path *path, const uint
   s->nanswers++;
 }
 
+/* The bytes a token is bound to: the client's address and port. */
+static size_t addr_bytes(const pq_path *path, uint8_t *out) {
+  if (!path || path->remote_len == 0) return 0;
+  if (path->remote.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const void *)&path->remote;
+    memcpy(out, &a->sin_addr, 4);
+    memcpy(out + 4, &a->sin_port, 2);
+    return 6;
+  }
+  if (path->remote.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const void *)&path->remote;
+    memcpy(out, &a->sin6_addr, 16);
+    memcpy(out + 16, &a->sin6_port, 2);
+    return 18;
+  }
+  return 0;
+}
+
+/* Answers a token-less Initial with a Retry (RFC 9000 §8.1.2): a fresh SCID and a
+ * token sealing the client's address and original DCID. */
+static void answer_retry(pq_server *s, const pq_path *path, const pq_pkt_hdr *h,
+                         pq_tstamp now) {
+  uint8_t addr[PQ_TOKEN_MAX_ADDR_LEN], token[PQ_TOKEN_MAX_LEN], scid[PQ_CONN_CID_LEN];
+  uint8_t *out, unused;
+  size_t *len, alen = addr_bytes(path, addr);
+  int tl, n;
+  if (!(out = answer_slot(s, path, &len))) return;
+  if (pq_random(scid, sizeof(scid)) || pq_random(&unused, 1)) return;
+  tl = pq_token_seal(&s->token_key, PQ_TOKEN_RETRY, addr, alen, h->dcid, h->dcid_len, now,
+                     token, sizeof(token));
+  if (tl <= 0) return;
+  n = pq_pkt_write_retry(out, PQ_CONN_MIN_INITIAL, PQ_VERSION_1, h->scid, h->scid_len, scid,
+                         sizeof(scid), token, (size_t)tl, h->dcid, h->dcid_len, unused);
+  if (n <= 0) return;
+  *len = (size_t)n;
+  s->nanswers++;
+}
+
 ssize_t pq_server_write(pq_server *s, pq_path *path_out, uint8_t *buf, size_t len) {
   size_t n;
   if (!s || !buf) return PQ_ERR_INVALID_ARG;
@@ -165,6 +216,8 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
   pq_pkt_hdr h;
   pq_hs_config cfg;
   pq_conn *c;
+  uint8_t retry_odcid[PQ_MAX_CID_LEN];
+  size_t retry_odcid_len = 0;
   int rv;
   if (conn_out) *conn_out = NULL;
   if (!s || !data) return PQ_ERR_INVALID_ARG;
@@ -188,9 +241,25 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
   }
   if (h.type != PQ_PKT_INITIAL || h.version != PQ_VERSION_1 || len < PQ_CONN_MIN_INITIAL)
     return PQ_ERR_DROP;
+  /* Address validation by Retry: no token -> Retry; a valid Retry token -> the
+   * connection, with the original DCID it carries; anything else is dropped. */
+  if (s->settings.retry) {
+    uint8_t addr[PQ_TOKEN_MAX_ADDR_LEN];
+    size_t alen = addr_bytes(path, addr);
+    int kind = 0;
+    if (h.token_len == 0) {
+      answer_retry(s, path, &h, now);
+      return PQ_ERR_DROP;
+    }
+    if (pq_token_open(&s->token_key, h.token, h.token_len, addr, alen, now,
+                      PQ_SERVER_RETRY_TOKEN_AGE, &kind, retry_odcid, &retry_odcid_len) ||
+        kind != PQ_TOKEN_RETRY)
+      return PQ_ERR_DROP;
+  }
   memset(&cfg, 0, sizeof(cfg));
   cfg.tls_ctx = s->tls_ctx;
   rv = pq_conn_server_new_ex(&c, &s->settings, &s->cb, path, s->hs, &cfg, &h, s->reset_key,
+                             s->settings.retry ? retry_odcid : NULL, retry_odcid_len,
                              s->user, now);
   if (rv) return rv == PQ_ERR_INVALID_ARG ? PQ_ERR_DROP : rv;
   rv = pq_conn_read(c, path, data, len, now);

@@ -130,7 +130,8 @@ static size_t h3_get(uint8_t *p) {
   return 2 + sizeof(fields);
 }
 
-static void test_pq_conn_interop_client_to_gtlsserver(void) {
+/* |retry|: gtlsserver validates our address with a Retry first (-V). */
+static void gtlsserver_case(bool retry) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   struct sockaddr_in srv = me, from;
@@ -152,7 +153,11 @@ static void test_pq_conn_interop_client_to_gtlsserver(void) {
   snprintf(portbuf, sizeof(portbuf), "%d", ntohs(srv.sin_port));
   {
     char *argv[] = {SERVER, "-q", "--timeout=5s", "127.0.0.1", portbuf, key_path, cert_path,
-                    NULL};
+                    NULL, NULL};
+    if (retry) {
+      memmove(argv + 3, argv + 2, 5 * sizeof(argv[0]));
+      argv[2] = "-V";
+    }
     pid = spawn(SERVER, argv);
   }
   CHECK(pid > 0);
@@ -191,6 +196,7 @@ static void test_pq_conn_interop_client_to_gtlsserver(void) {
   CHECK(sid == 0 && a.fin[0]);     /* the response to our GET, complete */
   CHECK(a.bytes[0] > 0);
   CHECK_INT(0x01, ==, a.first[0]); /* HEADERS first */
+  if (c) CHECK(c->retry_received == retry);
   if (getenv("PQ_VERBOSE")) fprintf(stderr, "response %llu bytes, control %llu bytes, %d peer streams\n", (unsigned long long)a.bytes[0], (unsigned long long)a.bytes[3], a.opened);
   if (c) {
     pq_conn_close(c, 0x100, "done", mono_ns()); /* H3_NO_ERROR */
@@ -205,7 +211,7 @@ static void test_pq_conn_interop_client_to_gtlsserver(void) {
  * local address (port) 100 ms after the handshake. We answer its request in two parts
  * 300 ms apart and wait for the update / the validated migration before closing. */
 static void gtlsclient_case(int mode) {
-  bool key_update = mode != 0;
+  bool key_update = mode == 1 || mode == 2;
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in me = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   struct sockaddr_in peer;
@@ -225,6 +231,7 @@ static void gtlsclient_case(int mode) {
   CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0 &&
         getsockname(fd, (struct sockaddr *)&me, &ml) == 0);
   pq_settings_default(&st);
+  st.retry = mode == 3;
   CHECK_INT(0, ==, pq_server_new(&srv, &st, &cbs, cert_path, key_path, &a));
   snprintf(portbuf, sizeof(portbuf), "%d", ntohs(me.sin_port));
   {
@@ -253,6 +260,13 @@ static void gtlsclient_case(int mode) {
       }
     }
     if (c && have_peer) drain_writes(c, fd, &peer);
+    {
+      /* Stateless answers (our Retry) go back to whoever sent the datagram. */
+      pq_path out;
+      ssize_t k;
+      while ((k = pq_server_write(srv, &out, buf, sizeof(buf))) > 0)
+        sendto(fd, buf, (size_t)k, 0, (const struct sockaddr *)&peer, sizeof(peer));
+    }
     /* The response in two parts, 300 ms apart: the client's ACKs of the second part
      * come after its key update. */
     if (key_update && a.fin[0] && !responded) {
@@ -285,6 +299,7 @@ static void gtlsclient_case(int mode) {
   CHECK(pid < 0);         /* the client went away after our close */
   if (mode == 1) CHECK(c && c->key_updates >= 1 && c->key_phase == 1);
   if (mode == 2) CHECK(c && c->migrations >= 1 && !c->path_validating);
+  if (mode == 3) CHECK(c && c->retry_scid_len > 0 && c->addr_validated);
   reap(pid);
   pq_server_del(srv);
   close(fd);
@@ -293,6 +308,9 @@ static void gtlsclient_case(int mode) {
 static void test_pq_conn_interop_gtlsclient_to_server(void) { gtlsclient_case(0); }
 static void test_pq_conn_interop_gtlsclient_key_update(void) { gtlsclient_case(1); }
 static void test_pq_conn_interop_gtlsclient_migration(void) { gtlsclient_case(2); }
+static void test_pq_conn_interop_gtlsclient_retry(void) { gtlsclient_case(3); }
+static void test_pq_conn_interop_client_to_gtlsserver(void) { gtlsserver_case(false); }
+static void test_pq_conn_interop_client_retry(void) { gtlsserver_case(true); }
 
 int main(void) {
   pq_cert cert;
@@ -312,6 +330,8 @@ int main(void) {
   RUN(test_pq_conn_interop_gtlsclient_to_server);
   RUN(test_pq_conn_interop_gtlsclient_key_update);
   RUN(test_pq_conn_interop_gtlsclient_migration);
+  RUN(test_pq_conn_interop_gtlsclient_retry);
+  RUN(test_pq_conn_interop_client_retry);
   unlink(cert_path);
   unlink(key_path);
   rmdir(dir);

@@ -72,6 +72,21 @@ static void test_pq_conn_tls_bad_certificate_closes(void) {
   world_free(&w);
 }
 
+static void test_pq_conn_tls_retry(void) {
+  world w;
+  pq_settings st;
+  pq_sim_config c = sim_link(10 * MS);
+  pq_settings_default(&st);
+  st.retry = true;
+  world_init_ex(&w, 4, &c, &c, true, &st);
+  w.size = 10000;
+  w.echo = true;
+  CHECK(run_until(&w, all_received, 10000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK(w.client->retry_received);
+  world_free(&w);
+}
+
 static void test_pq_conn_tls_sim_seeds(void) {
   int failed = 0;
   pq_settings st;
@@ -92,6 +107,7 @@ int main(void) {
   RUN(test_pq_conn_tls_handshake);
   RUN(test_pq_conn_tls_transfer);
   RUN(test_pq_conn_tls_bad_certificate_closes);
+  RUN(test_pq_conn_tls_retry);
   RUN(test_pq_conn_tls_sim_seeds);
   unlink(harness_cert);
   unlink(harness_key);
