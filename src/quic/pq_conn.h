@@ -59,6 +59,7 @@ typedef enum pq_rtx_kind {
   PQ_RTX_NEW_CID,           /* id = sequence number */
   PQ_RTX_RETIRE_CID,        /* id = sequence number */
   PQ_RTX_PATH_CHALLENGE,
+  PQ_RTX_NEW_TOKEN,
 } pq_rtx_kind;
 
 typedef struct pq_rtx {
@@ -136,6 +137,8 @@ struct pq_conn {
   size_t retry_scid_len;
   uint8_t tp_odcid[PQ_MAX_CID_LEN]; /* server: original_destination_connection_id */
   size_t tp_odcid_len;
+  pq_aead *token_key;            /* server: seals NEW_TOKEN (borrowed from pq_server) */
+  bool new_token_pending;        /* server: send a NEW_TOKEN once confirmed */
   uint8_t reset_token[PQ_RESET_TOKEN_LEN]; /* server: stateless reset token */
   uint8_t reset_key[32];         /* server: tokens of the CIDs we issue derive from it */
   bool has_reset_key;
@@ -158,6 +161,8 @@ struct pq_conn {
   bool handshake_done_pending;   /* server: send HANDSHAKE_DONE */
   bool has_peer_tp;
   pq_tp peer_tp;
+  const pq_tp_ext *tp_ext;       /* parameters outside pq_tp's table (the plugin
+                                    runtime's seam); NULL for now */
   /* Recovery, congestion, pacing, timers. */
   pq_cc cc;
   pq_recovery rec;
@@ -211,6 +216,10 @@ struct pq_conn {
 /* Starts closing with a transport error (|rv| a PQ_ERR_TRANSPORT value or a fatal
  * status) caused by |frame_type|. Returns |rv| mapped to a public status. */
 int pq_conn_fail(pq_conn *c, int rv, uint64_t frame_type);
+/* Creates stream |id| with the limits of its type (no checks). 0 or PQ_ERR_NOMEM. */
+int pq_stream_create(pq_conn *c, uint64_t id, pq_stream **out);
+/* Frees a stream's buffers and the stream. */
+void pq_stream_free(pq_stream *s);
 /* The stream |id|, or NULL. */
 pq_stream *pq_conn_find_stream(pq_conn *c, uint64_t id);
 /* The stream |id| named by the peer in a frame of |type|: opens peer streams (and all
@@ -267,6 +276,8 @@ extern const size_t pq_conn_send_order_len;
 
 /* Operation: processes one parsed frame through the table. */
 int pq_conn_process_frame(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx);
+/* True if a *_BLOCKED frame is due (our data or streams wait for the peer's credit). */
+bool pq_conn_blocked_pending(const pq_conn *c);
 /* Records a retransmittable item in the packet being built (false if full). */
 bool pq_tx_add_rtx(pq_tx_ctx *ctx, const pq_rtx *r);
 /* Handing back a sent packet's items: acknowledged or lost. */
@@ -304,6 +315,9 @@ bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len);
  * that lost the connection can still prove it (RFC 9000 §10.3.2). */
 void pq_reset_token(const uint8_t key[32], const uint8_t *cid, size_t len,
                     uint8_t token[PQ_RESET_TOKEN_LEN]);
+/* The bytes an address validation token is bound to (the remote address and port of
+ * |path|) into |out| (PQ_TOKEN_MAX_ADDR_LEN); returns their length (0 if unknown). */
+size_t pq_path_addr_bytes(const pq_path *path, uint8_t *out);
 /* Internal: the server sets the handshake driver of the connections it creates. */
 void pq_server_set_hs(pq_server *s, const pq_hs_ops *hs);
 
