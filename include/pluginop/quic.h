@@ -81,8 +81,8 @@ typedef struct pq_settings {
   uint32_t active_connection_id_limit;       /* default 4 */
   uint32_t ciphers;                          /* PQ_CIPHER_* mask, default 0 (all) */
   const char *alpn;                          /* default "h3" (borrowed) */
-  const char *cc_algorithm;                  /* default "newreno": a name registered in
-                                                pq_cc (borrowed during the call) */
+  const char *cc_algorithm;                  /* default "newreno"; or "cubic" (names
+                                                registered in pq_cc; borrowed) */
   bool pacing;                               /* default true: token bucket at 1.25 *
                                                 cwnd / smoothed_rtt */
   bool retry;                                /* server: validate client addresses with

@@ -3,9 +3,11 @@
  */
 #include "pq_cc.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
-const pq_cc_algo *const pq_cc_algos[] = {&pq_cc_newreno, NULL};
+const pq_cc_algo *const pq_cc_algos[] = {&pq_cc_newreno, &pq_cc_cubic, NULL};
 
 const pq_cc_algo *pq_cc_find(const char *name) {
   if (!name) return NULL;
@@ -145,4 +147,113 @@ const pq_cc_algo pq_cc_newreno = {
     .on_packet_acked = newreno_on_packet_acked,
     .on_congestion_event = newreno_on_congestion_event,
     .on_persistent_congestion = newreno_on_persistent_congestion,
+};
+
+/* ---- CUBIC (RFC 9438) ----
+ * Windows in the formulas are in segments (max_datagram_size) and times in seconds, as
+ * in the RFC; cwnd itself stays in bytes. */
+
+#define CUBIC_C 0.4
+#define CUBIC_BETA 0.7
+
+typedef struct cubic {
+  double w_max;        /* window before the last reduction, segments */
+  double w_last_max;   /* previous w_max, for fast convergence */
+  double k;            /* seconds for the curve to get back to w_max */
+  double w_est;        /* Reno-friendly estimate, segments */
+  double cwnd_epoch;   /* window when the epoch started, segments */
+  pq_tstamp epoch;     /* start of the current avoidance epoch */
+  bool in_epoch;
+  double acc;          /* growth not yet applied (fractions of a byte) */
+} cubic;
+
+static int cubic_init(pq_cc *cc) {
+  cubic *st = calloc(1, sizeof(*st));
+  if (!st) return PQ_ERR_NOMEM;
+  cc->algo_state = st;
+  cc->cwnd = pq_cc_initial_window(cc);
+  cc->ssthresh = UINT64_MAX;
+  return 0;
+}
+
+static void cubic_free(pq_cc *cc) { free(cc->algo_state); }
+
+/* W_cubic(t) = C * (t - K)^3 + W_max */
+static double cubic_w(const cubic *st, double t) {
+  double d = t - st->k;
+  return CUBIC_C * d * d * d + st->w_max;
+}
+
+static void cubic_on_packet_acked(pq_cc *cc, const pq_cc_pkt *pkt, pq_tstamp now) {
+  cubic *st = cc->algo_state;
+  double mds = (double)cc->max_datagram_size, cwnd = (double)cc->cwnd / mds;
+  double t, rtt, target, inc;
+  if (cc->cwnd < cc->ssthresh) {
+    cc->cwnd += pkt->bytes; /* slow start as in Reno */
+    return;
+  }
+  if (!st->in_epoch) {
+    /* First ack of an avoidance period: the curve starts here (RFC 9438 §4.2). */
+    st->in_epoch = true;
+    st->epoch = now;
+    st->cwnd_epoch = cwnd;
+    st->w_est = cwnd;
+    if (st->w_max < cwnd) {
+      st->w_max = cwnd;
+      st->k = 0;
+    } else {
+      st->k = cbrt((st->w_max - cwnd) / CUBIC_C);
+    }
+  }
+  rtt = cc->smoothed_rtt ? (double)cc->smoothed_rtt / 1e9 : 0.1;
+  t = (double)(now - st->epoch) / 1e9;
+  target = cubic_w(st, t + rtt);
+  if (target < cwnd) target = cwnd;
+  if (target > 1.5 * cwnd) target = 1.5 * cwnd;
+  /* Reno-friendly estimate: alpha = 3 * (1 - beta) / (1 + beta) per window. */
+  st->w_est += 3.0 * (1 - CUBIC_BETA) / (1 + CUBIC_BETA) * ((double)pkt->bytes / mds) / cwnd;
+  if (cubic_w(st, t) < st->w_est) {
+    inc = (st->w_est - cwnd) * mds; /* as fast as Reno would be */
+  } else {
+    inc = (target - cwnd) / cwnd * (double)pkt->bytes;
+  }
+  if (inc > 0) {
+    /* Whole bytes only; the fraction waits for the next ack. */
+    st->acc += inc;
+    cc->cwnd += (uint64_t)st->acc;
+    st->acc -= floor(st->acc);
+  }
+}
+
+static void cubic_on_congestion_event(pq_cc *cc, pq_tstamp sent_time, pq_tstamp now) {
+  cubic *st = cc->algo_state;
+  double mds = (double)cc->max_datagram_size, cwnd = (double)cc->cwnd / mds;
+  uint64_t min = pq_cc_min_window(cc), w;
+  /* Fast convergence: a flow losing ground releases more (RFC 9438 §4.7). */
+  if (cwnd < st->w_last_max) st->w_max = cwnd * (1 + CUBIC_BETA) / 2;
+  else st->w_max = cwnd;
+  st->w_last_max = cwnd;
+  w = cc->cwnd * 7 / 10; /* beta = 0.7, in integers to stay exact */
+  cc->ssthresh = w < min ? min : w;
+  cc->cwnd = cc->ssthresh;
+  cc->bytes_acked = 0;
+  st->in_epoch = false;
+  st->acc = 0;
+}
+
+static void cubic_on_persistent_congestion(pq_cc *cc, pq_tstamp now) {
+  cubic *st = cc->algo_state;
+  cc->cwnd = pq_cc_min_window(cc);
+  cc->bytes_acked = 0;
+  st->in_epoch = false;
+  st->w_max = st->w_last_max = 0;
+}
+
+const pq_cc_algo pq_cc_cubic = {
+    .name = "cubic",
+    .init = cubic_init,
+    .free = cubic_free,
+    .on_packet_acked = cubic_on_packet_acked,
+    .on_congestion_event = cubic_on_congestion_event,
+    .on_persistent_congestion = cubic_on_persistent_congestion,
 };

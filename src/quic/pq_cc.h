@@ -65,12 +65,15 @@ struct pq_cc {
   bool app_limited;           /* set by the sender: cwnd is not the limit */
   uint64_t bytes_acked;       /* congestion avoidance byte counter (NewReno) */
   uint64_t congestion_events, persistent_congestions; /* counters */
+  uint64_t smoothed_rtt;      /* ns, kept current by recovery (0: no sample yet) */
   void *algo_state;
 };
 
 /* The registered algorithms, NULL-terminated (const table, no global state). */
 extern const pq_cc_algo *const pq_cc_algos[];
 extern const pq_cc_algo pq_cc_newreno;
+/* CUBIC (RFC 9438): C = 0.4, beta = 0.7, fast convergence, Reno-friendly region. */
+extern const pq_cc_algo pq_cc_cubic;
 
 /* The algorithm called |name| (case-sensitive), or NULL. */
 const pq_cc_algo *pq_cc_find(const char *name);

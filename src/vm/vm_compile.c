@@ -127,6 +127,18 @@ static void end_fuel_region(comp *c) {
   if (!c->status) c->code[c->fuel_ins].a = c->fuel_n;
 }
 
+/* A label reached by forward branches (else, end of a block or if that was branched to)
+ * starts a new segment of the current region when the segment so far is longer than
+ * VM_FUEL_SLACK: a branch skipping to the label then over-charges at most that much,
+ * and short diamonds (if/else of a few instructions) cost no FUEL op. */
+#define VM_FUEL_SLACK 8
+
+static void new_fuel_segment(comp *c) {
+  if (c->fuel_n <= VM_FUEL_SLACK) return;
+  end_fuel_region(c);
+  start_fuel_region(c);
+}
+
 /* ---- compile-time operand stack --------------------------------------------------- */
 
 static bool need(comp *c, uint32_t n) {
@@ -456,6 +468,7 @@ static void do_else(comp *c) {
   f->kind = C_ELSE;
   f->unreachable = false;
   reset_stack(c, f->height, f->nparams);
+  new_fuel_segment(c);
 }
 
 /* Returns false when the function body ended. */
@@ -478,11 +491,13 @@ static bool do_end(comp *c) {
     c->fuel_ins = f->outer_fuel_ins;
     c->fuel_n = f->outer_fuel_n;
   }
+  bool merged = f->kind != C_LOOP && (f->fix != 0 || f->else_fix != 0 || f->kind == C_ELSE);
   bind_label(c);
   patch_chain(c, f->fix, c->ncode);
   patch_chain(c, f->else_fix, c->ncode);
   reset_stack(c, f->height, f->nresults);
   c->nctl--;
+  if (merged) new_fuel_segment(c);
   return true;
 }
 

@@ -117,6 +117,8 @@ static inline void zero_locals(pvm_val *p, uint32_t n) {
   memset(p, 0, (size_t)n * sizeof *p);
 }
 
+static const vm_ins vm_exit_ins = {VM_OP_EXIT, 0, 0, 0};
+
 /* ---- the interpreter --------------------------------------------------------------- */
 
 #define RA fp[pc->a]
@@ -294,9 +296,8 @@ int vm_exec(pvm_instance *root, const pvm_func *f, pvm_val *args) {
   pvm_val *fp = args, *nfp = args;
   pvm_val *const stack_end = root->stack_end;
   vm_frame *const frames = root->frames;
-  vm_frame *const fr0 = frames + root->frame_top; /* frames below belong to outer calls */
   vm_frame *const fr_end = frames + root->nframes;
-  vm_frame *fr = fr0; /* next free frame */
+  vm_frame *fr = frames + root->frame_top; /* next free frame (below: outer calls) */
   const vm_ins *pc = NULL;
   uint8_t *mem;
   uint64_t msize;
@@ -316,7 +317,10 @@ int vm_exec(pvm_instance *root, const pvm_func *f, pvm_val *args) {
   RELOAD_MEM();
 
   if (!f->code) goto call_host_entry;
-  if (VM_UNLIKELY(fp + f->code->frame_size > stack_end)) TRAP(PVM_TRAP_STACK_EXHAUSTED);
+  if (VM_UNLIKELY(fp + f->code->frame_size > stack_end || fr == fr_end))
+    TRAP(PVM_TRAP_STACK_EXHAUSTED);
+  /* The bottom frame returns to EXIT, so RETURN needs no "is this the last frame" test. */
+  *fr++ = (vm_frame){&vm_exit_ins, fp, inst};
   zero_locals(fp + f->code->nparams, f->code->nlocals);
   pc = f->code->ins;
   DISPATCH();
@@ -405,8 +409,8 @@ fuel_check: { /* pc is at a FUEL op just charged */
     pc += 1 + i;
     JUMP();
   }
+  CASE(EXIT) goto done;
   CASE(RETURN) {
-    if (fr == fr0) goto done;
     fr--;
     pc = fr->ret_pc;
     fp = fr->fp;

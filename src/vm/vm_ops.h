@@ -46,11 +46,17 @@
  *   misaligned access UB); wasm memory is little-endian like every host we build for.
  *
  * Fuel and deadline
- *   FUEL n starts a fuel region: the function body, or a loop body (nested loops are
- *   regions of their own). n counts every wasm instruction of the region (nop, block,
- *   else and end excluded), so one pass through it is charged once, whatever
- *   forward branches it takes: only function entries and loop back-edges pay, and the
- *   count is deterministic (an upper bound of the instructions executed). When the
+ *   FUEL n charges the n wasm instructions (nop, else and end excluded) of the segment
+ *   it starts. Regions are the function body and each loop body (nested loops are regions
+ *   of their own); a region is split into segments at labels reached by forward branches
+ *   (else, the end of a block or if that is branched to) unless the segment so far is at
+ *   most VM_FUEL_SLACK (8) instructions long. A segment is charged once on entry, so a
+ *   branch leaving it early over-charges by what it skips (at most 8 before a split
+ *   label; an untaken then-arm is charged with the if) and a branch landing on an
+ *   unsplit label from before the segment's start skips that short charge. The count is
+ *   deterministic and close to the instructions executed; every loop iteration and call
+ *   charges at least 1, so a budget always stops execution. Forward branches and straight
+ *   code cost nothing; function entries, loop back-edges and split labels pay. When the
  *   remaining budget drops below the check mark the slow path runs: out of fuel -> trap;
  *   if a deadline is set the clock is read there (the mark is spaced so the clock is
  *   read about every VM_CLOCK_EVERY units). Branches back to a loop (_L forms) and calls
@@ -117,6 +123,8 @@ typedef struct vm_ins {
   X(BR_TABLE)         /* A B=n               i = min(R[A].u32, n); pc = &entry[i] +    */ \
                       /*                     entry[i].a; n+1 entry words follow       */ \
   X(RETURN)           /*                     pop frame (results already in R[0..])   */ \
+  X(EXIT)             /*                     leave the interpreter: the return address */ \
+                      /*                     of the bottom frame vm_exec pushes       */ \
   X(CALL)             /* A=func B=base       call defined function A, fp' = fp + B;  */ \
                       /*                     charges its entry FUEL op, runs after it */ \
   X(CALL_IMPORT)      /* A=func B=base       call funcs[A] (host or other instance)  */ \

@@ -1,4 +1,7 @@
 /* NewReno and the congestion-control bookkeeping (RFC 9002 §7). */
+#include <math.h>
+#include <stdlib.h>
+
 #include "pq_cc.h"
 #include "test.h"
 
@@ -131,6 +134,77 @@ static void test_pq_cc_app_limited_no_growth(void) {
   CHECK_INT(0, ==, cc.bytes_in_flight);
 }
 
+static void test_pq_cc_cubic_registered(void) {
+  pq_cc cc;
+  CHECK(pq_cc_find("cubic") == &pq_cc_cubic);
+  CHECK_INT(0, ==, pq_cc_init(&cc, &pq_cc_cubic, MDS));
+  CHECK_INT(12000, ==, cc.cwnd);
+  pq_cc_free(&cc);
+}
+
+/* Drives CUBIC in congestion avoidance: one window of acks per 100 ms RTT. Returns the
+ * window (segments) after |secs| seconds. */
+static double cubic_run(pq_cc *cc, pq_tstamp *now, double secs) {
+  pq_tstamp end = *now + (pq_tstamp)(secs * 1e9);
+  uint64_t pn = 0;
+  while (*now < end) {
+    uint64_t n = cc->cwnd / MDS;
+    pq_cc_pkt p;
+    for (uint64_t i = 0; i < n; i++) {
+      pq_cc_on_packet_sent(cc, MDS, *now);
+      p = pkt(pn++, MDS, *now);
+      pq_cc_on_packets_acked(cc, &p, 1, *now + 100 * MS);
+    }
+    *now += 100 * MS;
+  }
+  return (double)cc->cwnd / MDS;
+}
+
+static void test_pq_cc_cubic_reduction_and_curve(void) {
+  pq_cc cc;
+  pq_cc_pkt p;
+  pq_tstamp now = 1000 * MS;
+  double k, w1, w2, w3;
+  pq_cc_init(&cc, &pq_cc_cubic, MDS);
+  cc.smoothed_rtt = 100 * MS;
+  cc.cwnd = 100 * MDS;
+  cc.ssthresh = 100 * MDS;
+  pq_cc_on_packet_sent(&cc, MDS, now);
+  p = pkt(0, MDS, now);
+  pq_cc_on_packets_lost(&cc, &p, 1, false, now);
+  CHECK_INT(70 * MDS, ==, cc.cwnd); /* beta = 0.7 */
+  CHECK_INT(70 * MDS, ==, cc.ssthresh);
+  /* K = cbrt(W_max * (1 - beta) / C) = cbrt(75) = 4.22 s to get back to W_max = 100. */
+  k = cbrt(100 * 0.3 / 0.4);
+  w1 = cubic_run(&cc, &now, k / 2);
+  w2 = cubic_run(&cc, &now, k / 2);
+  /* Concave: most of the way back quickly, then a plateau near W_max. */
+  CHECK(w1 > 85 && w1 < 100);
+  CHECK(w2 > 95 && w2 < 108);
+  CHECK(w2 - w1 < w1 - 70);
+  /* Convex beyond: C * 4^3 = 25.6 segments more 4 s after K. */
+  w3 = cubic_run(&cc, &now, 4);
+  if (getenv("PQ_VERBOSE")) fprintf(stderr, "cubic: %.1f %.1f %.1f\n", w1, w2, w3);
+  CHECK(w3 > w2 + 15 && w3 < w2 + 40);
+  pq_cc_free(&cc);
+}
+
+static void test_pq_cc_cubic_fast_convergence(void) {
+  pq_cc cc;
+  pq_cc_pkt p;
+  pq_cc_init(&cc, &pq_cc_cubic, MDS);
+  cc.cwnd = 100 * MDS;
+  pq_cc_on_packet_sent(&cc, MDS, 0);
+  p = pkt(0, MDS, 0);
+  pq_cc_on_packets_lost(&cc, &p, 1, false, MS);           /* W_max 100, cwnd 70 */
+  pq_cc_on_packet_sent(&cc, MDS, 2 * MS);
+  p = pkt(1, MDS, 2 * MS);
+  pq_cc_on_packets_lost(&cc, &p, 1, false, 3 * MS);       /* below W_max: 70 -> 49 */
+  CHECK_INT(49 * MDS, ==, cc.cwnd);
+  CHECK(((const double *)cc.algo_state)[0] < 70);         /* w_max = 70 * 0.85 */
+  pq_cc_free(&cc);
+}
+
 int main(void) {
   RUN(test_pq_cc_registry_by_name);
   RUN(test_pq_cc_init_windows);
@@ -140,5 +214,8 @@ int main(void) {
   RUN(test_pq_cc_newreno_persistent_congestion);
   RUN(test_pq_cc_newreno_min_window_floor);
   RUN(test_pq_cc_app_limited_no_growth);
+  RUN(test_pq_cc_cubic_registered);
+  RUN(test_pq_cc_cubic_reduction_and_curve);
+  RUN(test_pq_cc_cubic_fast_convergence);
   return test_report();
 }

@@ -28,6 +28,8 @@ typedef struct app {
   uint64_t rx_bytes[MAX_STREAMS]; /* checked bytes per stream index (id >> 2) */
   bool rx_fin[MAX_STREAMS];
   int fins, opened;
+  int resets;
+  uint64_t last_reset_code;
   bool bad;
 } app;
 
@@ -87,6 +89,12 @@ static int on_data(pq_conn *c, int64_t sid, const uint8_t *d, size_t len, bool f
 
 static void on_opened(pq_conn *c, int64_t sid, void *user) { ((app *)user)->opened++; }
 
+static void on_reset(pq_conn *c, int64_t sid, uint64_t code, void *user) {
+  app *a = user;
+  a->resets++;
+  a->last_reset_code = code;
+}
+
 static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   app *a = user;
   a->closed = true;
@@ -97,6 +105,7 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
 static const pq_callbacks cbs = {.handshake_done = on_hs_done,
                                  .stream_data = on_data,
                                  .stream_opened = on_opened,
+                                 .stream_reset = on_reset,
                                  .connection_closed = on_closed};
 
 /* Certificate files for TLS runs (made once per process by the test's main). */
@@ -151,6 +160,10 @@ static void pump(pq_conn *c, int64_t sid, uint64_t *off, uint64_t end, bool fin,
     if (n == 0 && !fin) return;
     for (size_t j = 0; j < n; j++) buf[j] = pattern((uint64_t)sid, *off + j);
     k = pq_conn_stream_write(c, sid, buf, n, last);
+    if (k == PQ_ERR_STREAM_STATE && c->state < PQ_CS_CLOSING) {
+      pq_stream *s = pq_conn_find_stream(c, (uint64_t)sid);
+      if (!s || s->reset_pending || s->reset_sent) return; /* reset: stop writing */
+    }
     if (k < 0) {
       *bad = true;
       return;

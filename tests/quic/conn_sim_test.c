@@ -121,14 +121,18 @@ static void test_pq_conn_amplification_limit(void) {
  * bandwidth-delay product of queue. Serialization alone takes 0.8 s (plus headers);
  * slow start needs a few RTTs. The bound catches a congestion controller or pacer
  * that leaves the link idle. */
-static void test_pq_conn_bulk_goodput(void) {
+static void bulk_goodput(const char *cc) {
   world w;
   pq_sim_config c = sim_link(20 * MS);
   pq_conn_stats cs;
+  pq_settings st;
   double secs;
   c.bandwidth = 40000000;
   c.queue_bytes = 200000;
-  world_init(&w, 7, &c, &c);
+  pq_settings_default(&st);
+  st.cc_algorithm = cc;
+  world_init_ex(&w, 7, &c, &c, false, &st);
+  CHECK_STR(cc, w.client->cc.algo->name);
   w.nstreams = 1;
   w.size = 4000000;
   CHECK(run_until(&w, all_received, 60000 * MS));
@@ -136,11 +140,25 @@ static void test_pq_conn_bulk_goodput(void) {
   secs = (double)w.now / 1e9;
   pq_conn_get_stats(w.client, &cs);
   if (getenv("PQ_VERBOSE"))
-    fprintf(stderr, "bulk: %.3f s, %.1f Mbit/s, lost %llu, cwnd %llu, srtt %.1f ms\n", secs,
+    fprintf(stderr, "bulk %s: %.3f s, %.1f Mbit/s, lost %llu, cwnd %llu, srtt %.1f ms\n", cc, secs,
             4e6 * 8 / secs / 1e6, (unsigned long long)cs.packets_lost,
             (unsigned long long)cs.cwnd, cs.smoothed_rtt / 1e6);
   CHECK(secs < 2.0);
   world_free(&w);
+}
+
+static void test_pq_conn_bulk_goodput(void) { bulk_goodput("newreno"); }
+static void test_pq_conn_bulk_goodput_cubic(void) { bulk_goodput("cubic"); }
+
+static void test_pq_conn_cubic_seeds(void) {
+  int failed = 0;
+  pq_settings st;
+  pq_settings_default(&st);
+  st.cc_algorithm = "cubic";
+  st.max_idle_timeout = 120000 * MS;
+  for (uint64_t seed = 4001; seed <= 4200; seed++)
+    if (!seeded_run_ex(seed, failed < 5, false, &st)) failed++;
+  CHECK_INT(0, ==, failed);
 }
 
 /* Key updates (RFC 9001 §6) started by either side every 50 ms during a transfer on a
@@ -401,6 +419,57 @@ static void test_pq_conn_retry_seeds(void) {
   CHECK_INT(0, ==, failed);
 }
 
+static bool server_saw_reset(world *w) { return w->sapp.resets > 0; }
+
+/* RESET_STREAM: the client abandons a stream mid-transfer; the server hears the code,
+ * and the client's stream stops sending (its reset acknowledged). */
+static void test_pq_conn_stream_reset(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  pq_stream *s;
+  world_init(&w, 15, &c, &c);
+  w.nstreams = 1;
+  w.size = 2000000;
+  CHECK(run_until(&w, both_established, 5000 * MS));
+  while (w.sapp.rx_bytes[0] < 20000 && w.now < 10000 * MS) {
+    step(&w);
+    w.now = next_event(&w);
+  }
+  CHECK_INT(0, ==, pq_conn_stream_reset(w.client, w.sid[0], 0x77));
+  CHECK(run_until(&w, server_saw_reset, 5000 * MS));
+  CHECK_INT(0x77, ==, w.sapp.last_reset_code);
+  CHECK(w.sapp.rx_bytes[0] < 2000000);
+  run_until(&w, both_established, w.now + 500 * MS); /* let the ACKs settle */
+  for (int i = 0; i < 50; i++) {
+    step(&w);
+    w.now = next_event(&w);
+  }
+  s = pq_conn_find_stream(w.client, (uint64_t)w.sid[0]);
+  CHECK(s == NULL || s->reset_acked);
+  CHECK_INT(PQ_ERR_STREAM_STATE, ==, pq_conn_stream_reset(w.client, 1000, 1));
+  world_free(&w);
+}
+
+/* STOP_SENDING: the server asks the client to stop; the client answers with
+ * RESET_STREAM carrying the same code (RFC 9000 §3.5). */
+static void test_pq_conn_stop_sending(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  world_init(&w, 16, &c, &c);
+  w.nstreams = 1;
+  w.size = 2000000;
+  CHECK(run_until(&w, both_established, 5000 * MS));
+  while (w.sapp.rx_bytes[0] < 20000 && w.now < 10000 * MS) {
+    step(&w);
+    w.now = next_event(&w);
+  }
+  CHECK_INT(0, ==, pq_conn_stream_stop_sending(w.sconn, 0, 0x55));
+  CHECK(run_until(&w, server_saw_reset, 5000 * MS));
+  CHECK_INT(0x55, ==, w.sapp.last_reset_code);
+  CHECK(!w.sapp.bad && !w.capp.bad);
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -473,10 +542,14 @@ int main(void) {
   RUN(test_pq_conn_stateless_reset);
   RUN(test_pq_conn_client_version_negotiation);
   RUN(test_pq_conn_connection_ids);
+  RUN(test_pq_conn_stream_reset);
+  RUN(test_pq_conn_stop_sending);
   RUN(test_pq_conn_migration);
   RUN(test_pq_conn_retry);
   RUN(test_pq_conn_retry_seeds);
   RUN(test_pq_conn_bulk_goodput);
+  RUN(test_pq_conn_bulk_goodput_cubic);
+  RUN(test_pq_conn_cubic_seeds);
   RUN(test_pq_conn_key_update);
   RUN(test_pq_conn_flow_control_and_stream_limits);
   RUN(test_pq_conn_small_limits_seeds);

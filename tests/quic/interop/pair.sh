@@ -1,0 +1,99 @@
+#!/bin/bash
+# pluginop-client against pluginop-server on 127.0.0.1.
+#   pair.sh CLIENT SERVER CASE
+# CASE: files     several files at once on one connection (1 B .. 5 MB), sha256 equal
+#       many      100 files on one connection, sha256 equal
+#       chacha20  both sides limited to ChaCha20-Poly1305: 5 MB arrives; a client limited
+#                 to ChaCha20 against a server limited to AES-128-GCM fails
+#       loss      10 MB with 5% of the datagrams dropped each way at both ends
+#                 (--tx-loss/--rx-loss 0.05), sha256 equal; the time is printed
+#       errors    usage errors exit 64; 404, an untrusted certificate and a closed port
+#                 exit 1 with a clear message; HEAD-less paths outside the root get 404
+. "$(dirname "$0")/common.sh"
+CLIENT=$1 SERVER=$2 CASE=$3
+mkdir -p "$WORK/www"
+make_files "$WORK/www"
+url() { echo "https://127.0.0.1:$SERVER_PORT/$1"; }
+
+case $CASE in
+files)
+  start_pluginop_server "$SERVER" "$WORK/www"
+  timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" \
+    "$(url small1)" "$(url small2)" "$(url small3)" "$(url f5m)" >"$WORK/client.out"
+  rc=$?
+  cat "$WORK/client.out"
+  [ $rc = 0 ] || fail "client exit $rc"
+  grep -q '^4/4 OK, 5071502 bytes' "$WORK/client.out" || fail "summary line wrong"
+  same_files "$WORK/www" "$WORK/out" small1 small2 small3 f5m
+  ;;
+many)
+  start_pluginop_server "$SERVER" "$WORK/www"
+  urls=()
+  for i in $(seq 0 99); do urls+=("$(url many/$i)"); done
+  timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" "${urls[@]}" >"$WORK/client.out"
+  rc=$?
+  [ $rc = 0 ] || fail "client exit $rc"
+  cat "$WORK/client.out"
+  grep -q '^100/100 OK' "$WORK/client.out" || fail "summary line wrong"
+  same_files "$WORK/www/many" "$WORK/out" $(seq 0 99)
+  ;;
+chacha20)
+  start_pluginop_server "$SERVER" "$WORK/www" --ciphers CHACHA20-POLY1305
+  timeout 60 "$CLIENT" --ciphers TLS_CHACHA20_POLY1305_SHA256 --ca "$SERVER_CERT" \
+    --output "$WORK/out" "$(url f5m)" || fail "ChaCha20 download failed"
+  same_files "$WORK/www" "$WORK/out" f5m
+  timeout 20 "$CLIENT" --ciphers AES-128-GCM --ca "$SERVER_CERT" --output "$WORK/out2" \
+    "$(url small1)" 2>"$WORK/err" && fail "AES-only client got through to a ChaCha20-only server"
+  cat "$WORK/err"
+  ;;
+loss)
+  head -c 10000000 /dev/urandom >"$WORK/www/f10m"
+  start_pluginop_server "$SERVER" "$WORK/www" --tx-loss 0.05 --rx-loss 0.05 --verbose
+  timeout 60 "$CLIENT" --tx-loss 0.05 --rx-loss 0.05 --verbose --ca "$SERVER_CERT" \
+    --output "$WORK/out" "$(url f10m)" || fail "download with loss failed"
+  same_files "$WORK/www" "$WORK/out" f10m
+  ;;
+errors)
+  "$CLIENT" >/dev/null 2>&1; [ $? = 64 ] || fail "no URL: exit 64 expected"
+  "$CLIENT" --bogus https://x/ >/dev/null 2>&1; [ $? = 64 ] || fail "bad option: exit 64 expected"
+  "$CLIENT" http://127.0.0.1/ 2>"$WORK/err"; [ $? = 64 ] || fail "http:// URL: exit 64 expected"
+  grep -q 'only https' "$WORK/err" || fail "no message for http://"
+  "$CLIENT" --ciphers RC4 https://127.0.0.1/ 2>/dev/null; [ $? = 64 ] || fail "bad cipher: exit 64"
+  "$SERVER" 127.0.0.1 >/dev/null 2>&1; [ $? = 64 ] || fail "server without PORT: exit 64 expected"
+  "$SERVER" --help | grep -q '^usage: pluginop-server' || fail "server --help"
+  "$CLIENT" --help | grep -q '^usage: pluginop-client' || fail "client --help"
+  start_pluginop_server "$SERVER" "$WORK/www"
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" "$(url nothere)" "$(url small1)" \
+    >"$WORK/out.txt" 2>"$WORK/err"
+  rc=$?; cat "$WORK/err"
+  [ $rc = 1 ] || fail "404: exit 1 expected, got $rc"
+  grep -q 'nothere: HTTP status 404' "$WORK/err" || fail "404 not reported"
+  grep -q '^1/2 OK' "$WORK/out.txt" || fail "summary should count 1 of 2"
+  same_files "$WORK/www" "$WORK/out" small1
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" \
+    "https://127.0.0.1:$SERVER_PORT/../../../etc/passwd" 2>"$WORK/err"
+  grep -q 'HTTP status 404' "$WORK/err" || fail "path outside the root not refused"
+  # the self-signed certificate is not in the system store
+  timeout 20 "$CLIENT" --output "$WORK/out" "$(url small1)" 2>"$WORK/err"
+  rc=$?; cat "$WORK/err"
+  [ $rc = 1 ] || fail "untrusted certificate: exit 1 expected, got $rc"
+  grep -q 'certificate' "$WORK/err" || fail "no certificate message"
+  timeout 20 "$CLIENT" --insecure --output "$WORK/out3" "$(url small2)" >/dev/null ||
+    fail "--insecure download failed"
+  same_files "$WORK/www" "$WORK/out3" small2
+  # nobody listens: ICMP port unreachable comes back at once on loopback
+  port=$(free_udp_port)
+  start=$(date +%s)
+  timeout 30 "$CLIENT" --insecure --output "$WORK/out" "https://127.0.0.1:$port/x" 2>"$WORK/err"
+  rc=$?; cat "$WORK/err"
+  [ $rc = 1 ] || fail "closed port: exit 1 expected, got $rc"
+  grep -qi 'refused' "$WORK/err" || fail "no 'refused' message"
+  [ $(( $(date +%s) - start )) -le 12 ] || fail "closed port took too long"
+  timeout 20 "$CLIENT" --insecure "https://no-such-host.invalid/x" 2>"$WORK/err"
+  [ $? = 1 ] || fail "unknown host: exit 1 expected"
+  grep -q 'cannot resolve' "$WORK/err" || fail "no message for an unknown host"
+  ;;
+*) fail "unknown case $CASE" ;;
+esac
+[ -n "${SERVER_PID:-}" ] && stop_pluginop_server
+echo "ok: $CASE"
