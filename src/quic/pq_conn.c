@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pq_conn.h"
+#include "pq_plugin.h"
 
 /* ---- settings ---- */
 
@@ -71,6 +72,7 @@ static void discard_space(pq_conn *c, pq_pnspace s, pq_tstamp now) {
 static void rec_acked(void *user, pq_pnspace s, pq_sent_pkt *p, pq_tstamp now) {
   pq_conn *c = user;
   pq_pkt_rtx *r = p->frames;
+  if (c->plug) pq_plugin_packet_acked(c, s, p, now);
   if (!r) return;
   for (size_t i = 0; i < r->n; i++) pq_conn_rtx_acked(c, &r->items[i]);
   free(r);
@@ -81,6 +83,7 @@ static void rec_lost(void *user, pq_pnspace s, pq_sent_pkt *p, pq_tstamp now) {
   pq_conn *c = user;
   pq_pkt_rtx *r = p->frames;
   c->stats.packets_lost++;
+  if (c->plug) pq_plugin_packet_lost(c, s, p, now);
   if (!r) return;
   for (size_t i = 0; i < r->n; i++) pq_conn_rtx_lost(c, &r->items[i]);
   free(r);
@@ -141,7 +144,7 @@ static int hs_set_secret(void *conn, pq_level level, bool tx, pq_aead_alg alg,
 static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
   pq_conn *c = conn;
   pq_tp *tp = &c->peer_tp;
-  int rv = pq_tp_decode(tp, !c->is_server, data, len, NULL);
+  int rv = pq_tp_decode(tp, !c->is_server, data, len, pq_plugin_tp_ext(c));
   if (rv) return rv;
   /* The CIDs in the handshake must match the ones in the packets (§7.3). */
   if (tp->initial_scid.len != c->dcid_len ||
@@ -223,7 +226,7 @@ static ssize_t encode_local_params(pq_conn *c, uint8_t *buf, size_t len) {
     tp.has_stateless_reset_token = true;
     memcpy(tp.stateless_reset_token, c->reset_token, PQ_RESET_TOKEN_LEN);
   }
-  return pq_tp_encode(&tp, c->is_server, buf, len, NULL);
+  return pq_tp_encode(&tp, c->is_server, buf, len, pq_plugin_tp_ext(c));
 }
 
 static bool settings_valid(const pq_settings *s) {
@@ -287,6 +290,7 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
                                  c->odcid_len, c->is_server)))
     return rv;
   c->spaces[0].has_tx = c->spaces[0].has_rx = true;
+  if ((rv = pq_plugin_conn_init(c, now))) return rv; /* before our transport parameters */
   plen = encode_local_params(c, params, sizeof(params));
   if (plen < 0) return (int)plen;
   if (!hs) return PQ_ERR_TLS; /* no TLS driver yet: tests pass pq_hs_null */
@@ -408,6 +412,7 @@ static void stream_free(pq_stream *s) {
 void pq_conn_del(pq_conn *c) {
   if (!c) return;
   if (c->hs && c->hs_state) c->hs->destroy(c->hs_state);
+  pq_plugin_conn_free(c);
   if (c->rec.cc) pq_recovery_free(&c->rec);
   pq_cc_free(&c->cc);
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
@@ -740,8 +745,16 @@ static int process_payload(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
   if (len == 0) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0); /* §12.4 */
   while (len > 0) {
     pq_frame f;
-    ssize_t n = pq_frame_parse(&f, p, len);
+    ssize_t n;
     int rv;
+    if (c->plug && (n = pq_plugin_rx_frame(c, ctx, p, len)) != 0) { /* plugins' seam */
+      if (n < 0) return (int)n;
+      if (c->state >= PQ_CS_DRAINING) return 0;
+      p += n;
+      len -= (size_t)n;
+      continue;
+    }
+    n = pq_frame_parse(&f, p, len);
     if (n < 0) return pq_conn_fail(c, (int)n, 0);
     if ((rv = pq_frame_check_packet(f.type, ctx->pkt_mask)))
       return pq_conn_fail(c, rv, f.type);
@@ -988,6 +1001,7 @@ static void maybe_migrate(pq_conn *c, pq_tstamp now) {
     uint64_t in_flight = c->cc.bytes_in_flight;
     pq_cc_free(&c->cc);
     pq_cc_init(&c->cc, algo, PQ_CONN_MDS);
+    pq_plugin_on_cc_init(c);
     c->cc.bytes_in_flight = in_flight;
     pq_rtt_init(&c->rec.rtt, 0);
   }
@@ -1121,9 +1135,17 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   ctx->probe = c->rec.probes[s] > 0;
   ctx->cc_ok = cc_ok || ctx->probe;
   ctx->now = now;
-  for (size_t i = 0; i < pq_conn_send_order_len; i++) {
-    const pq_conn_frame_def *d = &pq_conn_frame_table[pq_conn_send_order[i]];
-    if (!d->send) continue;
+  for (size_t i = 0; i <= pq_conn_send_order_len; i++) {
+    const pq_conn_frame_def *d;
+    if (c->plug) { /* plugin frames go in at their send-order slots */
+      if ((rv = pq_plugin_tx_slot(c, ctx, i)) < 0) {
+        free(ctx);
+        return rv;
+      }
+    }
+    if (i == pq_conn_send_order_len) break;
+    d = &pq_conn_frame_table[pq_conn_send_order[i]];
+    if (!d->send || (c->plug && pq_plugin_owns_tx(c, pq_conn_send_order[i]))) continue;
     rv = d->send(c, ctx);
     if (rv < 0 && rv != PQ_ERR_NOBUF) {
       free(ctx);
@@ -1171,6 +1193,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
     return rv;
   }
   if (sent.in_flight) pq_pacer_on_sent(&c->pacer, (uint64_t)plen, now);
+  if (c->plug) pq_plugin_packet_sent(c, s, &sent, now);
   if (ctx->ack_eliciting && !c->eliciting_since_rcvd) {
     c->eliciting_since_rcvd = true;
     if (c->idle_timeout)
@@ -1346,8 +1369,14 @@ static void update_timers(pq_conn *c, pq_tstamp now) {
 }
 
 pq_tstamp pq_conn_expiry(const pq_conn *c) {
+  pq_tstamp t;
   if (!c || c->state == PQ_CS_CLOSED) return PQ_TSTAMP_NEVER;
-  return pq_timers_earliest(&c->timers, NULL);
+  t = pq_timers_earliest(&c->timers, NULL);
+  if (c->plug && c->state < PQ_CS_CLOSING) { /* plugin timers merged here */
+    pq_tstamp pt = pq_plugin_next_timer(c);
+    if (pt < t) t = pt;
+  }
+  return t;
 }
 
 int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
@@ -1371,6 +1400,7 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
     report_close(c);
     return 0;
   }
+  if (c->plug) pq_plugin_on_expiry(c, now);
   if (pq_timers_due(&c->timers, PQ_TIMER_KEY_DISCARD, now)) {
     if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
     c->has_rx_prev = false;

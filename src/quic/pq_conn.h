@@ -59,6 +59,7 @@ typedef enum pq_rtx_kind {
   PQ_RTX_NEW_CID,           /* id = sequence number */
   PQ_RTX_RETIRE_CID,        /* id = sequence number */
   PQ_RTX_PATH_CHALLENGE,
+  PQ_RTX_PLUGIN,            /* a plugin's frame: id = type, off/len = its f[0]/f[1] */
 } pq_rtx_kind;
 
 typedef struct pq_rtx {
@@ -204,6 +205,7 @@ struct pq_conn {
   bool close_reported;
   int error;                     /* first fatal error, reported by read/write */
   pq_conn_stats stats;
+  struct pq_plug *plug;          /* plugins (pq_plugin.h), NULL without */
 };
 
 /* ---- pq_conn.c internals used by the frame table ---- */

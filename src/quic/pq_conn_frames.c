@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pq_conn.h"
+#include "pq_plugin.h"
 #include "pq_varint.h"
 
 #define ROOM(ctx) ((size_t)((ctx)->end - (ctx)->p))
@@ -554,6 +555,7 @@ void pq_conn_rtx_acked(pq_conn *c, const pq_rtx *r) {
       pq_conn_stream_maybe_closed(c, s);
     }
     break;
+  case PQ_RTX_PLUGIN: pq_plugin_rtx(c, r, false); break;
   default:
     break;
   }
@@ -597,6 +599,7 @@ void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r) {
       c->retire_queue[c->nretire++] = r->id;
     break;
   }
+  case PQ_RTX_PLUGIN: pq_plugin_rtx(c, r, true); break;
   default: break;
   }
 }
