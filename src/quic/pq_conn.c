@@ -144,7 +144,7 @@ static int hs_set_secret(void *conn, pq_level level, bool tx, pq_aead_alg alg,
 static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
   pq_conn *c = conn;
   pq_tp *tp = &c->peer_tp;
-  int rv = pq_tp_decode(tp, !c->is_server, data, len, pq_plugin_tp_ext(c));
+  int rv = pq_tp_decode(tp, !c->is_server, data, len, c->tp_ext);
   if (rv) return rv;
   /* The CIDs in the handshake must match the ones in the packets (§7.3). */
   if (tp->initial_scid.len != c->dcid_len ||
@@ -226,7 +226,7 @@ static ssize_t encode_local_params(pq_conn *c, uint8_t *buf, size_t len) {
     tp.has_stateless_reset_token = true;
     memcpy(tp.stateless_reset_token, c->reset_token, PQ_RESET_TOKEN_LEN);
   }
-  return pq_tp_encode(&tp, c->is_server, buf, len, pq_plugin_tp_ext(c));
+  return pq_tp_encode(&tp, c->is_server, buf, len, c->tp_ext);
 }
 
 static bool settings_valid(const pq_settings *s) {
@@ -403,11 +403,6 @@ int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
   return 0;
 }
 
-static void stream_free(pq_stream *s) {
-  pq_strm_tx_free(&s->tx);
-  pq_strm_rx_free(&s->rx);
-  free(s);
-}
 
 void pq_conn_del(pq_conn *c) {
   if (!c) return;
@@ -423,7 +418,7 @@ void pq_conn_del(pq_conn *c) {
     pq_strm_rx_free(&sp->crypto_rx);
     pq_ranges_free(&sp->rcvd);
   }
-  for (size_t i = 0; i < c->nstreams; i++) stream_free(c->streams[i]);
+  for (size_t i = 0; i < c->nstreams; i++) pq_stream_free(c->streams[i]);
   free(c->streams);
   if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
   free(c);
@@ -436,211 +431,6 @@ bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len) {
       return true;
   /* The client's Initial retransmissions still carry its first DCID. */
   return c->is_server && len == c->odcid_len && memcmp(dcid, c->odcid, len) == 0;
-}
-
-/* ---- connection IDs ---- */
-
-/* Adds one new local CID (sequence next_local_seq), to announce. */
-static int issue_one(pq_conn *c) {
-  pq_cid *e;
-  if (c->nlocal == PQ_CONN_MAX_CIDS) return PQ_ERR_INVALID_ARG;
-  e = &c->local_cids[c->nlocal];
-  memset(e, 0, sizeof(*e));
-  e->seq = c->next_local_seq;
-  e->len = PQ_CONN_CID_LEN;
-  if (random_cid(e->id, e->len)) return PQ_ERR_TLS;
-  if (c->has_reset_key) pq_reset_token(c->reset_key, e->id, e->len, e->token);
-  else if (pq_random(e->token, PQ_RESET_TOKEN_LEN)) return PQ_ERR_TLS;
-  e->has_token = true;
-  e->pending = true;
-  c->nlocal++;
-  c->next_local_seq++;
-  return 0;
-}
-
-int pq_conn_issue_cids(pq_conn *c) {
-  uint64_t limit = c->has_peer_tp ? c->peer_tp.active_connection_id_limit : 2;
-  int rv;
-  if (limit > PQ_CONN_MAX_CIDS) limit = PQ_CONN_MAX_CIDS;
-  while (c->nlocal < limit)
-    if ((rv = issue_one(c))) return rv;
-  return 0;
-}
-
-int pq_conn_rotate_cid(pq_conn *c) {
-  int rv;
-  if (!c || !c->hs_complete || c->state != PQ_CS_ESTABLISHED) return PQ_ERR_INVALID_ARG;
-  if (c->nlocal == PQ_CONN_MAX_CIDS) return PQ_ERR_INVALID_ARG;
-  if ((rv = issue_one(c))) return rv;
-  /* The peer must retire everything older; we keep routing them until it does. */
-  c->local_retire_prior_to = c->local_cids[c->nlocal - 1].seq;
-  for (size_t i = 0; i + 1 < c->nlocal; i++) c->local_cids[i].pending = false;
-  return 0;
-}
-
-/* The peer retired our CID |seq| (RFC 9000 §19.16): forget it, issue a new one. */
-int pq_conn_on_retire_cid(pq_conn *c, uint64_t seq) {
-  if (seq >= c->next_local_seq) return PQ_ERR_PROTOCOL_VIOLATION;
-  for (size_t i = 0; i < c->nlocal; i++) {
-    if (c->local_cids[i].seq != seq) continue;
-    memmove(&c->local_cids[i], &c->local_cids[i + 1],
-            (c->nlocal - i - 1) * sizeof(c->local_cids[0]));
-    c->nlocal--;
-    return pq_conn_issue_cids(c);
-  }
-  return 0; /* already retired */
-}
-
-static void queue_retire(pq_conn *c, uint64_t seq) {
-  for (size_t i = 0; i < c->nretire; i++)
-    if (c->retire_queue[i] == seq) return;
-  if (c->nretire < sizeof(c->retire_queue) / sizeof(c->retire_queue[0]))
-    c->retire_queue[c->nretire++] = seq;
-}
-
-/* A NEW_CONNECTION_ID from the peer (RFC 9000 §5.1.1, §19.15). */
-int pq_conn_on_new_cid(pq_conn *c, const pq_frame_new_cid *f) {
-  size_t w = 0;
-  if (c->dcid_len == 0) return PQ_ERR_PROTOCOL_VIOLATION; /* zero-length CIDs */
-  for (size_t i = 0; i < c->npeer; i++) {
-    if (c->peer_cids[i].seq != f->seq) continue;
-    if (c->peer_cids[i].len != f->cid_len || memcmp(c->peer_cids[i].id, f->cid, f->cid_len))
-      return PQ_ERR_PROTOCOL_VIOLATION; /* same sequence, different CID */
-    return 0; /* a retransmission */
-  }
-  if (f->seq < c->peer_retire_prior_to) {
-    queue_retire(c, f->seq); /* already retired by a later frame */
-    return 0;
-  }
-  if (c->npeer == PQ_CONN_MAX_CIDS) return PQ_ERR_TRANSPORT(PQ_TE_CONNECTION_ID_LIMIT_ERROR);
-  {
-    pq_cid *e = &c->peer_cids[c->npeer++];
-    memset(e, 0, sizeof(*e));
-    e->seq = f->seq;
-    e->len = f->cid_len;
-    memcpy(e->id, f->cid, f->cid_len);
-    memcpy(e->token, f->reset_token, PQ_RESET_TOKEN_LEN);
-    e->has_token = true;
-  }
-  if (f->retire_prior_to > c->peer_retire_prior_to) c->peer_retire_prior_to = f->retire_prior_to;
-  /* Retire what the peer asks; move off a retired current CID. */
-  for (size_t i = 0; i < c->npeer; i++) {
-    if (c->peer_cids[i].seq < c->peer_retire_prior_to) {
-      queue_retire(c, c->peer_cids[i].seq);
-      continue;
-    }
-    c->peer_cids[w++] = c->peer_cids[i];
-  }
-  c->npeer = w;
-  if (c->dcid_seq < c->peer_retire_prior_to && c->npeer > 0) {
-    c->dcid_seq = c->peer_cids[0].seq;
-    c->dcid_len = c->peer_cids[0].len;
-    memcpy(c->dcid, c->peer_cids[0].id, c->dcid_len);
-  }
-  if (c->npeer > c->settings.active_connection_id_limit)
-    return PQ_ERR_TRANSPORT(PQ_TE_CONNECTION_ID_LIMIT_ERROR);
-  return 0;
-}
-
-/* ---- streams ---- */
-
-static size_t stream_pos(const pq_conn *c, uint64_t id) {
-  size_t lo = 0, hi = c->nstreams;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (c->streams[mid]->id < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-pq_stream *pq_conn_find_stream(pq_conn *c, uint64_t id) {
-  size_t i = stream_pos(c, id);
-  return i < c->nstreams && c->streams[i]->id == id ? c->streams[i] : NULL;
-}
-
-/* Creates stream |id| with the limits of its type. */
-static int stream_create(pq_conn *c, uint64_t id, pq_stream **out) {
-  pq_stream *s;
-  bool local = pq_stream_is_local(id, c->is_server), uni = pq_stream_is_uni(id);
-  uint64_t rx_window, tx_max = 0;
-  size_t pos;
-  if (c->nstreams == c->streams_cap) {
-    size_t cap = c->streams_cap ? c->streams_cap * 2 : 16;
-    pq_stream **v = realloc(c->streams, cap * sizeof(*v));
-    if (!v) return PQ_ERR_NOMEM;
-    c->streams = v;
-    c->streams_cap = cap;
-  }
-  s = calloc(1, sizeof(*s));
-  if (!s) return PQ_ERR_NOMEM;
-  s->id = id;
-  s->can_send = !uni || local;
-  s->can_recv = !uni || !local;
-  if (uni) rx_window = c->settings.initial_max_stream_data_uni;
-  else if (local) rx_window = c->settings.initial_max_stream_data_bidi_local;
-  else rx_window = c->settings.initial_max_stream_data_bidi_remote;
-  /* The peer's limits are named from its side: our local bidi stream is its remote. */
-  if (uni) tx_max = c->peer_tp.initial_max_stream_data_uni;
-  else if (local) tx_max = c->peer_tp.initial_max_stream_data_bidi_remote;
-  else tx_max = c->peer_tp.initial_max_stream_data_bidi_local;
-  pq_strm_tx_init(&s->tx, PQ_CONN_STREAM_BUFFER);
-  pq_strm_rx_init(&s->rx, s->can_recv ? rx_window : 0);
-  pq_flow_tx_init(&s->ftx, s->can_send ? tx_max : 0);
-  pq_flow_rx_init(&s->frx, rx_window, rx_window);
-  pos = stream_pos(c, id);
-  memmove(&c->streams[pos + 1], &c->streams[pos], (c->nstreams - pos) * sizeof(*c->streams));
-  c->streams[pos] = s;
-  c->nstreams++;
-  *out = s;
-  return 0;
-}
-
-int pq_conn_peer_stream(pq_conn *c, uint64_t id, uint64_t type, pq_stream **out) {
-  pq_streams_rx *lim;
-  uint64_t newly = 0;
-  int rv;
-  *out = NULL;
-  if ((rv = pq_stream_check_frame(id, c->is_server, type))) return rv;
-  if (pq_stream_is_local(id, c->is_server)) {
-    rv = pq_streams_tx_check(pq_stream_is_uni(id) ? &c->stx_uni : &c->stx_bidi, id);
-    if (rv) return rv;
-    *out = pq_conn_find_stream(c, id); /* NULL: closed and forgotten */
-    return 0;
-  }
-  lim = pq_stream_is_uni(id) ? &c->srx_uni : &c->srx_bidi;
-  if ((rv = pq_streams_rx_on_stream(lim, id, &newly))) return rv;
-  if (newly == 0) {
-    *out = pq_conn_find_stream(c, id);
-    return 0;
-  }
-  /* Opening stream n opens every lower stream of its type (RFC 9000 §3.2). */
-  for (uint64_t k = newly; k-- > 0;) {
-    uint64_t sid = id - 4 * k;
-    pq_stream *s;
-    if ((rv = stream_create(c, sid, &s))) return rv;
-    if (c->cb.stream_opened) c->cb.stream_opened(c, (int64_t)sid, c->user);
-    if (sid == id) *out = s;
-  }
-  return 0;
-}
-
-void pq_conn_stream_maybe_closed(pq_conn *c, pq_stream *s) {
-  bool tx_done = !s->can_send || pq_strm_tx_done(&s->tx) || s->reset_acked;
-  bool rx_done = !s->can_recv || pq_strm_rx_done(&s->rx) || s->peer_reset;
-  size_t pos;
-  if (s->closed || !tx_done || !rx_done) return;
-  s->closed = true;
-  if (c->cb.stream_closed) c->cb.stream_closed(c, (int64_t)s->id, 0, c->user);
-  if (!pq_stream_is_local(s->id, c->is_server))
-    pq_streams_rx_on_closed(pq_stream_is_uni(s->id) ? &c->srx_uni : &c->srx_bidi);
-  /* Forget it: frames naming it later are ignored (pq_conn_peer_stream gives NULL). */
-  pos = stream_pos(c, s->id);
-  memmove(&c->streams[pos], &c->streams[pos + 1],
-          (c->nstreams - pos - 1) * sizeof(*c->streams));
-  c->nstreams--;
-  if (c->next_stream_rr > pos && c->next_stream_rr > 0) c->next_stream_rr--;
-  stream_free(s);
 }
 
 static void update_timers(pq_conn *c, pq_tstamp now);
@@ -1103,7 +893,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   pq_recovery_space *rs = &c->rec.spaces[s];
   pq_pkt_build b;
   pq_pkt_hdr h;
-  pq_tx_ctx *ctx;
+  pq_tx_ctx txc, *ctx = &txc;
   pq_sent_pkt sent;
   uint8_t *payload;
   size_t payload_len;
@@ -1126,8 +916,8 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   hlen = pq_pkt_write_header(buf, cap, &b, &h);
   if (hlen < 0) return hlen == PQ_ERR_NOBUF ? 0 : hlen;
   if ((size_t)hlen + PQ_AEAD_TAG_LEN + 8 > cap) return 0;
-  ctx = calloc(1, sizeof(*ctx));
-  if (!ctx) return PQ_ERR_NOMEM;
+  ctx->nrtx = 0; /* only the scalar fields need clearing: rtx[] fills as used */
+  ctx->ack_eliciting = ctx->in_flight = false;
   payload = buf + hlen;
   ctx->space = s;
   ctx->p = payload;
@@ -1138,23 +928,18 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   for (size_t i = 0; i <= pq_conn_send_order_len; i++) {
     const pq_conn_frame_def *d;
     if (c->plug) { /* plugin frames go in at their send-order slots */
-      if ((rv = pq_plugin_tx_slot(c, ctx, i)) < 0) {
-        free(ctx);
-        return rv;
-      }
+      if ((rv = pq_plugin_tx_slot(c, ctx, i)) < 0) return rv;
     }
     if (i == pq_conn_send_order_len) break;
     d = &pq_conn_frame_table[pq_conn_send_order[i]];
     if (!d->send || (c->plug && pq_plugin_owns_tx(c, pq_conn_send_order[i]))) continue;
     rv = d->send(c, ctx);
     if (rv < 0 && rv != PQ_ERR_NOBUF) {
-      free(ctx);
       return rv;
     }
   }
   payload_len = (size_t)(ctx->p - payload);
   if (payload_len == 0) {
-    free(ctx);
     return 0;
   }
   /* Padding (zero bytes are PADDING frames) up to |pad_to| for the whole packet. */
@@ -1167,7 +952,6 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   }
   plen = pq_pkt_seal(buf, cap, &h, payload_len, &sp->tx.aead, &sp->tx.hp);
   if (plen < 0) {
-    free(ctx);
     return plen;
   }
   memset(&sent, 0, sizeof(sent));
@@ -1179,7 +963,6 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   if (ctx->nrtx) {
     pq_pkt_rtx *r = malloc(sizeof(*r) + ctx->nrtx * sizeof(pq_rtx));
     if (!r) {
-      free(ctx);
       return PQ_ERR_NOMEM;
     }
     r->n = ctx->nrtx;
@@ -1189,7 +972,6 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   rv = pq_recovery_on_packet_sent(&c->rec, s, &sent, now);
   if (rv) {
     free(sent.frames);
-    free(ctx);
     return rv;
   }
   if (sent.in_flight) pq_pacer_on_sent(&c->pacer, (uint64_t)plen, now);
@@ -1201,7 +983,6 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
                     now + (c->idle_timeout > three_pto(c) ? c->idle_timeout : three_pto(c)));
   }
   c->stats.packets_sent++;
-  free(ctx);
   return plen;
 }
 
@@ -1420,55 +1201,6 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
    * in the past meanwhile. */
   if (c->timers.at[PQ_TIMER_ACK] <= now) c->timers.at[PQ_TIMER_ACK] = PQ_TSTAMP_NEVER;
   if (c->timers.at[PQ_TIMER_LOSS] <= now) c->timers.at[PQ_TIMER_LOSS] = PQ_TSTAMP_NEVER;
-  return 0;
-}
-
-/* ---- streams API ---- */
-
-int pq_conn_open_stream(pq_conn *c, bool bidi, int64_t *stream_id) {
-  uint64_t id;
-  pq_stream *s;
-  int rv;
-  if (!c || !stream_id) return PQ_ERR_INVALID_ARG;
-  if (c->state >= PQ_CS_CLOSING) return PQ_ERR_CLOSED;
-  if (!c->has_peer_tp) return PQ_ERR_STREAM_LIMIT;
-  rv = pq_streams_tx_open(bidi ? &c->stx_bidi : &c->stx_uni, c->is_server, !bidi, &id);
-  if (rv) return PQ_ERR_STREAM_LIMIT;
-  if ((rv = stream_create(c, id, &s))) return rv;
-  *stream_id = (int64_t)id;
-  return 0;
-}
-
-ssize_t pq_conn_stream_write(pq_conn *c, int64_t stream_id, const uint8_t *data, size_t len,
-                             bool fin) {
-  pq_stream *s;
-  ssize_t n;
-  if (!c || stream_id < 0 || (!data && len)) return PQ_ERR_INVALID_ARG;
-  if (c->state >= PQ_CS_CLOSING) return PQ_ERR_CLOSED;
-  s = pq_conn_find_stream(c, (uint64_t)stream_id);
-  if (!s || !s->can_send || s->reset_pending || s->reset_sent) return PQ_ERR_STREAM_STATE;
-  n = pq_strm_tx_write(&s->tx, data, len, fin);
-  if (n < 0) return n == PQ_ERR_NOMEM ? PQ_ERR_NOMEM : PQ_ERR_STREAM_STATE;
-  return n;
-}
-
-int pq_conn_stream_reset(pq_conn *c, int64_t stream_id, uint64_t app_error) {
-  pq_stream *s;
-  if (!c || stream_id < 0) return PQ_ERR_INVALID_ARG;
-  s = pq_conn_find_stream(c, (uint64_t)stream_id);
-  if (!s || !s->can_send || s->reset_sent) return PQ_ERR_STREAM_STATE;
-  s->reset_pending = true;
-  s->reset_error = app_error;
-  return 0;
-}
-
-int pq_conn_stream_stop_sending(pq_conn *c, int64_t stream_id, uint64_t app_error) {
-  pq_stream *s;
-  if (!c || stream_id < 0) return PQ_ERR_INVALID_ARG;
-  s = pq_conn_find_stream(c, (uint64_t)stream_id);
-  if (!s || !s->can_recv) return PQ_ERR_STREAM_STATE;
-  s->stop_pending = true;
-  s->stop_error = app_error;
   return 0;
 }
 

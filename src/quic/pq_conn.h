@@ -159,6 +159,8 @@ struct pq_conn {
   bool handshake_done_pending;   /* server: send HANDSHAKE_DONE */
   bool has_peer_tp;
   pq_tp peer_tp;
+  const pq_tp_ext *tp_ext;       /* parameters outside pq_tp's table (the plugin
+                                    runtime's seam); NULL for now */
   /* Recovery, congestion, pacing, timers. */
   pq_cc cc;
   pq_recovery rec;
@@ -213,6 +215,10 @@ struct pq_conn {
 /* Starts closing with a transport error (|rv| a PQ_ERR_TRANSPORT value or a fatal
  * status) caused by |frame_type|. Returns |rv| mapped to a public status. */
 int pq_conn_fail(pq_conn *c, int rv, uint64_t frame_type);
+/* Creates stream |id| with the limits of its type (no checks). 0 or PQ_ERR_NOMEM. */
+int pq_stream_create(pq_conn *c, uint64_t id, pq_stream **out);
+/* Frees a stream's buffers and the stream. */
+void pq_stream_free(pq_stream *s);
 /* The stream |id|, or NULL. */
 pq_stream *pq_conn_find_stream(pq_conn *c, uint64_t id);
 /* The stream |id| named by the peer in a frame of |type|: opens peer streams (and all

@@ -441,6 +441,7 @@ int pq_plugin_conn_init(pq_conn *c, pq_tstamp now) {
      * in init was counted by cb_on_fault already. */
     if (rv < 0 && rv != POP_ERR_FAULT) c->stats.plugin_faults++;
   }
+  c->tp_ext = &p->tp_ext; /* the engine's transport parameter seam */
   c->rec.rtt_hook = update_rtt_hook;
   pq_plugin_on_cc_init(c);
   return 0;
@@ -463,7 +464,6 @@ pop_handler *pq_conn_plugin_handler(pq_conn *c) { return c && c->plug ? c->plug-
 
 /* ---- transport parameters ---- */
 
-const pq_tp_ext *pq_plugin_tp_ext(pq_conn *c) { return c->plug ? &c->plug->tp_ext : NULL; }
 
 /* WriteTransportParameter(id) for each registered id; a plugin that does not write
  * (no code, disabled, fault, error) leaves its parameter out. */

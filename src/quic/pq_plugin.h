@@ -16,7 +16,7 @@
  *                     OnFrameReserved for each registered type; a registered RFC type
  *                     (e.g. MAX_DATA) replaces the native sender of that type
  *                     (pq_plugin_owns_tx); NotifyFrame when the packet is acked / lost;
- *   transport params  pq_tp_ext hooks: WriteTransportParameter / DecodeTransportParameter
+ *   transport params  c->tp_ext (set by pq_plugin_conn_init): WriteTransportParameter / DecodeTransportParameter
  *                     for registered ids (two-step enabling happens there);
  *   recovery          UpdateRtt (pq_recovery_callbacks.update_rtt), OnPacketSent /
  *                     Acked / Lost, OnCongestionEvent (pq_cc.event_hook);
@@ -43,9 +43,6 @@ void pq_plugin_conn_free(pq_conn *c);
 
 /* Re-installs the congestion-event hook after c->cc was re-initialised (migration). */
 void pq_plugin_on_cc_init(pq_conn *c);
-
-/* The transport parameter hooks for pq_tp_encode/pq_tp_decode (NULL without plugins). */
-const pq_tp_ext *pq_plugin_tp_ext(pq_conn *c);
 
 /* A frame at [p, p+len) of a received packet. Returns 0 when no plugin is interested
  * (the caller parses and processes natively), the frame's length once parsed and

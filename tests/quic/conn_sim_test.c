@@ -470,6 +470,44 @@ static void test_pq_conn_stop_sending(void) {
   world_free(&w);
 }
 
+/* A blackhole: both directions drop everything for 3 s in the middle of a transfer.
+ * PTOs back off, persistent congestion collapses the window, and once the link
+ * returns the transfer completes. */
+static int blackhole_step;
+static pq_tstamp blackhole_end;
+
+static bool transfer_through_blackhole(world *w) {
+  if (blackhole_step == 0 && w->sapp.rx_bytes[0] > 100000) {
+    w->sim.dir[0].cfg.loss_ppm = w->sim.dir[1].cfg.loss_ppm = PQ_SIM_PPM;
+    blackhole_end = w->now + 3000 * MS;
+    blackhole_step = 1;
+  } else if (blackhole_step == 1 && w->now >= blackhole_end) {
+    w->sim.dir[0].cfg.loss_ppm = w->sim.dir[1].cfg.loss_ppm = 0;
+    blackhole_step = 2;
+  }
+  return all_received(w);
+}
+
+static void test_pq_conn_blackhole(void) {
+  world w;
+  pq_sim_config c = sim_link(20 * MS);
+  world_init(&w, 17, &c, &c);
+  w.nstreams = 1;
+  w.size = 1000000;
+  blackhole_step = 0;
+  CHECK(run_until(&w, transfer_through_blackhole, 60000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK_INT(2, ==, blackhole_step);
+  CHECK(w.client->rec.pto_expired >= 3);
+  CHECK(w.client->cc.persistent_congestions >= 1);
+  CHECK(w.now < blackhole_end + 10000 * MS); /* back within a few (backed-off) PTOs */
+  if (getenv("PQ_VERBOSE"))
+    fprintf(stderr, "blackhole: %llu PTOs, %llu persistent congestion, done %.2f s after\n",
+            (unsigned long long)w.client->rec.pto_expired,
+            (unsigned long long)w.client->cc.persistent_congestions, (w.now - blackhole_end) / 1e9);
+  world_free(&w);
+}
+
 /* Small windows and stream limits: 16 streams through a limit of 3 concurrent ones,
  * 4 kB per stream and 12 kB per connection of credit: MAX_STREAMS, MAX_STREAM_DATA
  * and MAX_DATA must keep the transfer going. */
@@ -544,6 +582,7 @@ int main(void) {
   RUN(test_pq_conn_connection_ids);
   RUN(test_pq_conn_stream_reset);
   RUN(test_pq_conn_stop_sending);
+  RUN(test_pq_conn_blackhole);
   RUN(test_pq_conn_migration);
   RUN(test_pq_conn_retry);
   RUN(test_pq_conn_retry_seeds);

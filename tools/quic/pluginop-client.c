@@ -345,7 +345,7 @@ static bool step(client *cl, pq_tstamp deadline) {
   while ((n = qt_udp_recv(&cl->udp)) > 0) {
     for (int i = 0; i < n; i++)
       pq_conn_read(cl->conn, &cl->udp.rx[i].path, cl->udp.rx[i].data, cl->udp.rx[i].len, now);
-    if (n < QT_UDP_BATCH) break;
+    if (!cl->udp.rx_more) break;
   }
   if (n < 0) { /* ICMP: nobody listens there, or no route */
     snprintf(cl->close_msg, sizeof(cl->close_msg), "%s", strerror(-n));
@@ -408,8 +408,14 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
   cl->hs_done = cl->closed = cl->sock_err = false;
   cl->close_msg[0] = 0;
   cl->t0 = cl->last_progress = qt_now();
-  rv = pq_conn_client_new(&cl->conn, &s, &pq_cbs, &path, host, cl->ca, cl->insecure, cl,
-                          cl->t0);
+  /* RFC 6066 forbids IP literals in SNI, and TLS servers refuse an IPv6 one (alert 47),
+   * but pq takes one name for SNI and the certificate check. So no name for an IPv6
+   * literal: the chain is still verified, the name is not (said below). */
+  if (strchr(host, ':') && !cl->insecure)
+    fprintf(stderr, "pluginop-client: warning: %s is an IPv6 address: the certificate chain "
+            "is verified but not the address in it\n", host);
+  rv = pq_conn_client_new(&cl->conn, &s, &pq_cbs, &path, strchr(host, ':') ? NULL : host,
+                          cl->ca, cl->insecure, cl, cl->t0);
   if (rv < 0) {
     fprintf(stderr, "pluginop-client: cannot set up the connection (error %d)%s\n", rv,
             rv == PQ_ERR_TLS && cl->ca ? ": is --ca a PEM certificate?" : "");

@@ -376,7 +376,7 @@ static void step(server *s) {
       if (c) conn_of(s, c);
       s->cur_path = NULL;
     }
-    if (n < QT_UDP_BATCH) break;
+    if (!s->udp.rx_more) break;
   }
   send_stateless(s);
   now = qt_now();

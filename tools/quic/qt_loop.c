@@ -108,6 +108,7 @@ static const char *alert_name(unsigned a) {
   case 44: return "certificate_revoked";
   case 45: return "certificate_expired";
   case 46: return "certificate_unknown";
+  case 47: return "illegal_parameter";
   case 48: return "unknown_ca";
   case 49: return "access_denied";
   case 50: return "decode_error";

@@ -65,10 +65,15 @@ int qt_udp_open(qt_udp *u, const struct sockaddr *addr, socklen_t len, bool bind
   int one = 1, size = 4 << 20, rv;
   memset(u, 0, sizeof(*u));
   u->gso = u->mmsg = true;
-  u->txbuf = malloc((size_t)QT_UDP_BATCH * QT_UDP_MAX_DGRAM);
-  u->rxbuf = malloc((size_t)QT_UDP_BATCH * QT_UDP_RX_BUF);
   u->fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (!u->txbuf || !u->rxbuf || u->fd < 0) {
+  /* GRO: fewer, larger receives; the kernel says the segment size with each. */
+  u->gro = u->fd >= 0 && setsockopt(u->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+  u->rx_msgs = u->gro ? QT_UDP_GRO_MSGS : QT_UDP_BATCH;
+  u->rx_msg_size = u->gro ? QT_UDP_GRO_BUF : QT_UDP_RX_BUF;
+  u->txbuf = malloc((size_t)QT_UDP_BATCH * QT_UDP_MAX_DGRAM);
+  u->rxbuf = malloc(u->rx_msgs * u->rx_msg_size);
+  u->rx = calloc(QT_UDP_RX_MAX, sizeof(*u->rx));
+  if (!u->txbuf || !u->rxbuf || !u->rx || u->fd < 0) {
     rv = u->fd < 0 ? -errno : -ENOMEM;
     qt_udp_close(u);
     return rv;
@@ -92,77 +97,98 @@ void qt_udp_close(qt_udp *u) {
   if (u->fd > 0) close(u->fd);
   free(u->txbuf);
   free(u->rxbuf);
+  free(u->rx);
   memset(u, 0, sizeof(*u));
   u->fd = -1;
 }
 
-/* Fills u->rx[i] from a received message. */
-static void rx_fill(qt_udp *u, size_t i, size_t len, const struct sockaddr_storage *from,
-                    socklen_t from_len) {
-  qt_dgram *d = &u->rx[i];
-  d->data = u->rxbuf + i * QT_UDP_RX_BUF;
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+/* Appends a datagram to u->rx (unless the loss injection drops it). */
+static void rx_add(qt_udp *u, size_t *n, uint8_t *data, size_t len,
+                   const struct sockaddr_storage *from, socklen_t from_len) {
+  qt_dgram *d;
+  if (*n >= QT_UDP_RX_MAX) return;
+  if (lose(u, u->rx_loss)) {
+    u->dropped_rx++;
+    return;
+  }
+  d = &u->rx[(*n)++];
+  d->data = data;
   d->len = len;
   memset(&d->path, 0, sizeof(d->path));
   memcpy(&d->path.local, &u->local, u->local_len);
   d->path.local_len = u->local_len;
   memcpy(&d->path.remote, from, from_len);
   d->path.remote_len = from_len;
+  u->dgrams_recv++;
 }
 
-static int recv_one(qt_udp *u) {
-  struct sockaddr_storage from;
-  socklen_t from_len = sizeof(from);
-  ssize_t n = recvfrom(u->fd, u->rxbuf, QT_UDP_RX_BUF, MSG_TRUNC, (struct sockaddr *)&from,
-                       &from_len);
-  u->sys_recv++;
-  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
-  if (n > QT_UDP_RX_BUF) return 0; /* cut: not a datagram we could have asked for */
-  if (lose(u, u->rx_loss)) {
-    u->dropped_rx++;
-    return 0;
+/* The segment size UDP_GRO reported for a coalesced message, or 0. */
+static size_t gro_size(struct msghdr *h) {
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(h); cm; cm = CMSG_NXTHDR(h, cm)) {
+    if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+      int v;
+      memcpy(&v, CMSG_DATA(cm), sizeof(v));
+      return v > 0 ? (size_t)v : 0;
+    }
   }
-  rx_fill(u, 0, (size_t)n, &from, from_len);
-  u->dgrams_recv++;
-  return 1;
+  return 0;
 }
+
+typedef union rx_ctl {
+  char buf[CMSG_SPACE(sizeof(int))];
+  struct cmsghdr align;
+} rx_ctl;
 
 int qt_udp_recv(qt_udp *u) {
   struct mmsghdr msgs[QT_UDP_BATCH];
   struct iovec iov[QT_UDP_BATCH];
   struct sockaddr_storage from[QT_UDP_BATCH];
-  int n, i, kept = 0;
-  if (!u->mmsg) return recv_one(u);
-  memset(msgs, 0, sizeof(msgs));
-  for (i = 0; i < QT_UDP_BATCH; i++) {
-    iov[i].iov_base = u->rxbuf + (size_t)i * QT_UDP_RX_BUF;
-    iov[i].iov_len = QT_UDP_RX_BUF;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-    msgs[i].msg_hdr.msg_name = &from[i];
-    msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+  rx_ctl ctl[QT_UDP_BATCH];
+  size_t m = u->mmsg ? u->rx_msgs : 1, count = 0;
+  int n;
+  for (size_t i = 0; i < m; i++) {
+    struct msghdr *h = &msgs[i].msg_hdr;
+    iov[i].iov_base = u->rxbuf + i * u->rx_msg_size;
+    iov[i].iov_len = u->rx_msg_size;
+    h->msg_iov = &iov[i];
+    h->msg_iovlen = 1;
+    h->msg_name = &from[i];
+    h->msg_namelen = sizeof(from[i]);
+    h->msg_control = u->gro ? ctl[i].buf : NULL;
+    h->msg_controllen = u->gro ? sizeof(ctl[i].buf) : 0;
+    h->msg_flags = 0;
   }
-  n = recvmmsg(u->fd, msgs, QT_UDP_BATCH, 0, NULL);
   u->sys_recv++;
-  if (n < 0) {
-    if (errno == ENOSYS) {
+  if (u->mmsg) {
+    n = recvmmsg(u->fd, msgs, (unsigned)m, 0, NULL);
+    if (n < 0 && errno == ENOSYS) {
       u->mmsg = false;
-      return recv_one(u);
+      return qt_udp_recv(u);
     }
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+  } else {
+    ssize_t r = recvmsg(u->fd, &msgs[0].msg_hdr, 0);
+    if (r >= 0) msgs[0].msg_len = (unsigned)r;
+    n = r < 0 ? -1 : 1;
   }
-  for (i = 0; i < n; i++) {
-    if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
-    if (lose(u, u->rx_loss)) {
-      u->dropped_rx++;
-      continue;
-    }
-    if (kept != i) memmove(u->rxbuf + (size_t)kept * QT_UDP_RX_BUF,
-                           u->rxbuf + (size_t)i * QT_UDP_RX_BUF, msgs[i].msg_len);
-    rx_fill(u, (size_t)kept, msgs[i].msg_len, &from[i], msgs[i].msg_hdr.msg_namelen);
-    kept++;
+  u->rx_more = false;
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+  for (int i = 0; i < n; i++) {
+    struct msghdr *h = &msgs[i].msg_hdr;
+    size_t len = msgs[i].msg_len, seg;
+    uint8_t *base = iov[i].iov_base;
+    if (h->msg_flags & MSG_TRUNC) continue; /* cut: not a datagram we could have asked for */
+    seg = u->gro ? gro_size(h) : 0;
+    if (seg == 0 || seg > len) seg = len;
+    for (size_t off = 0; off < len; off += seg)
+      rx_add(u, &count, base + off, len - off < seg ? len - off : seg, &from[i],
+             h->msg_namelen);
   }
-  u->dgrams_recv += (uint64_t)kept;
-  return kept;
+  u->rx_more = (size_t)n == m;
+  return (int)count;
 }
 
 bool qt_udp_tx_room(const qt_udp *u) {

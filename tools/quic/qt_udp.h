@@ -2,8 +2,9 @@
  * qt_udp.h: the UDP side of the QUIC programs. One non-blocking socket, datagrams read
  * in batches (recvmmsg) and written in batches: consecutive datagrams of one size to
  * one destination go out as one GSO send (UDP_SEGMENT), several such groups per
- * sendmmsg. Each feature is probed on first use and dropped cleanly when the kernel
- * refuses it (then plain sendmsg/recvmsg).
+ * sendmmsg. On receive, UDP_GRO lets the kernel hand over runs of datagrams as one
+ * buffer, split here. Each feature is probed (GRO at open, the others on first use) and
+ * dropped cleanly when the kernel refuses it (then plain sendmsg/recvmsg).
  */
 #ifndef PLUGINOP_QT_UDP_H
 #define PLUGINOP_QT_UDP_H
@@ -16,8 +17,11 @@
 #include "pluginop/quic.h"
 
 #define QT_UDP_MAX_DGRAM 1500   /* largest datagram we build */
-#define QT_UDP_RX_BUF 2048      /* receive buffer per datagram (bigger ones are cut) */
-#define QT_UDP_BATCH 64         /* datagrams per recvmmsg / per send queue */
+#define QT_UDP_RX_BUF 2048      /* receive buffer per datagram without GRO */
+#define QT_UDP_BATCH 64         /* messages per recvmmsg without GRO / send queue size */
+#define QT_UDP_GRO_MSGS 16      /* messages per recvmmsg with GRO ... */
+#define QT_UDP_GRO_BUF 65536    /* ... each up to 64 kB of coalesced datagrams */
+#define QT_UDP_RX_MAX (QT_UDP_GRO_MSGS * 64) /* datagrams one qt_udp_recv can return */
 
 /* A datagram received: payload and its path. */
 typedef struct qt_dgram {
@@ -32,6 +36,7 @@ typedef struct qt_udp {
   socklen_t local_len;
   bool gso;       /* UDP_SEGMENT still believed to work */
   bool mmsg;      /* sendmmsg/recvmmsg still believed to work */
+  bool gro;       /* UDP_GRO accepted at open */
   /* send queue: datagrams back to back in txbuf */
   uint8_t *txbuf;
   size_t tx_used;
@@ -40,9 +45,11 @@ typedef struct qt_udp {
   size_t tx_off[QT_UDP_BATCH];
   struct sockaddr_storage tx_dst[QT_UDP_BATCH];
   socklen_t tx_dst_len[QT_UDP_BATCH];
-  /* receive buffers */
+  /* receive buffers: rx_msgs messages of rx_msg_size bytes */
   uint8_t *rxbuf;
-  qt_dgram rx[QT_UDP_BATCH];
+  size_t rx_msgs, rx_msg_size;
+  qt_dgram *rx;   /* QT_UDP_RX_MAX datagrams, pointing into rxbuf */
+  bool rx_more;   /* the last qt_udp_recv filled every message: more may wait */
   /* loss injection for tests (--tx-loss/--rx-loss): probability of dropping each
    * datagram sent / received, drawn from a xorshift generator */
   double tx_loss, rx_loss;
@@ -57,8 +64,9 @@ typedef struct qt_udp {
 int qt_udp_open(qt_udp *u, const struct sockaddr *addr, socklen_t len, bool bind_it);
 void qt_udp_close(qt_udp *u);
 
-/* Reads up to QT_UDP_BATCH datagrams into u->rx (valid until the next call).
- * Returns how many (0: nothing waiting) or -errno (e.g. -ECONNREFUSED). */
+/* Reads what is waiting (one recvmmsg) into u->rx (valid until the next call); u->rx_more
+ * says whether to call again. Returns how many datagrams (0: none) or -errno (e.g.
+ * -ECONNREFUSED). */
 int qt_udp_recv(qt_udp *u);
 
 /* Room for one more datagram in the send queue? */

@@ -52,13 +52,14 @@ same_files() {
   done
 }
 
-# start_pluginop_server BIN ROOT [ARGS...]: runs it on 127.0.0.1 with a free port and a
+# start_pluginop_server BIN ROOT [ARGS...]: runs it on $SERVER_ADDR (default 127.0.0.1)
+# with a free port and a
 # self-signed certificate; sets SERVER_PORT, SERVER_CERT, SERVER_KEY, SERVER_SPKI.
 start_pluginop_server() {
   local bin=$1 root=$2 i
   shift 2
   # TMPDIR: its self-signed certificate goes under $WORK, removed with it.
-  TMPDIR=$WORK "$bin" --root "$root" "$@" 127.0.0.1 0 >"$WORK/server.out" 2>"$WORK/server.err" &
+  TMPDIR=$WORK "$bin" --root "$root" "$@" "${SERVER_ADDR:-127.0.0.1}" 0 >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!
   PIDS+=($SERVER_PID)
   for i in $(seq 1 100); do

@@ -7,6 +7,9 @@
 #                 to ChaCha20 against a server limited to AES-128-GCM fails
 #       loss      10 MB with 5% of the datagrams dropped each way at both ends
 #                 (--tx-loss/--rx-loss 0.05), sha256 equal; the time is printed
+#       ipv6      the server on ::1, files fetched from https://[::1]:PORT/
+#       logs      SSLKEYLOGFILE gets the TLS secrets from both programs; --qlog-dir gets
+#                 one JSON-SEQ qlog per connection from each, every record valid JSON
 #       errors    usage errors exit 64; 404, an untrusted certificate and a closed port
 #                 exit 1 with a clear message; HEAD-less paths outside the root get 404
 . "$(dirname "$0")/common.sh"
@@ -45,6 +48,47 @@ chacha20)
   timeout 20 "$CLIENT" --ciphers AES-128-GCM --ca "$SERVER_CERT" --output "$WORK/out2" \
     "$(url small1)" 2>"$WORK/err" && fail "AES-only client got through to a ChaCha20-only server"
   cat "$WORK/err"
+  ;;
+ipv6)
+  python3 -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' \
+    2>/dev/null || skip "no IPv6 loopback"
+  SERVER_ADDR=::1 start_pluginop_server "$SERVER" "$WORK/www"
+  timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" \
+    "https://[::1]:$SERVER_PORT/small2" "https://[::1]:$SERVER_PORT/small3" >"$WORK/client.out" ||
+    fail "IPv6 download failed"
+  same_files "$WORK/www" "$WORK/out" small2 small3
+  ;;
+logs)
+  SSLKEYLOGFILE=$WORK/server.keys start_pluginop_server "$SERVER" "$WORK/www" --qlog-dir "$WORK/qlog-s"
+  SSLKEYLOGFILE=$WORK/client.keys timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" \
+    --qlog-dir "$WORK/qlog-c" "$(url small1)" >/dev/null || fail "download failed"
+  stop_pluginop_server
+  for side in client server; do
+    for label in CLIENT_HANDSHAKE_TRAFFIC_SECRET SERVER_HANDSHAKE_TRAFFIC_SECRET \
+                 CLIENT_TRAFFIC_SECRET_0 SERVER_TRAFFIC_SECRET_0; do
+      grep -q "^$label [0-9a-f]\{64\} [0-9a-f]\{64\}$" "$WORK/$side.keys" ||
+        fail "$side key log lacks $label"
+    done
+  done
+  # both sides logged the same secrets (same client random)
+  cmp -s <(sort "$WORK/client.keys") <(sort "$WORK/server.keys") || fail "key logs differ"
+  for d in qlog-c qlog-s; do
+    [ "$(ls "$WORK/$d" | wc -l)" = 1 ] || fail "$d: one qlog file expected"
+    python3 - "$WORK/$d"/*.sqlog <<'PY' || fail "$d: bad qlog"
+import json, sys
+recs = open(sys.argv[1], encoding="utf-8").read().split("\x1e")
+assert recs[0] == "", "file must start with a record separator"
+recs = [json.loads(r) for r in recs[1:]]
+assert recs[0]["qlog_format"] == "JSON-SEQ" and "trace" in recs[0]
+names = [r["name"] for r in recs[1:]]
+for want in ("connectivity:connection_started", "connectivity:connection_state_updated",
+             "connectivity:connection_closed"):
+    assert want in names, want + " missing"
+assert any(n.startswith("http:frame_") for n in names), "no HTTP/3 event"
+print(sys.argv[1].rsplit("/", 1)[-1], len(recs), "records")
+PY
+  done
+  unset SERVER_PID
   ;;
 loss)
   head -c 10000000 /dev/urandom >"$WORK/www/f10m"
