@@ -4,8 +4,8 @@
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
  * TLS 1.3 (GnuTLS, pq_tls). A server follows a client that changes address (path
  * validation, congestion reset for a new IP); a client does not migrate by itself.
- * Not yet: 0-RTT, PMTU discovery (datagrams are 1200 bytes), ECN, qlog,
- * preferred_address. Fields may still be added to the structs below.
+ * Datagrams are 1200 bytes until one PMTU probe of 1452 bytes is acknowledged.
+ * Not yet: 0-RTT, ECN, qlog, preferred_address. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
@@ -77,7 +77,7 @@ typedef struct pq_settings {
   uint64_t max_ack_delay;                    /* ns, default 25 ms */
   uint32_t ack_delay_exponent;               /* default 3 */
   uint32_t max_udp_payload_size;             /* default 1452 (announced; we send 1200
-                                                byte datagrams until PMTUD exists) */
+                                                until a 1452-byte probe is acked) */
   uint32_t active_connection_id_limit;       /* default 4 */
   uint32_t ciphers;                          /* PQ_CIPHER_* mask, default 0 (all) */
   const char *alpn;                          /* default "h3" (borrowed) */

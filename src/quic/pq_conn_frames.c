@@ -632,6 +632,9 @@ void pq_conn_rtx_acked(pq_conn *c, const pq_rtx *r) {
       pq_conn_stream_maybe_closed(c, s);
     }
     break;
+  case PQ_RTX_PMTU_PROBE:
+    pq_conn_pmtu_result(c, (size_t)r->len, true);
+    break;
   default:
     break;
   }
@@ -662,6 +665,7 @@ void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r) {
     if (!s->peer_reset && !pq_strm_rx_done(&s->rx)) s->stop_pending = true;
     break;
   case PQ_RTX_NEW_TOKEN: c->new_token_pending = true; break;
+  case PQ_RTX_PMTU_PROBE: pq_conn_pmtu_result(c, (size_t)r->len, false); break;
   case PQ_RTX_PATH_CHALLENGE:
     if (c->path_validating) c->path_challenge_pending = true;
     break;
