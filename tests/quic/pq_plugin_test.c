@@ -348,6 +348,8 @@ static void test_pq_plugin_bad_settings(void) {
 }
 
 int main(void) {
+  (void)seeded_run_ex; /* harness helpers this program does not use */
+  (void)both_established;
   RUN(test_pq_plugin_increase_max_data);
   RUN(test_pq_plugin_define_replaces_native);
   RUN(test_pq_plugin_max_data_frame);
