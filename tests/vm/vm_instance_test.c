@@ -3,6 +3,7 @@
  * segments, the start function, limits (fuel, deadline, call depth, memory pages) and
  * the instance staying usable after a trap.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -358,6 +359,34 @@ static void test_vm_instance_many_instances(void) {
   for (int k = 0; k < 8; k++) pvm_instance_del(inst[k]);
 }
 
+/* One module shared by threads, each with its own instances (modules are read-only). */
+static void *thread_body(void *arg) {
+  pvm_module *m = arg;
+  uintptr_t ok = 1;
+  for (int k = 0; k < 50; k++) {
+    pvm_instance *inst = NULL;
+    pvm_error err;
+    if (pvm_instance_new(m, NULL, NULL, &inst, &err) != 0) return NULL;
+    uint32_t n = 1000 + (uint32_t)k;
+    if (call_i32(inst, "count", &n, 1) != n) ok = 0;
+    pvm_instance_del(inst);
+  }
+  return (void *)ok;
+}
+
+static void test_vm_instance_module_shared_by_threads(void) {
+  pvm_module *m = wat_module(spin_wat);
+  pthread_t t[4];
+  CHECK(m != NULL);
+  for (int k = 0; k < 4; k++) CHECK_INT(0, ==, pthread_create(&t[k], NULL, thread_body, m));
+  for (int k = 0; k < 4; k++) {
+    void *r = NULL;
+    pthread_join(t[k], &r);
+    CHECK(r == (void *)1);
+  }
+  pvm_module_del(m);
+}
+
 int main(void) {
   RUN(test_vm_instance_host_functions);
   RUN(test_vm_instance_host_reentry);
@@ -371,5 +400,6 @@ int main(void) {
   RUN(test_vm_instance_call_arguments);
   RUN(test_vm_instance_module_descriptions);
   RUN(test_vm_instance_many_instances);
+  RUN(test_vm_instance_module_shared_by_threads);
   return test_report();
 }

@@ -53,6 +53,13 @@ static void usage(FILE *f) {
           "(or an unreadable file), 64 wrong usage.\n");
 }
 
+/* The one-line reminder after a usage error found once the module is loaded. */
+static int run_usage_hint(void) {
+  fprintf(stderr, "usage: pluginop-vm run [OPTIONS] FILE.wasm FUNC [ARG...] "
+                  "(pluginop-vm help for more)\n");
+  return EXIT_USAGE;
+}
+
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "pluginop-vm: ");
   fprintf(stderr, fmt, arg);
@@ -284,7 +291,7 @@ static int build_args(const char *fname, const pvm_functype *ft, int nargs, char
         ft->params[i] == PVM_EXTERNREF) {
       fprintf(stderr, "pluginop-vm: %s takes a %s parameter, which cannot be given on "
                       "the command line\n", fname, type_name(ft->params[i]));
-      return EXIT_USAGE;
+      return run_usage_hint();
     }
   if ((uint32_t)nargs != ft->nparams) {
     fprintf(stderr, "pluginop-vm: %s takes %u argument%s (", fname, ft->nparams,
@@ -292,13 +299,13 @@ static int build_args(const char *fname, const pvm_functype *ft, int nargs, char
     for (uint32_t i = 0; i < ft->nparams; i++)
       fprintf(stderr, "%s%s", i ? " " : "", type_name(ft->params[i]));
     fprintf(stderr, "), %d given\n", nargs);
-    return EXIT_USAGE;
+    return run_usage_hint();
   }
   for (int i = 0; i < nargs; i++)
     if (!parse_arg(argv[i], ft->params[i], &args[i])) {
       fprintf(stderr, "pluginop-vm: argument %d \"%s\" is not a valid %s\n", i + 1, argv[i],
               type_name(ft->params[i]));
-      return EXIT_USAGE;
+      return run_usage_hint();
     }
   return EXIT_OK;
 }
@@ -400,7 +407,7 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "pluginop-vm: %s exports no function \"%s\" (see: pluginop-vm info %s)\n",
             path, fname, path);
     pvm_instance_del(inst);
-    return EXIT_USAGE;
+    return run_usage_hint();
   }
   status = call_and_print(inst, func, fname, argc - i - 2, argv + i + 2, &o);
   pvm_instance_del(inst);
