@@ -4,8 +4,8 @@
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
  * TLS 1.3 (GnuTLS, pq_tls). A server follows a client that changes address (path
  * validation, congestion reset for a new IP); a client does not migrate by itself.
- * Not yet: 0-RTT, PMTU discovery (datagrams are 1200 bytes), ECN, qlog,
- * preferred_address. Fields may still be added to the structs below.
+ * Datagrams are 1200 bytes until one PMTU probe of 1452 bytes is acknowledged.
+ * Not yet: 0-RTT, ECN, qlog, preferred_address. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include "pluginop/plugin.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +66,19 @@ typedef struct pq_path {
 #define PQ_CIPHER_AES_256_GCM 0x2u
 #define PQ_CIPHER_CHACHA20_POLY1305 0x4u
 
+/* One plugin to attach to every connection made with some pq_settings (see
+ * pq_settings.plugins). Zero-initialize, then set what you need. */
+typedef struct pq_plugin_spec {
+  pop_plugin *plugin;        /* compiled by pq_settings.plugin_store (pop_store_load_file
+                                or _bytes); owned by that store */
+  const pop_param *params;   /* key/value strings the plugin reads (copied at attach) */
+  size_t n_params;
+  uint32_t permissions;      /* pop_perm bits; 0 = POP_PERM_ALL except POP_PERM_FILE */
+  const char *file_dir;      /* the plugin's folder for create_file, or NULL */
+  bool enable;               /* enable at once; false = the plugin enables itself (its
+                                init, or two-step: on the peer's transport parameter) */
+} pq_plugin_spec;
+
 /* Local behaviour and the transport parameters we announce. Fill with
  * pq_settings_default() then override. The core copies it. */
 typedef struct pq_settings {
@@ -77,7 +92,7 @@ typedef struct pq_settings {
   uint64_t max_ack_delay;                    /* ns, default 25 ms */
   uint32_t ack_delay_exponent;               /* default 3 */
   uint32_t max_udp_payload_size;             /* default 1452 (announced; we send 1200
-                                                byte datagrams until PMTUD exists) */
+                                                until a 1452-byte probe is acked) */
   uint32_t active_connection_id_limit;       /* default 4 */
   uint32_t ciphers;                          /* PQ_CIPHER_* mask, default 0 (all) */
   const char *alpn;                          /* default "h3" (borrowed) */
@@ -89,6 +104,17 @@ typedef struct pq_settings {
                                                 a Retry first (default false) */
   const char *keylog_file;                   /* SSLKEYLOGFILE path or NULL (borrowed) */
   const char *qlog_dir;                      /* write a JSON-SEQ qlog here, or NULL */
+  /* Plugins (default none). Each connection gets its own pop_handler on |plugin_store|
+   * with |plugins| attached in order (their init runs at connection creation; a plugin
+   * whose instantiation or init fails is left out and counted in
+   * pq_conn_stats.plugin_faults). Borrowed: the store must outlive every connection
+   * (and server) made with these settings, and the array must stay valid as long as a
+   * server may create connections from them. Plugins reach the connection through the
+   * seams listed in src/quic/pq_plugin.h; without plugins the native code runs with no
+   * added cost but a NULL test. */
+  pop_store *plugin_store;
+  const pq_plugin_spec *plugins;
+  size_t n_plugins;
 } pq_settings;
 
 /* Fills |settings| with the defaults listed beside each field (every other field 0 /
@@ -130,6 +156,12 @@ typedef struct pq_callbacks {
   /* Once per connection: when we start closing (pq_conn_close or an error), when the
    * peer's CONNECTION_CLOSE arrives, or when the idle timeout ends it silently. */
   void (*connection_closed)(pq_conn *conn, const pq_close_info *info, void *user);
+  /* A plugin's log line (|msg| not NUL-terminated, |len| bytes; |plugin| its name). */
+  void (*plugin_log)(pq_conn *conn, const char *plugin, int level, const char *msg,
+                     size_t len, void *user);
+  /* A plugin was disabled on this connection (trap, fuel, ...); the native code goes
+   * on. |fault| is valid during the call only. */
+  void (*plugin_fault)(pq_conn *conn, const pop_fault *fault, void *user);
 } pq_callbacks;
 
 /* Creates a client connection to |server_name| (SNI and certificate check) on |path|.
@@ -225,8 +257,14 @@ typedef struct pq_conn_stats {
   uint64_t bytes_sent, bytes_received, packets_sent, packets_received, packets_lost;
   uint64_t smoothed_rtt, rttvar, min_rtt, latest_rtt; /* ns */
   uint64_t cwnd, bytes_in_flight;
+  uint64_t plugin_calls;   /* plugin operations called (pop_handler_call) */
+  uint64_t plugin_faults;  /* plugins disabled by a fault, or left out at attach */
 } pq_conn_stats;
 PQ_API void pq_conn_get_stats(const pq_conn *conn, pq_conn_stats *stats);
+
+/* The connection's plugin handler (NULL without plugins), e.g. for pop_handler_poctl
+ * from the application. Owned by the connection: do not delete it. */
+PQ_API pop_handler *pq_conn_plugin_handler(pq_conn *conn);
 
 #ifdef __cplusplus
 }

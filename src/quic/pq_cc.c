@@ -77,7 +77,10 @@ void pq_cc_on_congestion_event(pq_cc *cc, pq_tstamp sent_time, pq_tstamp now) {
   cc->recovery_start = now;
   cc->has_recovery_start = true;
   cc->congestion_events++;
-  cc->algo->on_congestion_event(cc, sent_time, now);
+  if (cc->event_hook)
+    cc->event_hook(cc->event_hook_user, cc, sent_time, now);
+  else
+    cc->algo->on_congestion_event(cc, sent_time, now);
 }
 
 void pq_cc_on_packets_lost(pq_cc *cc, const pq_cc_pkt *pkts, size_t n, bool persistent,

@@ -67,6 +67,10 @@ struct pq_cc {
   uint64_t congestion_events, persistent_congestions; /* counters */
   uint64_t smoothed_rtt;      /* ns, kept current by recovery (0: no sample yet) */
   void *algo_state;
+  /* Optional (set after pq_cc_init): called instead of algo->on_congestion_event (the
+   * plugin runtime's OnCongestionEvent operation, which falls back to the algorithm). */
+  void (*event_hook)(void *user, pq_cc *cc, pq_tstamp sent_time, pq_tstamp now);
+  void *event_hook_user;
 };
 
 /* The registered algorithms, NULL-terminated (const table, no global state). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pq_conn.h"
+#include "pq_plugin.h"
 
 /* ---- settings ---- */
 
@@ -71,6 +72,7 @@ static void discard_space(pq_conn *c, pq_pnspace s, pq_tstamp now) {
 static void rec_acked(void *user, pq_pnspace s, pq_sent_pkt *p, pq_tstamp now) {
   pq_conn *c = user;
   pq_pkt_rtx *r = p->frames;
+  if (c->plug) pq_plugin_packet_acked(c, s, p, now);
   if (!r) return;
   for (size_t i = 0; i < r->n; i++) pq_conn_rtx_acked(c, &r->items[i]);
   free(r);
@@ -81,6 +83,7 @@ static void rec_lost(void *user, pq_pnspace s, pq_sent_pkt *p, pq_tstamp now) {
   pq_conn *c = user;
   pq_pkt_rtx *r = p->frames;
   c->stats.packets_lost++;
+  if (c->plug) pq_plugin_packet_lost(c, s, p, now);
   if (!r) return;
   for (size_t i = 0; i < r->n; i++) pq_conn_rtx_lost(c, &r->items[i]);
   free(r);
@@ -274,6 +277,7 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
   if ((rv = pq_cc_init(&c->cc, algo, PQ_CONN_MDS))) return rv;
   if ((rv = pq_recovery_init(&c->rec, &c->cc, &rec_cbs, c, c->is_server, 0))) return rv;
   pq_pacer_init(&c->pacer, PQ_CONN_MDS);
+  c->mds = PQ_CONN_MDS;
   c->addr_validated = !c->is_server;
   c->idle_timeout = settings->max_idle_timeout;
   pq_flow_rx_init(&c->frx, settings->initial_max_data, settings->initial_max_data);
@@ -288,6 +292,7 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
                                  c->odcid_len, c->is_server)))
     return rv;
   c->spaces[0].has_tx = c->spaces[0].has_rx = true;
+  if ((rv = pq_plugin_conn_init(c, now))) return rv; /* before our transport parameters */
   plen = encode_local_params(c, params, sizeof(params));
   if (plen < 0) return (int)plen;
   if (!hs) return PQ_ERR_TLS; /* no TLS driver yet: tests pass pq_hs_null */
@@ -404,6 +409,7 @@ int pq_conn_server_new_ex(pq_conn **out, const pq_settings *settings,
 void pq_conn_del(pq_conn *c) {
   if (!c) return;
   if (c->hs && c->hs_state) c->hs->destroy(c->hs_state);
+  pq_plugin_conn_free(c);
   if (c->rec.cc) pq_recovery_free(&c->rec);
   pq_cc_free(&c->cc);
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
@@ -540,8 +546,16 @@ static int process_payload(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
   if (len == 0) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0); /* §12.4 */
   while (len > 0) {
     pq_frame f;
-    ssize_t n = pq_frame_parse(&f, p, len);
+    ssize_t n;
     int rv;
+    if (c->plug && (n = pq_plugin_rx_frame(c, ctx, p, len)) != 0) { /* plugins' seam */
+      if (n < 0) return (int)n;
+      if (c->state >= PQ_CS_DRAINING) return 0;
+      p += n;
+      len -= (size_t)n;
+      continue;
+    }
+    n = pq_frame_parse(&f, p, len);
     if (n < 0) return pq_conn_fail(c, (int)n, 0);
     if ((rv = pq_frame_check_packet(f.type, ctx->pkt_mask)))
       return pq_conn_fail(c, rv, f.type);
@@ -787,7 +801,8 @@ static void maybe_migrate(pq_conn *c, pq_tstamp now) {
     const pq_cc_algo *algo = c->cc.algo;
     uint64_t in_flight = c->cc.bytes_in_flight;
     pq_cc_free(&c->cc);
-    pq_cc_init(&c->cc, algo, PQ_CONN_MDS);
+    pq_cc_init(&c->cc, algo, c->mds);
+    pq_plugin_on_cc_init(c);
     c->cc.bytes_in_flight = in_flight;
     pq_rtt_init(&c->rec.rtt, 0);
   }
@@ -884,7 +899,7 @@ static bool space_wants_ack(const pq_space *sp, pq_tstamp now) {
 /* Builds and seals one packet of space |s| at |buf| (|cap| bytes). |pad_to|: minimum
  * packet size (0: none). Returns its length, 0 if nothing was written, or an error. */
 static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size_t pad_to,
-                        bool cc_ok, pq_tstamp now) {
+                        bool cc_ok, bool pmtu_probe, pq_tstamp now) {
   static const pq_pkt_type types[3] = {PQ_PKT_INITIAL, PQ_PKT_HANDSHAKE, PQ_PKT_1RTT};
   pq_space *sp = &c->spaces[s];
   pq_recovery_space *rs = &c->rec.spaces[s];
@@ -915,6 +930,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   if ((size_t)hlen + PQ_AEAD_TAG_LEN + 8 > cap) return 0;
   ctx->nrtx = 0; /* only the scalar fields need clearing: rtx[] fills as used */
   ctx->ack_eliciting = ctx->in_flight = false;
+  ctx->pmtu_probe = pmtu_probe;
   payload = buf + hlen;
   ctx->space = s;
   ctx->p = payload;
@@ -922,9 +938,20 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   ctx->probe = c->rec.probes[s] > 0;
   ctx->cc_ok = cc_ok || ctx->probe;
   ctx->now = now;
-  for (size_t i = 0; i < pq_conn_send_order_len; i++) {
-    const pq_conn_frame_def *d = &pq_conn_frame_table[pq_conn_send_order[i]];
-    if (!d->send) continue;
+  if (pmtu_probe) {
+    pq_rtx r = {.kind = PQ_RTX_PMTU_PROBE, .len = pad_to};
+    *ctx->p++ = PQ_FT_PING;
+    pq_tx_add_rtx(ctx, &r);
+    ctx->ack_eliciting = true;
+  }
+  for (size_t i = 0; i <= pq_conn_send_order_len && !pmtu_probe; i++) {
+    const pq_conn_frame_def *d;
+    if (c->plug) { /* plugin frames go in at their send-order slots */
+      if ((rv = pq_plugin_tx_slot(c, ctx, i)) < 0) return rv;
+    }
+    if (i == pq_conn_send_order_len) break;
+    d = &pq_conn_frame_table[pq_conn_send_order[i]];
+    if (!d->send || (c->plug && pq_plugin_owns_tx(c, pq_conn_send_order[i]))) continue;
     rv = d->send(c, ctx);
     if (rv < 0 && rv != PQ_ERR_NOBUF) {
       return rv;
@@ -951,7 +978,9 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   sent.sent_time = now;
   sent.bytes = (uint32_t)plen;
   sent.ack_eliciting = ctx->ack_eliciting;
-  sent.in_flight = ctx->ack_eliciting || ctx->in_flight;
+  /* A PMTU probe's loss says nothing about congestion (RFC 9000 §14.4): keep it out
+   * of bytes in flight. */
+  sent.in_flight = (ctx->ack_eliciting || ctx->in_flight) && !pmtu_probe;
   if (ctx->nrtx) {
     pq_pkt_rtx *r = malloc(sizeof(*r) + ctx->nrtx * sizeof(pq_rtx));
     if (!r) {
@@ -967,6 +996,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
     return rv;
   }
   if (sent.in_flight) pq_pacer_on_sent(&c->pacer, (uint64_t)plen, now);
+  if (c->plug) pq_plugin_packet_sent(c, s, &sent, now);
   if (ctx->ack_eliciting && !c->eliciting_since_rcvd) {
     c->eliciting_since_rcvd = true;
     if (c->idle_timeout)
@@ -975,6 +1005,27 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   }
   c->stats.packets_sent++;
   return plen;
+}
+
+/* A PMTU probe is due: confirmed handshake, both sides accept the size, no probe out,
+ * tries left, and the caller's buffer can hold it. */
+static bool pmtu_wanted(const pq_conn *c, size_t buflen) {
+  return c->hs_confirmed && !c->pmtu_done && !c->pmtu_in_flight &&
+         c->pmtu_tries < PQ_CONN_PMTU_TRIES && buflen >= PQ_CONN_PMTU_PROBE &&
+         c->settings.max_udp_payload_size >= PQ_CONN_PMTU_PROBE && c->has_peer_tp &&
+         c->peer_tp.max_udp_payload_size >= PQ_CONN_PMTU_PROBE &&
+         c->spaces[PQ_PNS_APP].has_tx && !c->spaces[PQ_PNS_APP].discarded;
+}
+
+void pq_conn_pmtu_result(pq_conn *c, size_t size, bool acked) {
+  c->pmtu_in_flight = false;
+  if (!acked) return; /* tried again later, up to PQ_CONN_PMTU_TRIES */
+  c->pmtu_done = true;
+  if (size <= c->mds) return;
+  c->mds = size;
+  c->cc.max_datagram_size = size;
+  c->pacer.mds = size;
+  c->pacer.burst = PQ_PACER_BURST_PACKETS * size;
 }
 
 /* CONNECTION_CLOSE in the best level we have keys for. */
@@ -1043,7 +1094,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     if (n > 0) c->stats.bytes_sent += (uint64_t)n;
     return n;
   }
-  cap = len < PQ_CONN_MDS ? len : PQ_CONN_MDS;
+  cap = len < c->mds ? len : c->mds;
   if (c->is_server && !c->addr_validated) {
     uint64_t budget = PQ_CONN_AMPLIFICATION * c->bytes_received;
     budget = budget > c->bytes_sent_unvalidated ? budget - c->bytes_sent_unvalidated : 0;
@@ -1057,12 +1108,23 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     if (budget < PQ_CONN_MIN_INITIAL) return 0;
     if (budget < cap) cap = (size_t)budget;
   }
-  cc_ok = pq_cc_available(&c->cc) >= PQ_CONN_MDS;
+  cc_ok = pq_cc_available(&c->cc) >= c->mds;
   if (cc_ok && c->settings.pacing &&
       pq_pacer_next_time(&c->pacer, c->cc.cwnd, c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0,
                          now) > now)
     cc_ok = false;
   c->cc.app_limited = false;
+  if (pmtu_wanted(c, len) && cc_ok) {
+    int n = build_packet(c, PQ_PNS_APP, buf, PQ_CONN_PMTU_PROBE, PQ_CONN_PMTU_PROBE, true, true,
+                         now);
+    if (n > 0) {
+      c->pmtu_in_flight = true;
+      c->pmtu_tries++;
+      c->stats.bytes_sent += (uint64_t)n;
+      update_timers(c, now);
+      return n;
+    }
+  }
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     pq_space *sp = &c->spaces[s];
     if (!space_usable(c, (pq_pnspace)s)) continue;
@@ -1085,7 +1147,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     size_t pad = 0;
     if (!want[s]) continue;
     if (s == last && has_initial) pad = PQ_CONN_MIN_INITIAL - off;
-    n = build_packet(c, (pq_pnspace)s, buf + off, cap - off, pad, cc_ok, now);
+    n = build_packet(c, (pq_pnspace)s, buf + off, cap - off, pad, cc_ok, false, now);
     if (n < 0) {
       int rv = pq_conn_fail(c, n, 0);
       report_close(c);
@@ -1130,7 +1192,7 @@ static void update_timers(pq_conn *c, pq_tstamp now) {
   }
   pq_timers_set(&c->timers, PQ_TIMER_ACK, ack);
   /* Pacing: wake up when the next packet may leave, if data waits for it. */
-  if (c->settings.pacing && pq_cc_available(&c->cc) >= PQ_CONN_MDS &&
+  if (c->settings.pacing && pq_cc_available(&c->cc) >= c->mds &&
       space_usable(c, PQ_PNS_APP) && space_has_data(c, PQ_PNS_APP)) {
     pq_tstamp t = pq_pacer_next_time(&c->pacer, c->cc.cwnd,
                                      c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0, now);
@@ -1141,8 +1203,14 @@ static void update_timers(pq_conn *c, pq_tstamp now) {
 }
 
 pq_tstamp pq_conn_expiry(const pq_conn *c) {
+  pq_tstamp t;
   if (!c || c->state == PQ_CS_CLOSED) return PQ_TSTAMP_NEVER;
-  return pq_timers_earliest(&c->timers, NULL);
+  t = pq_timers_earliest(&c->timers, NULL);
+  if (c->plug && c->state < PQ_CS_CLOSING) { /* plugin timers merged here */
+    pq_tstamp pt = pq_plugin_next_timer(c);
+    if (pt < t) t = pt;
+  }
+  return t;
 }
 
 int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
@@ -1166,6 +1234,7 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
     report_close(c);
     return 0;
   }
+  if (c->plug) pq_plugin_on_expiry(c, now);
   if (pq_timers_due(&c->timers, PQ_TIMER_KEY_DISCARD, now)) {
     if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
     c->has_rx_prev = false;

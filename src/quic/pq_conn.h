@@ -27,7 +27,9 @@
 #include "pq_tp.h"
 
 #define PQ_CONN_CID_LEN 8         /* length of the connection IDs we issue */
-#define PQ_CONN_MDS 1200          /* datagram size we send (no PMTUD yet) */
+#define PQ_CONN_MDS 1200          /* datagram size until a PMTU probe succeeds */
+#define PQ_CONN_PMTU_PROBE 1452   /* the one larger size we probe (RFC 9000 §14.3) */
+#define PQ_CONN_PMTU_TRIES 3
 #define PQ_CONN_MIN_INITIAL 1200  /* RFC 9000 §14.1 */
 #define PQ_CONN_ACK_RANGES 32     /* received-packet ranges remembered per space */
 #define PQ_CONN_CRYPTO_BUFFER (64 * 1024)
@@ -60,6 +62,8 @@ typedef enum pq_rtx_kind {
   PQ_RTX_RETIRE_CID,        /* id = sequence number */
   PQ_RTX_PATH_CHALLENGE,
   PQ_RTX_NEW_TOKEN,
+  PQ_RTX_PMTU_PROBE,        /* len = probed datagram size */
+  PQ_RTX_PLUGIN,            /* a plugin's frame: id = type, off/len = its f[0]/f[1] */
 } pq_rtx_kind;
 
 typedef struct pq_rtx {
@@ -138,6 +142,11 @@ struct pq_conn {
   uint8_t tp_odcid[PQ_MAX_CID_LEN]; /* server: original_destination_connection_id */
   size_t tp_odcid_len;
   pq_aead *token_key;            /* server: seals NEW_TOKEN (borrowed from pq_server) */
+  /* Datagram size: PQ_CONN_MDS, raised once a PING+PADDING probe of
+   * PQ_CONN_PMTU_PROBE bytes is acknowledged (DPLPMTUD, RFC 8899/9000 §14.3). */
+  size_t mds;
+  unsigned pmtu_tries;
+  bool pmtu_in_flight, pmtu_done;
   bool new_token_pending;        /* server: send a NEW_TOKEN once confirmed */
   uint8_t reset_token[PQ_RESET_TOKEN_LEN]; /* server: stateless reset token */
   uint8_t reset_key[32];         /* server: tokens of the CIDs we issue derive from it */
@@ -209,6 +218,7 @@ struct pq_conn {
   bool close_reported;
   int error;                     /* first fatal error, reported by read/write */
   pq_conn_stats stats;
+  struct pq_plug *plug;          /* plugins (pq_plugin.h), NULL without */
 };
 
 /* ---- pq_conn.c internals used by the frame table ---- */
@@ -255,6 +265,7 @@ typedef struct pq_tx_ctx {
   size_t nrtx;
   bool ack_eliciting, in_flight;
   bool probe;              /* PTO probe: ignore cwnd */
+  bool pmtu_probe;         /* PMTU probe: PING and PADDING only, outside cwnd accounting */
   bool cc_ok;              /* congestion window and pacing allow ack-eliciting data */
   pq_tstamp now;
 } pq_tx_ctx;
@@ -276,6 +287,8 @@ extern const size_t pq_conn_send_order_len;
 
 /* Operation: processes one parsed frame through the table. */
 int pq_conn_process_frame(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx);
+/* The PMTU probe of |size| bytes was acknowledged (the datagram size goes up) or lost. */
+void pq_conn_pmtu_result(pq_conn *c, size_t size, bool acked);
 /* True if a *_BLOCKED frame is due (our data or streams wait for the peer's credit). */
 bool pq_conn_blocked_pending(const pq_conn *c);
 /* Records a retransmittable item in the packet being built (false if full). */

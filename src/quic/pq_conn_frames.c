@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pq_conn.h"
+#include "pq_plugin.h"
 #include "pq_varint.h"
 
 #define ROOM(ctx) ((size_t)((ctx)->end - (ctx)->p))
@@ -632,6 +633,10 @@ void pq_conn_rtx_acked(pq_conn *c, const pq_rtx *r) {
       pq_conn_stream_maybe_closed(c, s);
     }
     break;
+  case PQ_RTX_PLUGIN: pq_plugin_rtx(c, r, false); break;
+  case PQ_RTX_PMTU_PROBE:
+    pq_conn_pmtu_result(c, (size_t)r->len, true);
+    break;
   default:
     break;
   }
@@ -662,6 +667,7 @@ void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r) {
     if (!s->peer_reset && !pq_strm_rx_done(&s->rx)) s->stop_pending = true;
     break;
   case PQ_RTX_NEW_TOKEN: c->new_token_pending = true; break;
+  case PQ_RTX_PMTU_PROBE: pq_conn_pmtu_result(c, (size_t)r->len, false); break;
   case PQ_RTX_PATH_CHALLENGE:
     if (c->path_validating) c->path_challenge_pending = true;
     break;
@@ -676,6 +682,7 @@ void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r) {
       c->retire_queue[c->nretire++] = r->id;
     break;
   }
+  case PQ_RTX_PLUGIN: pq_plugin_rtx(c, r, true); break;
   default: break;
   }
 }

@@ -254,8 +254,12 @@ int pq_recovery_on_ack(pq_recovery *rec, pq_pnspace space, const pq_ack_span *sp
   /* An RTT sample only when the frame's largest is newly acked and the ACK was
    * caused by an ack-eliciting packet (RFC 9002 §5.1). */
   if (largest_pn == frame_largest && eliciting && now >= largest_sent) {
-    pq_rtt_update(&rec->rtt, now - largest_sent, space == PQ_PNS_INITIAL ? 0 : ack_delay,
-                  rec->handshake_confirmed, rec->peer_max_ack_delay, now);
+    if (rec->rtt_hook)
+      rec->rtt_hook(rec->user, now - largest_sent,
+                         space == PQ_PNS_INITIAL ? 0 : ack_delay, now);
+    else
+      pq_rtt_update(&rec->rtt, now - largest_sent, space == PQ_PNS_INITIAL ? 0 : ack_delay,
+                    rec->handshake_confirmed, rec->peer_max_ack_delay, now);
     rec->cc->smoothed_rtt = rec->rtt.smoothed; /* delay-aware controllers (CUBIC) */
   }
   pq_recovery_detect_lost(rec, space, now);

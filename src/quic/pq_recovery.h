@@ -124,6 +124,10 @@ typedef struct pq_recovery {
   bool amplification_limited;     /* server: the 3x limit blocks sending */
   /* Counters for stats and tests. */
   uint64_t packets_lost, pto_expired, loss_timer_expired;
+  /* Optional (set after pq_recovery_init): called with |user| instead of
+   * pq_rtt_update(&rec->rtt, ...) for each RTT sample (the plugin runtime's UpdateRtt
+   * operation); it must update rec->rtt. */
+  void (*rtt_hook)(void *user, uint64_t latest_rtt, uint64_t ack_delay, pq_tstamp now);
 } pq_recovery;
 
 /* Initialises |rec|. |cc| is borrowed and must outlive it. |initial_rtt| 0 = 333 ms.

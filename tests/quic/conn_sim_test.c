@@ -148,6 +148,34 @@ static void bulk_goodput(const char *cc) {
 }
 
 static void test_pq_conn_bulk_goodput(void) { bulk_goodput("newreno"); }
+
+/* PMTU: on a link carrying 1500 bytes both sides move to 1452-byte datagrams after one
+ * probe; on a link limited to 1300 the probes vanish (no congestion reaction) and the
+ * connection stays at 1200 and works. */
+static void test_pq_conn_pmtu(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  world_init(&w, 19, &c, &c);
+  w.size = 200000;
+  w.echo = true;
+  CHECK(run_until(&w, all_received, 20000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK_INT(PQ_CONN_PMTU_PROBE, ==, w.client->mds);
+  CHECK_INT(PQ_CONN_PMTU_PROBE, ==, w.sconn->mds);
+  world_free(&w);
+  c.mtu = 1300;
+  c.bandwidth = 0; /* no queue drops: any congestion event would come from the probes */
+  world_init(&w, 20, &c, &c);
+  w.size = 200000;
+  w.echo = true;
+  CHECK(run_until(&w, all_received, 20000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK_INT(PQ_CONN_MDS, ==, w.client->mds);
+  CHECK(w.sim.dir[PQ_SIM_C2S].stats.too_big >= 1);
+  CHECK_INT(0, ==, w.client->cc.congestion_events);
+  CHECK_INT(0, ==, w.sconn->cc.congestion_events);
+  world_free(&w);
+}
 static void test_pq_conn_bulk_goodput_cubic(void) { bulk_goodput("cubic"); }
 
 static void test_pq_conn_cubic_seeds(void) {
@@ -635,6 +663,7 @@ int main(void) {
   RUN(test_pq_conn_retry_seeds);
   RUN(test_pq_conn_new_token);
   RUN(test_pq_conn_bulk_goodput);
+  RUN(test_pq_conn_pmtu);
   RUN(test_pq_conn_bulk_goodput_cubic);
   RUN(test_pq_conn_cubic_seeds);
   RUN(test_pq_conn_key_update);

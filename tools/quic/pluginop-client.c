@@ -21,6 +21,7 @@
 #include "pluginop/quic.h"
 #include "qt_h3.h"
 #include "qt_loop.h"
+#include "qt_plugins.h"
 #include "qt_qlog.h"
 #include "qt_udp.h"
 
@@ -62,6 +63,7 @@ typedef struct client {
   char close_msg[200];
   pq_tstamp t0, t_end, last_progress;
   uint64_t total_bytes;
+  qt_plugins plugins; /* --plugin */
 } client;
 
 static volatile sig_atomic_t stop_requested;
@@ -79,6 +81,9 @@ static void usage(FILE *f) {
           "  --insecure       do not verify the server's certificate\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
           "  --verbose        connection statistics on stderr at the end\n"
+          "  --plugin FILE.wasm[:KEY=VALUE,...]\n"
+          "                   load a WebAssembly plugin into the connection (repeatable;\n"
+          "                   parameters go to the plugin); a summary line on stderr\n"
           "  --tx-loss P, --rx-loss P\n"
           "                   drop each datagram sent / received with probability P\n"
           "                   (0..1; for tests)\n"
@@ -290,6 +295,8 @@ static const pq_callbacks pq_cbs = {
     .stream_reset = on_stream_reset,
     .streams_available = on_streams_available,
     .connection_closed = on_closed,
+    .plugin_log = qt_plugin_log,
+    .plugin_fault = qt_plugin_fault,
 };
 
 /* Sends requests for the group's URLs while the peer's stream limit allows. */
@@ -383,6 +390,7 @@ static pq_settings make_settings(const client *cl) {
   s.initial_max_data = 64ull << 20;
   s.initial_max_stream_data_bidi_local = 16ull << 20;
   s.max_ack_delay = QT_MAX_ACK_DELAY;
+  qt_plugins_apply(&cl->plugins, &s);
   return s;
 }
 
@@ -450,6 +458,7 @@ static void end_connection(client *cl) {
   if (cl->conn) {
     pq_tstamp now = qt_now();
     if (cl->verbose) qt_print_stats("pluginop-client", cl->conn, &cl->udp);
+    qt_plugins_summary(stderr, "pluginop-client", cl->conn);
     if (pq_conn_close(cl->conn, 0x100 /* H3_NO_ERROR */, "", now) == 0)
       qt_drive_send(&cl->udp, cl->conn, now); /* the close goes out; no need to drain */
     qt_h3_free(&cl->h3);
@@ -554,6 +563,7 @@ static int parse_args(client *cl, int argc, char **argv) {
       {"qlog-dir", required_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
       {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'r'},
       {"verbose", no_argument, NULL, 'v'},
+      {"plugin", required_argument, NULL, 'P'},
       {NULL, 0, NULL, 0}};
   char bad[64];
   int ch;
@@ -563,6 +573,9 @@ static int parse_args(client *cl, int argc, char **argv) {
     case 'a': cl->ca = optarg; break;
     case 'k': cl->insecure = true; break;
     case 'v': cl->verbose = true; break;
+    case 'P':
+      if (qt_plugins_add(&cl->plugins, "pluginop-client", optarg) < 0) return EXIT_USAGE;
+      break;
     case 'q': cl->qlog_dir = optarg; break;
     case 't':
     case 'r':
@@ -595,7 +608,10 @@ int main(int argc, char **argv) {
   client cl = {.out_dir = ".", .keylog = getenv("SSLKEYLOGFILE")};
   int rv = parse_args(&cl, argc, argv), status = 0;
   pq_tstamp start;
-  if (rv >= 0) return rv;
+  if (rv >= 0) {
+    qt_plugins_free(&cl.plugins);
+    return rv;
+  }
   if (cl.keylog && !*cl.keylog) cl.keylog = NULL;
   cl.nreqs = (size_t)(argc - optind);
   cl.reqs = calloc(cl.nreqs, sizeof(*cl.reqs));
@@ -646,5 +662,6 @@ int main(int argc, char **argv) {
   }
   free(cl.reqs);
   free(cl.group);
+  qt_plugins_free(&cl.plugins);
   return status;
 }

@@ -28,6 +28,7 @@
 #include "pq_cert.h"
 #include "qt_h3.h"
 #include "qt_loop.h"
+#include "qt_plugins.h"
 #include "qt_qlog.h"
 #include "qt_udp.h"
 
@@ -68,6 +69,7 @@ typedef struct server {
   uint32_t ciphers;
   double tx_loss, rx_loss;
   uint64_t bidi_window; /* initial_max_streams_bidi we announce */
+  qt_plugins plugins;   /* --plugin */
 } server;
 
 static volatile sig_atomic_t stop_requested, stats_requested;
@@ -87,6 +89,10 @@ static void usage(FILE *f) {
           "                   AES-256-GCM,CHACHA20-POLY1305)\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
           "  --verbose        one line per request on stderr\n"
+          "  --plugin FILE.wasm[:KEY=VALUE,...]\n"
+          "                   load a WebAssembly plugin into every connection\n"
+          "                   (repeatable; parameters go to the plugin); a summary line\n"
+          "                   per connection on stderr when it closes\n"
           "  --tx-loss P, --rx-loss P\n"
           "                   drop each datagram sent / received with probability P\n"
           "                   (0..1; for tests)\n"
@@ -310,6 +316,7 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   sconn *sc = find_conn(s, c);
   char msg[200];
   if (sc) qt_qlog_close(&sc->qlog, info, qt_now());
+  qt_plugins_summary(stderr, "pluginop-server", c);
   if (!s->verbose) return;
   fprintf(stderr, "connection closed: %s\n", qt_close_str(info, msg, sizeof(msg)));
   qt_print_stats("connection", c, &s->udp);
@@ -321,6 +328,8 @@ static const pq_callbacks pq_cbs = {
     .stream_closed = on_stream_closed,
     .stream_reset = on_stream_reset,
     .connection_closed = on_closed,
+    .plugin_log = qt_plugin_log,
+    .plugin_fault = qt_plugin_fault,
 };
 
 static void free_conn(sconn *sc) {
@@ -449,6 +458,7 @@ static int parse_args(server *s, int argc, char **argv) {
       {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
       {"ciphers", required_argument, NULL, 'C'},
       {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'R'},
+      {"plugin", required_argument, NULL, 'P'},
       {NULL, 0, NULL, 0}};
   struct stat st;
   char bad[64];
@@ -460,6 +470,9 @@ static int parse_args(server *s, int argc, char **argv) {
     case 'r': s->root = optarg; break;
     case 'q': s->qlog_dir = optarg; break;
     case 'v': s->verbose = true; break;
+    case 'P':
+      if (qt_plugins_add(&s->plugins, "pluginop-server", optarg) < 0) return EXIT_USAGE;
+      break;
     case 't':
     case 'R':
       if (parse_prob(optarg, ch == 't' ? &s->tx_loss : &s->rx_loss) < 0) return EXIT_USAGE;
@@ -525,7 +538,10 @@ int main(int argc, char **argv) {
   char dir[512] = "", cert[600], key[600];
   pq_settings set;
   int rv = parse_args(&s, argc, argv);
-  if (rv >= 0) return rv;
+  if (rv >= 0) {
+    qt_plugins_free(&s.plugins);
+    return rv;
+  }
   if (!s.cert) {
     if (self_signed(&s, dir, sizeof(dir), cert, key, sizeof(cert)) < 0) return 1;
     s.cert = cert;
@@ -539,13 +555,16 @@ int main(int argc, char **argv) {
   s.bidi_window = set.initial_max_streams_bidi;
   set.initial_max_data = 64ull << 20;
   set.max_ack_delay = QT_MAX_ACK_DELAY;
+  qt_plugins_apply(&s.plugins, &set);
   if ((rv = pq_server_new(&s.ps, &set, &pq_cbs, s.cert, s.key, &s)) < 0) {
     fprintf(stderr, "pluginop-server: cannot load the certificate %s / key %s (error %d)\n",
             s.cert, s.key, rv);
+    qt_plugins_free(&s.plugins);
     return 1;
   }
   if ((rv = open_socket(&s, argv[optind], argv[optind + 1]))) {
     pq_server_del(s.ps);
+    qt_plugins_free(&s.plugins);
     return rv;
   }
   qt_udp_set_loss(&s.udp, s.tx_loss, s.rx_loss);
@@ -560,6 +579,7 @@ int main(int argc, char **argv) {
     free_conn(sc);
   }
   pq_server_del(s.ps);
+  qt_plugins_free(&s.plugins);
   qt_udp_close(&s.udp);
   fprintf(stderr, "pluginop-server: stopped after %llu responses, %llu body bytes\n",
           (unsigned long long)s.served, (unsigned long long)s.bytes);

@@ -1,0 +1,75 @@
+/*
+ * pq_plugin.h: the glue between a pq_conn and the plugin runtime (pop_handler).
+ *
+ * A connection made with pq_settings.plugins gets a pq_plug (c->plug): its pop_handler,
+ * the pop_callbacks through which plugins read and write the connection (fields, byte
+ * buffers, frame and transport parameter registrations), and the hooks the engine calls
+ * at its seams. Without plugins c->plug is NULL and every seam is one NULL test.
+ *
+ * Seams (who calls what):
+ *   frames received   process_payload -> pq_plugin_rx_frame: ParseFrame(type) and
+ *                     ProcessFrame(type) when a plugin has code for them (Define replaces
+ *                     the native parse/process; Before/After observe), plugin-registered
+ *                     types (unknown to pq_frame) parsed and processed by their plugin;
+ *   frames sent       build_packet -> pq_plugin_tx_slot at each pop_send_order slot:
+ *                     ShouldSendFrame -> PrepareFrame -> WireLen -> WriteFrame ->
+ *                     OnFrameReserved for each registered type; a registered RFC type
+ *                     (e.g. MAX_DATA) replaces the native sender of that type
+ *                     (pq_plugin_owns_tx); NotifyFrame when the packet is acked / lost;
+ *   transport params  c->tp_ext (set by pq_plugin_conn_init): WriteTransportParameter / DecodeTransportParameter
+ *                     for registered ids (two-step enabling happens there);
+ *   recovery          UpdateRtt (pq_recovery_callbacks.update_rtt), OnPacketSent /
+ *                     Acked / Lost, OnCongestionEvent (pq_cc.event_hook);
+ *   timers            plugin timers merged into pq_conn_expiry, fired by
+ *                     pq_conn_handle_expiry.
+ * A plugin fault disables that plugin on that connection (pop_handler); the native code
+ * runs instead and the connection goes on.
+ */
+#ifndef PLUGINOP_PQ_PLUGIN_H
+#define PLUGINOP_PQ_PLUGIN_H
+
+#include "pq_conn.h"
+
+typedef struct pq_plug pq_plug;
+
+/* Creates c->plug from c->settings (plugin_store, plugins) and attaches the plugins
+ * (their init runs now). Call once the connection's flow, recovery and congestion state
+ * exist and before the local transport parameters are encoded. No-op (0) without
+ * plugins. Returns 0, PQ_ERR_NOMEM, PQ_ERR_INVALID_ARG (a spec without a plugin). */
+int pq_plugin_conn_init(pq_conn *c, pq_tstamp now);
+
+/* Frees c->plug (handler, instances). NULL-safe. */
+void pq_plugin_conn_free(pq_conn *c);
+
+/* Re-installs the congestion-event hook after c->cc was re-initialised (migration). */
+void pq_plugin_on_cc_init(pq_conn *c);
+
+/* A frame at [p, p+len) of a received packet. Returns 0 when no plugin is interested
+ * (the caller parses and processes natively), the frame's length once parsed and
+ * processed through the plugins, or a negative status (the connection is already
+ * failing through pq_conn_fail). */
+ssize_t pq_plugin_rx_frame(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t len);
+
+/* True if a plugin registered the RFC frame |type|: its native sender is skipped. */
+bool pq_plugin_owns_tx(const pq_conn *c, uint64_t type);
+
+/* Sends the registered frames whose send order matches the slot before native send
+ * entry |index| of pq_conn_send_order (index == pq_conn_send_order_len: the end of the
+ * packet). Returns 0 or a negative fatal status. */
+int pq_plugin_tx_slot(pq_conn *c, pq_tx_ctx *ctx, size_t index);
+
+/* A plugin frame (PQ_RTX_PLUGIN item) was acknowledged or lost: NotifyFrame. */
+void pq_plugin_rtx(pq_conn *c, const pq_rtx *r, bool lost);
+
+/* Packet notifications (OnPacketSent / Acked / Lost) for plugins that want them. */
+void pq_plugin_packet_sent(pq_conn *c, pq_pnspace s, const pq_sent_pkt *p, pq_tstamp now);
+void pq_plugin_packet_acked(pq_conn *c, pq_pnspace s, const pq_sent_pkt *p, pq_tstamp now);
+void pq_plugin_packet_lost(pq_conn *c, pq_pnspace s, const pq_sent_pkt *p, pq_tstamp now);
+
+/* The earliest plugin timer (NEVER if none). */
+pq_tstamp pq_plugin_next_timer(const pq_conn *c);
+
+/* Fires the plugin timers due at |now|. */
+void pq_plugin_on_expiry(pq_conn *c, pq_tstamp now);
+
+#endif

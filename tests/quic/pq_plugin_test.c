@@ -1,0 +1,364 @@
+/*
+ * QUIC transfers with WebAssembly plugins loaded (pq_settings.plugins), over the
+ * simulated link of conn_harness.h: each test checks both that every byte arrived and
+ * that the plugin really ran (a counter it keeps, a field only it can change, a frame
+ * only it sends), and that a hostile plugin is contained.
+ */
+#include "conn_harness.h"
+#include "pluginop/plugin.h"
+
+#define PLUGIN_DIR PLUGINOP_BINARY_DIR "/plugins/"
+
+typedef struct plugset {
+  pop_store *store;
+  pq_plugin_spec spec[4];
+  size_t n;
+} plugset;
+
+static pop_plugin *load(pop_store *s, const char *name) {
+  char path[512], err[192] = "";
+  pop_plugin *p = NULL;
+  snprintf(path, sizeof(path), PLUGIN_DIR "%s.wasm", name);
+  if (pop_store_load_file(s, path, &p, err, sizeof(err)) != 0)
+    fprintf(stderr, "cannot load %s: %s\n", path, err);
+  return p;
+}
+
+/* Adds plugin |name| (with |params|, may be NULL) to |ps|. */
+static bool plug_add(plugset *ps, const char *name, const pop_param *params, size_t np) {
+  pq_plugin_spec *sp = &ps->spec[ps->n];
+  memset(sp, 0, sizeof(*sp));
+  sp->plugin = load(ps->store, name);
+  sp->params = params;
+  sp->n_params = np;
+  if (!sp->plugin) return false;
+  ps->n++;
+  return true;
+}
+
+static void plug_settings(const plugset *ps, pq_settings *st) {
+  st->plugin_store = ps->store;
+  st->plugins = ps->spec;
+  st->n_plugins = ps->n;
+}
+
+/* plugin_control_<id> of the connection's first plugin providing it; the outputs' u64
+ * values into |out|. Returns the number of outputs, or -1. */
+static int poctl(pq_conn *c, uint64_t id, uint64_t *out, size_t max) {
+  pop_val v[POP_MAX_OUTPUTS];
+  pop_call_result res;
+  pop_handler *h = pq_conn_plugin_handler(c);
+  if (!h || pop_handler_poctl(h, id, NULL, 0, v, POP_MAX_OUTPUTS, &res) != 0) return -1;
+  for (size_t i = 0; i < res.n_outputs && i < max; i++) out[i] = v[i].u.u64;
+  if (getenv("PQ_PLUGIN_TEST_VERBOSE")) {
+    fprintf(stderr, "  %s poctl %llu:", c->is_server ? "server" : "client",
+            (unsigned long long)id);
+    for (size_t i = 0; i < res.n_outputs; i++)
+      fprintf(stderr, " %llu", (unsigned long long)v[i].u.u64);
+    fprintf(stderr, "\n");
+  }
+  return (int)res.n_outputs;
+}
+
+static pq_sim_config link10(void) {
+  pq_sim_config c = sim_link(10 * MS);
+  c.bandwidth = 20000000;
+  c.queue_bytes = 200000;
+  return c;
+}
+
+/* One transfer: |size| bytes on one stream client -> server (server FINs back), both
+ * sides with |st|. Returns true when every byte arrived within |limit|. */
+static bool transfer(world *w, const pq_settings *st, uint64_t size, pq_tstamp limit) {
+  pq_sim_config l = link10();
+  world_init_ex(w, 7, &l, &l, false, st);
+  w->nstreams = 1;
+  w->size = size;
+  bool ok = run_until(w, all_received, limit) && all_bytes_ok(w);
+  if (getenv("PQ_PLUGIN_TEST_VERBOSE")) {
+    pq_conn_stats cs;
+    pq_conn_get_stats(w->client, &cs);
+    fprintf(stderr, "  transfer %llu bytes: ok=%d at %llu ms, client: %llu packets sent, "
+            "%llu plugin calls, %llu faults\n", (unsigned long long)size, ok,
+            (unsigned long long)(w->now / MS), (unsigned long long)cs.packets_sent,
+            (unsigned long long)cs.plugin_calls, (unsigned long long)cs.plugin_faults);
+  }
+  return ok;
+}
+
+static pq_settings small_window_settings(uint64_t max_data) {
+  pq_settings st;
+  pq_settings_default(&st);
+  st.initial_max_data = max_data;
+  return st;
+}
+
+/* increase-max-data Defines ProcessFrame(MAX_DATA): with a 32 KB initial connection
+ * window, a 600 KB transfer only completes if the plugin applies every MAX_DATA (the
+ * native code no longer runs). quic-probe counts the frames and packets it saw. */
+static void test_pq_plugin_increase_max_data(void) {
+  plugset ps = {0};
+  pq_settings st = small_window_settings(32 * 1024);
+  world w;
+  uint64_t cnt[7] = {0};
+  pq_conn_stats cs;
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "increase-max-data", NULL, 0));
+  CHECK(plug_add(&ps, "quic-probe", NULL, 0));
+  plug_settings(&ps, &st);
+  CHECK(transfer(&w, &st, 600000, 20000 * MS));
+  CHECK_INT(7, ==, poctl(w.client, 0, cnt, 7));
+  CHECK_INT(cnt[0], >, 5);  /* MAX_DATA frames the client processed */
+  CHECK_INT(cnt[1], >, 10); /* RTT samples */
+  CHECK_INT(cnt[2], >, 400); /* packets sent: 600 KB in 1200-byte datagrams */
+  CHECK_INT(cnt[3], >, 400);
+  pq_conn_get_stats(w.client, &cs);
+  CHECK_INT(cs.plugin_faults, ==, 0);
+  CHECK_INT(cs.plugin_calls, >, 1000);
+  CHECK_INT(w.client->ftx.max, >=, 600000);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* The control: a plugin whose ProcessFrame(MAX_DATA) does nothing (hostile-trapper
+ * without a trap) replaces the native code too, so the same transfer stalls at the
+ * initial window. Proves the Define path is what applied MAX_DATA above. */
+static void test_pq_plugin_define_replaces_native(void) {
+  plugset ps = {0};
+  pop_param none = {"trap", "none"};
+  pq_settings st = small_window_settings(32 * 1024);
+  world w;
+  uint64_t cnt[3] = {0};
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "hostile-trapper", &none, 1));
+  plug_settings(&ps, &st);
+  CHECK(!transfer(&w, &st, 600000, 3000 * MS));
+  CHECK_INT(w.sapp.rx_bytes[0], <=, 32 * 1024);
+  CHECK_INT(3, ==, poctl(w.client, 0, cnt, 3));
+  CHECK_INT(cnt[1], >, 0); /* its Define ran (and Before/After around it) */
+  CHECK_INT(cnt[0], ==, cnt[1]);
+  CHECK_INT(cnt[2], ==, cnt[1]);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* max-data-frame: the whole MAX_DATA pipeline in the plugin on both sides (parse,
+ * process, should_send/prepare/wire_len/write/reserved/notify; the native sender is
+ * skipped). Its window (300 KB) is far beyond the native one (50 KB), so the server's
+ * advertised limit ends above what the native code could ever announce. */
+static void test_pq_plugin_max_data_frame(void) {
+  plugset ps = {0};
+  pop_param window = {"window", "300000"};
+  pq_settings st = small_window_settings(50000);
+  world w;
+  uint64_t cnt[7] = {0};
+  pq_conn_stats cs, ss;
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "max-data-frame", &window, 1));
+  CHECK(plug_add(&ps, "quic-probe", NULL, 0));
+  plug_settings(&ps, &st);
+  CHECK(transfer(&w, &st, 800000, 20000 * MS));
+  CHECK(w.sconn != NULL);
+  if (w.sconn) {
+    CHECK_INT(w.sconn->frx.max, >=, 800000 + 150000);
+    pq_conn_get_stats(w.sconn, &ss);
+    CHECK_INT(ss.plugin_faults, ==, 0);
+  }
+  CHECK_INT(7, ==, poctl(w.client, 0, cnt, 7));
+  CHECK_INT(cnt[0], >, 1); /* MAX_DATA frames parsed and processed by the plugin */
+  pq_conn_get_stats(w.client, &cs);
+  CHECK_INT(cs.plugin_faults, ==, 0);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* super-frame on both sides: transport parameter 0xaaaaaaaa goes both ways, each side's
+ * plugin enables itself on the peer's (two-step), then frame 0x42 (unknown to pq_frame)
+ * is sent, parsed and processed by the plugins both ways. */
+static void test_pq_plugin_super_frame(void) {
+  plugset ps = {0};
+  pq_settings st;
+  world w;
+  uint64_t cc[2] = {0}, sc[2] = {0};
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "super-frame", NULL, 0));
+  plug_settings(&ps, &st);
+  CHECK(transfer(&w, &st, 100000, 20000 * MS));
+  CHECK(pq_conn_plugin_handler(w.client) && pop_handler_is_enabled(pq_conn_plugin_handler(w.client), 0));
+  CHECK_INT(2, ==, poctl(w.client, 0x42, cc, 2));
+  CHECK_INT(cc[0], >=, 1);
+  CHECK_INT(cc[1], ==, 0x42424242);
+  CHECK(w.sconn != NULL);
+  if (w.sconn) {
+    CHECK(pop_handler_is_enabled(pq_conn_plugin_handler(w.sconn), 0));
+    CHECK_INT(2, ==, poctl(w.sconn, 0x42, sc, 2));
+    CHECK_INT(sc[0], >=, 1);
+    CHECK_INT(sc[1], ==, 0x42424242);
+    CHECK(w.sconn->has_peer_tp);
+  }
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* super-frame on the client only: the server never sends the parameter, so the
+ * client's plugin stays disabled and never sends 0x42 (which the server would reject
+ * with FRAME_ENCODING_ERROR); the transfer runs natively. */
+static void test_pq_plugin_super_frame_one_side(void) {
+  plugset ps = {0};
+  pq_settings cst, sst;
+  pq_sim_config l = link10();
+  world w;
+  pq_path path;
+  pq_settings_default(&cst);
+  pq_settings_default(&sst);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "super-frame", NULL, 0));
+  plug_settings(&ps, &cst);
+  /* world_init_ex with different settings per side */
+  memset(&w, 0, sizeof(w));
+  set_remote(&w.spath, 0x0a000001, 1000);
+  pq_sim_init(&w.sim, &l, &l, 9);
+  memset(&path, 0, sizeof(path));
+  CHECK_INT(0, ==, pq_server_new(&w.server, &sst, &cbs, NULL, NULL, &w.sapp));
+  pq_server_set_hs(w.server, &pq_hs_null);
+  CHECK_INT(0, ==, pq_conn_client_new_ex(&w.client, &cst, &cbs, &path, &pq_hs_null, NULL,
+                                         &w.capp, 0));
+  w.nstreams = 2;
+  w.size = 50000;
+  CHECK(run_until(&w, all_received, 20000 * MS) && all_bytes_ok(&w));
+  CHECK(!pop_handler_is_enabled(pq_conn_plugin_handler(w.client), 0));
+  CHECK(!w.capp.closed);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* update-rtt Defines UpdateRtt (RFC 9002 §5 in wasm). The same seeded run natively and
+ * with the plugin must give about the same estimate (the link's RTT is 20 ms plus
+ * serialization), and quic-probe sees the samples after the plugin's estimator. */
+static void test_pq_plugin_update_rtt(void) {
+  plugset ps = {0};
+  pq_settings st, nat;
+  world w;
+  uint64_t cnt[7] = {0}, native_srtt, plugin_srtt;
+  pq_settings_default(&nat);
+  CHECK(transfer(&w, &nat, 300000, 20000 * MS));
+  native_srtt = w.client->rec.rtt.smoothed;
+  world_free(&w);
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "update-rtt", NULL, 0));
+  CHECK(plug_add(&ps, "quic-probe", NULL, 0));
+  plug_settings(&ps, &st);
+  CHECK(transfer(&w, &st, 300000, 20000 * MS));
+  plugin_srtt = w.client->rec.rtt.smoothed;
+  CHECK_INT(7, ==, poctl(w.client, 0, cnt, 7));
+  CHECK_INT(cnt[1], >, 10);
+  CHECK_INT(cnt[6], >=, 20 * MS);
+  CHECK_INT(plugin_srtt, >=, 20 * MS);
+  CHECK_INT(plugin_srtt, <, 200 * MS);
+  CHECK_INT(plugin_srtt, <, 2 * native_srtt);
+  CHECK_INT(2 * plugin_srtt, >, native_srtt);
+  CHECK(w.client->rec.rtt.has_sample);
+  CHECK_INT(w.client->rec.rtt.min, >=, 20 * MS);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* timers: set at init (connection creation, t = 0): timer 1 at 1, 2, 3 ms, timer 2 at
+ * 5 ms. pq_conn_expiry shows the first one, pq_conn_handle_expiry fires them. */
+static void test_pq_plugin_timers(void) {
+  plugset ps = {0};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  uint64_t cnt[2] = {0};
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "timers", NULL, 0));
+  plug_settings(&ps, &st);
+  world_init_ex(&w, 3, &l, &l, false, &st);
+  CHECK_INT(pq_conn_expiry(w.client), ==, 1 * MS); /* merged: earlier than any other */
+  w.nstreams = 1;
+  w.size = 20000;
+  CHECK(run_until(&w, all_received, 20000 * MS) && all_bytes_ok(&w));
+  CHECK_INT(2, ==, poctl(w.client, 0, cnt, 2));
+  CHECK_INT(cnt[0], ==, 3);
+  CHECK_INT(cnt[1], ==, 1);
+  CHECK_INT(w.sconn ? poctl(w.sconn, 0, cnt, 2) : -1, ==, 2);
+  CHECK_INT(cnt[0], ==, 3);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* A hostile plugin (an endless loop, or a trap, in ProcessFrame(MAX_DATA)) is stopped
+ * (fuel / trap), disabled on that connection, and the native code takes over: a
+ * transfer needing many MAX_DATA frames completes with every byte checked. */
+static void hostile_run(const char *name, const pop_param *params, size_t np) {
+  plugset ps = {0};
+  pq_settings st = small_window_settings(32 * 1024);
+  pop_settings pset;
+  world w;
+  pq_conn_stats cs;
+  pop_settings_default(&pset);
+  pset.fuel_per_call = 2000000; /* keeps the looping call short */
+  CHECK_INT(0, ==, pop_store_new(&pset, &ps.store));
+  CHECK(plug_add(&ps, name, params, np));
+  plug_settings(&ps, &st);
+  CHECK(transfer(&w, &st, 400000, 20000 * MS));
+  pq_conn_get_stats(w.client, &cs);
+  CHECK_INT(cs.plugin_faults, ==, 1);
+  CHECK(pop_handler_is_faulted(pq_conn_plugin_handler(w.client), 0));
+  CHECK(pop_handler_last_fault(pq_conn_plugin_handler(w.client)) != NULL);
+  CHECK(!w.capp.closed && !w.sapp.closed);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+static void test_pq_plugin_hostile_loop_contained(void) {
+  hostile_run("hostile-loop", NULL, 0);
+}
+
+static void test_pq_plugin_hostile_trap_contained(void) {
+  pop_param p = {"trap", "define"};
+  hostile_run("hostile-trapper", &p, 1);
+}
+
+/* Settings naming no plugin object are refused. */
+static void test_pq_plugin_bad_settings(void) {
+  pop_store *store;
+  pq_plugin_spec spec;
+  pq_settings st;
+  pq_conn *c = NULL;
+  pq_path path;
+  memset(&spec, 0, sizeof(spec));
+  memset(&path, 0, sizeof(path));
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &store));
+  st.plugin_store = store;
+  st.plugins = &spec;
+  st.n_plugins = 1;
+  CHECK_INT(PQ_ERR_INVALID_ARG, ==,
+            pq_conn_client_new_ex(&c, &st, &cbs, &path, &pq_hs_null, NULL, NULL, 0));
+  CHECK(c == NULL);
+  st.plugins = NULL;
+  CHECK_INT(PQ_ERR_INVALID_ARG, ==,
+            pq_conn_client_new_ex(&c, &st, &cbs, &path, &pq_hs_null, NULL, NULL, 0));
+  pop_store_del(store);
+}
+
+int main(void) {
+  (void)seeded_run_ex; /* harness helpers this program does not use */
+  (void)both_established;
+  RUN(test_pq_plugin_increase_max_data);
+  RUN(test_pq_plugin_define_replaces_native);
+  RUN(test_pq_plugin_max_data_frame);
+  RUN(test_pq_plugin_super_frame);
+  RUN(test_pq_plugin_super_frame_one_side);
+  RUN(test_pq_plugin_update_rtt);
+  RUN(test_pq_plugin_timers);
+  RUN(test_pq_plugin_hostile_loop_contained);
+  RUN(test_pq_plugin_hostile_trap_contained);
+  RUN(test_pq_plugin_bad_settings);
+  return test_report();
+}
