@@ -676,11 +676,19 @@ int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32
              pvm_trap_message(PVM_TRAP_STACK_EXHAUSTED));
     return PVM_ERR_TRAP;
   }
-  for (uint32_t i = 0; i < nargs; i++) sp[i] = args[i]; /* few values: no memcpy call */
+  /* Few values: no memcpy call, and the usual single value without a loop. */
+  if (nargs == 1)
+    sp[0] = args[0];
+  else
+    for (uint32_t i = 0; i < nargs; i++) sp[i] = args[i];
   int rc = vm_exec(instance, func, sp);
   /* vm_exec leaves stack_top and frame_top as they were: the stacks are reset. */
-  if (rc == 0)
-    for (uint32_t i = 0; i < nresults; i++) results[i] = sp[i];
+  if (VM_LIKELY(rc == 0)) {
+    if (nresults == 1)
+      results[0] = sp[0];
+    else
+      for (uint32_t i = 0; i < nresults; i++) results[i] = sp[i];
+  }
   return rc;
 }
 
