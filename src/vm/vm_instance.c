@@ -700,9 +700,10 @@ const pvm_functype *pvm_func_type(const pvm_func *func) { return func ? &func->t
 
 int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32_t nargs,
              pvm_val *results, uint32_t nresults) {
-  if (VM_UNLIKELY(!instance || !func || nargs != func->type.nparams ||
-                  nresults != func->type.nresults || (nargs && !args) ||
-                  (nresults && !results)))
+  if (VM_UNLIKELY(!instance || !func)) return PVM_ERR_ARG;
+  /* One test for both counts, one for the pointers: this runs on every plugin call. */
+  if (VM_UNLIKELY(((nargs ^ func->type.nparams) | (nresults ^ func->type.nresults)) != 0 ||
+                  (nargs && !args) || (nresults && !results)))
     return PVM_ERR_ARG;
   pvm_val *sp = instance->stack_top;
   uint32_t room = nargs > nresults ? nargs : nresults;
@@ -713,11 +714,14 @@ int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32
              pvm_trap_message(PVM_TRAP_STACK_EXHAUSTED));
     return PVM_ERR_TRAP;
   }
-  /* Few values: no memcpy call, and the usual single value without a loop. */
-  if (nargs == 1)
-    sp[0] = args[0];
-  else
+  /* Few values: no memcpy call, and the usual zero to two without a loop. */
+  switch (nargs) {
+  case 2: sp[1] = args[1]; /* fall through */
+  case 1: sp[0] = args[0]; /* fall through */
+  case 0: break;
+  default:
     for (uint32_t i = 0; i < nargs; i++) sp[i] = args[i];
+  }
   int rc = vm_exec(instance, func, sp);
   /* vm_exec leaves stack_top and frame_top as they were: the stacks are reset. */
   if (VM_LIKELY(rc == 0)) {
