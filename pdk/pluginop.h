@@ -165,27 +165,51 @@ static inline pop_val pop_val_u64(uint32_t type, uint64_t x) {
   return v;
 }
 
+/* The next output slot of the I/O area, cleared and typed, or NULL when full. The
+ * typed outputs below are built in place: no pop_val on the stack copied over. */
+static inline pop_val *pop__output_slot(uint32_t type) {
+  if (pop_io.n_outputs >= POP_MAX_OUTPUTS)
+    return (pop_val *)0;
+  pop_val *o = &pop_io.outputs[pop_io.n_outputs++];
+  __builtin_memset(o, 0, sizeof *o);
+  o->type = type;
+  return o;
+}
+
 static inline int pop_output_u64(uint64_t x) {
-  pop_val v = pop_val_u64(POP_VAL_U64, x);
-  return pop_output(&v);
+  pop_val *o = pop__output_slot(POP_VAL_U64);
+  if (!o)
+    return POP_E_FULL;
+  o->u.u64 = x;
+  return 0;
 }
 static inline int pop_output_i64(int64_t x) {
-  pop_val v = pop_val_u64(POP_VAL_I64, (uint64_t)x);
-  return pop_output(&v);
+  pop_val *o = pop__output_slot(POP_VAL_I64);
+  if (!o)
+    return POP_E_FULL;
+  o->u.u64 = (uint64_t)x;
+  return 0;
 }
 static inline int pop_output_bool(int b) {
-  pop_val v = pop_val_u64(POP_VAL_BOOL, 0);
-  v.u.b = b ? 1u : 0u;
-  return pop_output(&v);
+  pop_val *o = pop__output_slot(POP_VAL_BOOL);
+  if (!o)
+    return POP_E_FULL;
+  o->u.b = b ? 1u : 0u;
+  return 0;
 }
 static inline int pop_output_duration(uint64_t ns) {
-  pop_val v = pop_val_u64(POP_VAL_DURATION, ns);
-  return pop_output(&v);
+  pop_val *o = pop__output_slot(POP_VAL_DURATION);
+  if (!o)
+    return POP_E_FULL;
+  o->u.u64 = ns;
+  return 0;
 }
 static inline int pop_output_frame(const pop_frame *f) {
-  pop_val v = pop_val_u64(POP_VAL_FRAME, 0);
-  v.u.frame = *f;
-  return pop_output(&v);
+  pop_val *o = pop__output_slot(POP_VAL_FRAME);
+  if (!o)
+    return POP_E_FULL;
+  o->u.frame = *f;
+  return 0;
 }
 
 /* ---- Connection and recovery fields ---- */

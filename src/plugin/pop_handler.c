@@ -109,7 +109,7 @@ static bool active(const pop_inst *in, pop_op_kind kind) {
 }
 
 /* Collects the bytes tokens among a top-level call's inputs. */
-static void tokens_init(pop_token_table *t, const pop_val *in, size_t n, uint64_t put_max) {
+static inline void tokens_init(pop_token_table *t, const pop_val *in, size_t n, uint64_t put_max) {
   t->n = 0;
   t->put_left = put_max;
   for (size_t i = 0; i < n; i++)
@@ -132,8 +132,10 @@ static int fault_at(pop_inst *in, const pop_op_entry *e, pop_anchor anchor, int 
 
 /* Calls export |fn| (op code |e|/|anchor|) of |in|. Returns 0 with *code set, or
  * POP_ERR_FAULT after disabling the plugin. Outputs of a Define land in ctx->outputs. */
-static int run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_anchor anchor,
-                    pop_callctx *ctx, int64_t *code) {
+/* Inlined into every caller: it is the body of each plugin call. */
+static inline __attribute__((always_inline)) int
+run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_anchor anchor,
+         pop_callctx *ctx, int64_t *code) {
   pop_handler *h = in->handler;
   size_t msize = 0;
   pop_io_area *area = NULL;
@@ -279,6 +281,64 @@ static int call_path(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
   return r.op_code != 0 ? POP_ERR_OP : 0;
 }
 
+/* The common case of pop_handler_call: one plugin (|in|) has code for the op's kind, all
+ * of it Define code (no Before/After for this kind). The same steps as call_path for that
+ * case, without its loops and general bookkeeping; every check is still made (arguments,
+ * nesting depth, active/running plugin, permissions and limits in run_code, disabling on
+ * a fault with the native code taking over). */
+static __attribute__((noinline)) int
+define_only_one(pop_handler *h, pop_inst *in, pop_op op, const pop_val *inputs, size_t n_inputs,
+                pop_val *outputs, size_t max_outputs, pop_native_fn native,
+                void *native_arg, pop_call_result *res) {
+  if ((n_inputs && !inputs) || (max_outputs && !outputs))
+    return POP_ERR_ARG;
+  if (h->depth > h->store->settings.max_poctl_depth)
+    return POP_ERR_LIMIT;
+  size_t idx;
+  const pop_op_entry *e = NULL;
+  pvm_func *fn = NULL;
+  if (active(in, op.kind) && (e = pop_plugin_find(in->plugin, op, &idx)) != NULL)
+    fn = in->fns[idx * 3 + POP_ANCHOR_DEFINE];
+  pop_call_result r = {0, 0, -2, 0};
+  if (fn && in->running) {
+    r.definer = -3; /* would re-enter a running plugin */
+    if (res)
+      *res = r;
+    return POP_ERR_DISABLED;
+  }
+  pop_token_table tokens;
+  tokens_init(&tokens, inputs, n_inputs, h->store->settings.max_put_bytes);
+  pop_callctx base = {0};
+  base.inputs = inputs;
+  base.n_inputs = n_inputs;
+  base.tokens = &tokens;
+  base.parent = h->ctx;
+  base.outputs = outputs;
+  base.max_outputs = max_outputs;
+  h->depth++;
+  int64_t code;
+  if (fn && run_code(in, fn, e, POP_ANCHOR_DEFINE, &base, &code) == 0) {
+    r.definer = in->index;
+    r.op_code = code;
+    r.n_outputs = base.n_outputs < max_outputs ? base.n_outputs : max_outputs;
+  } else {
+    if (fn)
+      r.faults = 1; /* disabled by run_code; the native code takes over */
+    if (native) {
+      size_t n = 0;
+      r.op_code = native(native_arg, op, inputs, n_inputs, outputs, max_outputs, &n);
+      r.n_outputs = n;
+      r.definer = -1;
+    }
+  }
+  h->depth--;
+  if (res)
+    *res = r;
+  if (r.definer == -2)
+    return POP_ERR_NOT_FOUND;
+  return r.op_code != 0 ? POP_ERR_OP : 0;
+}
+
 int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_inputs,
                      pop_val *outputs, size_t max_outputs, pop_native_fn native,
                      void *native_arg, pop_call_result *res) {
@@ -300,6 +360,10 @@ int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
     }
     return code != 0 ? POP_ERR_OP : 0;
   }
+  uint32_t d = m[POP_ANCHOR_DEFINE];
+  if (!(m[POP_ANCHOR_BEFORE] | m[POP_ANCHOR_AFTER]) && d && !(d & (d - 1)))
+    return define_only_one(h, h->insts[__builtin_ctz(d)], op, inputs, n_inputs, outputs,
+                           max_outputs, native, native_arg, res);
   pop_token_table tokens;
   tokens_init(&tokens, inputs, inputs ? n_inputs : 0, h->store->settings.max_put_bytes);
   return call_path(h, op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res,

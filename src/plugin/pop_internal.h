@@ -9,6 +9,7 @@
 #define POP_MAX_PLUGINS 32
 
 #include <pthread.h>
+#include <string.h>
 
 #include "pluginop/plugin.h"
 #include "pluginop/vm.h"
@@ -141,8 +142,25 @@ int pop_handler_poctl_nested(pop_handler *h, uint64_t id, const pop_val *inputs,
 pop_linker_slot *pop_store_take_linker(pop_store *store);
 void pop_store_give_linker(pop_store *store, pop_linker_slot *slot);
 
-/* The entry of |op| in |plugin|, or NULL. */
-const pop_op_entry *pop_plugin_find(const pop_plugin *plugin, pop_op op, size_t *index);
+/* The entry of |op| in |p|, or NULL; its index in p->ops goes to *index. Inline: it
+ * runs on every plugin call. */
+static inline const pop_op_entry *pop_plugin_find(const pop_plugin *p, pop_op op,
+                                                  size_t *index) {
+  if ((unsigned)op.kind >= POP_OP_KIND_COUNT)
+    return NULL;
+  for (size_t i = p->kind_start[op.kind]; i < p->kind_start[op.kind + 1]; i++) {
+    const pop_op_entry *e = &p->ops[i];
+    if (e->param != op.param)
+      continue;
+    if (op.kind == POP_OP_OTHER &&
+        (!op.name || op.name[0] != e->other[0] || strcmp(op.name, e->other) != 0))
+      continue;
+    if (index)
+      *index = i;
+    return e;
+  }
+  return NULL;
+}
 
 /* Current time for a handler (callback or CLOCK_MONOTONIC). */
 uint64_t pop_handler_now(const pop_handler *h);

@@ -114,23 +114,6 @@ static bool is_type(const pvm_functype *t, int np, uint8_t p, int nr, uint8_t r)
          (np == 0 || t->params[0] == p) && (nr == 0 || t->results[0] == r);
 }
 
-const pop_op_entry *pop_plugin_find(const pop_plugin *p, pop_op op, size_t *index) {
-  if ((unsigned)op.kind >= POP_OP_KIND_COUNT)
-    return NULL;
-  for (size_t i = p->kind_start[op.kind]; i < p->kind_start[op.kind + 1]; i++) {
-    const pop_op_entry *e = &p->ops[i];
-    if (e->param != op.param)
-      continue;
-    if (op.kind == POP_OP_OTHER &&
-        (!op.name || op.name[0] != e->other[0] || strcmp(op.name, e->other) != 0))
-      continue;
-    if (index)
-      *index = i;
-    return e;
-  }
-  return NULL;
-}
-
 /* Adds export |name| as code for (op, anchor). */
 static int add_op(pop_plugin *p, pop_op op, pop_anchor anchor, const char *name, size_t len,
                   char *err, size_t cap) {

@@ -1007,7 +1007,9 @@ call_func:
       root->trap = PVM_TRAP_HOST;
       goto unwind;
     }
-    if (nr) memmove(nfp, res, (size_t)nr * sizeof *res);
+    /* Down by np slots (dst below src: a forward copy is safe); usually one value, so
+     * no memmove call. */
+    for (uint32_t i = 0; i < nr; i++) nfp[i] = res[i];
     RELOAD_MEM();
     if (!pc) goto done; /* the entry function itself was a host function */
     pc = ret;

@@ -394,6 +394,47 @@ static int apply_segments(pvm_instance *inst, pvm_error *err) {
 
 static void free_stacks(pvm_instance *inst);
 
+/* Linear memory of a page or more is an anonymous mapping: the kernel hands out zero
+ * pages on first touch, so instantiation does not clear (and make resident) memory the
+ * plugin never uses, and growing maps more instead of clearing. Below that (only
+ * 0-page memories), malloc. */
+#define VM_MEM_MMAP_MIN ((uint64_t)VM_PAGE_SIZE)
+
+static uint8_t *mem_map(uint64_t size) {
+  void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void mem_release(pvm_memory *mem) {
+  if (mem->mapped)
+    munmap(mem->data, (size_t)mem->size);
+  else
+    free(mem->data);
+  mem->data = NULL;
+  mem->mapped = false;
+}
+
+/* Sets |mem| to |size| zeroed bytes (its contents up to the old size kept). */
+static int mem_resize(pvm_memory *mem, uint64_t size) {
+  uint8_t *data;
+  if (mem->mapped) {
+    data = mremap(mem->data, (size_t)mem->size, (size_t)size, MREMAP_MAYMOVE);
+    if (data == MAP_FAILED) return -1;
+  } else if (size >= VM_MEM_MMAP_MIN) {
+    if (!(data = mem_map(size))) return -1;
+    if (mem->size) memcpy(data, mem->data, (size_t)mem->size);
+    free(mem->data);
+    mem->mapped = true;
+  } else {
+    if (!(data = realloc(mem->data, (size_t)size))) return -1;
+    memset(data + mem->size, 0, (size_t)(size - mem->size));
+  }
+  mem->data = data;
+  mem->size = size;
+  return 0;
+}
+
 static void instance_free(pvm_instance *inst) {
   pvm_instance *a = inst->adopted;
   while (a) {
@@ -403,7 +444,7 @@ static void instance_free(pvm_instance *inst) {
   }
   const vm_module *m = &inst->module->m;
   for (uint32_t i = 0; i < m->ntables; i++) free(inst->own_tables[i].elems);
-  free(inst->own_mem.data);
+  mem_release(&inst->own_mem);
   free_stacks(inst);
   pvm_module_del(inst->module);
   free(inst);
@@ -549,15 +590,11 @@ int pvm_instance_new(pvm_module *module, const pvm_linker *linker, const pvm_lim
     mm->decl = lim;
     mm->owner = inst;
     mm->pages = lim.min;
-    mm->size = (uint64_t)lim.min * VM_PAGE_SIZE;
     uint32_t max = lim.has_max ? lim.max : VM_MAX_PAGES;
     mm->max_pages = max < inst->limits.max_memory_pages ? max : inst->limits.max_memory_pages;
-    if (mm->size) {
-      mm->data = calloc(1, mm->size);
-      if (!mm->data) {
-        rc = vm_error_set(err, PVM_ERR_NOMEM, -1, "out of memory");
-        goto fail;
-      }
+    if (lim.min && mem_resize(mm, (uint64_t)lim.min * VM_PAGE_SIZE) != 0) {
+      rc = vm_error_set(err, PVM_ERR_NOMEM, -1, "out of memory");
+      goto fail;
     }
     inst->mem = mm;
   }
@@ -663,9 +700,10 @@ const pvm_functype *pvm_func_type(const pvm_func *func) { return func ? &func->t
 
 int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32_t nargs,
              pvm_val *results, uint32_t nresults) {
-  if (VM_UNLIKELY(!instance || !func || nargs != func->type.nparams ||
-                  nresults != func->type.nresults || (nargs && !args) ||
-                  (nresults && !results)))
+  if (VM_UNLIKELY(!instance || !func)) return PVM_ERR_ARG;
+  /* One test for both counts, one for the pointers: this runs on every plugin call. */
+  if (VM_UNLIKELY(((nargs ^ func->type.nparams) | (nresults ^ func->type.nresults)) != 0 ||
+                  (nargs && !args) || (nresults && !results)))
     return PVM_ERR_ARG;
   pvm_val *sp = instance->stack_top;
   uint32_t room = nargs > nresults ? nargs : nresults;
@@ -676,11 +714,22 @@ int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32
              pvm_trap_message(PVM_TRAP_STACK_EXHAUSTED));
     return PVM_ERR_TRAP;
   }
-  for (uint32_t i = 0; i < nargs; i++) sp[i] = args[i]; /* few values: no memcpy call */
+  /* Few values: no memcpy call, and the usual zero to two without a loop. */
+  switch (nargs) {
+  case 2: sp[1] = args[1]; /* fall through */
+  case 1: sp[0] = args[0]; /* fall through */
+  case 0: break;
+  default:
+    for (uint32_t i = 0; i < nargs; i++) sp[i] = args[i];
+  }
   int rc = vm_exec(instance, func, sp);
   /* vm_exec leaves stack_top and frame_top as they were: the stacks are reset. */
-  if (rc == 0)
-    for (uint32_t i = 0; i < nresults; i++) results[i] = sp[i];
+  if (VM_LIKELY(rc == 0)) {
+    if (nresults == 1)
+      results[0] = sp[0];
+    else
+      for (uint32_t i = 0; i < nresults; i++) results[i] = sp[i];
+  }
   return rc;
 }
 
@@ -715,12 +764,7 @@ int64_t vm_memory_grow(pvm_memory *mem, uint32_t delta) {
   if (delta == 0) return old;
   uint64_t pages = (uint64_t)old + delta;
   if (pages > mem->max_pages) return -1;
-  uint64_t size = pages * VM_PAGE_SIZE;
-  uint8_t *data = realloc(mem->data, (size_t)size);
-  if (!data) return -1;
-  memset(data + mem->size, 0, (size_t)(size - mem->size));
-  mem->data = data;
-  mem->size = size;
+  if (mem_resize(mem, pages * VM_PAGE_SIZE) != 0) return -1;
   mem->pages = (uint32_t)pages;
   return old;
 }

@@ -52,8 +52,9 @@ struct pvm_global {
 };
 
 struct pvm_memory {
-  uint8_t *data;
+  uint8_t *data;       /* malloc'd, or mapped (see vm_mem_alloc in vm_instance.c) */
   uint64_t size;       /* bytes */
+  bool mapped;         /* data is an anonymous mapping of |size| bytes (munmap it) */
   uint32_t pages;
   uint32_t max_pages;  /* declared max clipped to the instance limit */
   pvm_limits_range decl; /* declared limits (max checked when imported) */
