@@ -12,7 +12,7 @@ PACKAGES=(
   libgnutls28-dev libnghttp3-dev      # TLS 1.3 (QUIC API) and HTTP/3
   nettle-dev libssl-dev               # header protection, fast ChaCha20-Poly1305
   ngtcp2-client ngtcp2-server         # real QUIC peers for interop tests
-  python3                             # small test helpers
+  python3 openssl                     # small test helpers, test certificates for ngtcp2
 )
 
 missing=()
