@@ -305,6 +305,43 @@ static void test_vm_instance_memory_limit(void) {
   pvm_module_del(m);
 }
 
+/* Memory starts zeroed, keeps its bytes when it grows from nothing, from one page and by
+ * many pages (malloc'd below a page, mapped from a page on), and new pages read zero. */
+static void test_vm_instance_memory_grow_keeps_and_zeroes(void) {
+  pvm_instance *i = wat_instance(
+      "(module (memory 0)"
+      " (func (export \"grow\") (param i32) (result i32) local.get 0 memory.grow)"
+      " (func (export \"get\") (param i32) (result i32) local.get 0 i32.load8_u)"
+      " (func (export \"set\") (param i32 i32) (result i32)"
+      "   local.get 0 local.get 1 i32.store8 i32.const 0))");
+  CHECK(i != NULL);
+  uint32_t a[2] = {1, 0};
+  CHECK_INT(0, ==, call_i32(i, "grow", a, 1));
+  for (uint32_t k = 0; k < 65536; k += 4093) {
+    a[0] = k;
+    CHECK_INT(0, ==, call_i32(i, "get", a, 1));
+    a[1] = (k * 7 + 1) & 0xff;
+    call_i32(i, "set", a, 2);
+  }
+  a[0] = 3;
+  CHECK_INT(1, ==, call_i32(i, "grow", a, 1));
+  a[0] = 100;
+  CHECK_INT(4, ==, call_i32(i, "grow", a, 1));
+  for (uint32_t k = 0; k < 65536; k += 4093) {
+    a[0] = k;
+    CHECK_INT((k * 7 + 1) & 0xff, ==, call_i32(i, "get", a, 1));
+  }
+  for (uint32_t k = 65536; k < 104u * 65536; k += 65521) {
+    a[0] = k;
+    CHECK_INT(0, ==, call_i32(i, "get", a, 1));
+  }
+  size_t size = 0;
+  uint8_t *mem = pvm_instance_memory(i, &size);
+  CHECK_INT(104 * 65536, ==, size);
+  CHECK(mem != NULL && mem[size - 1] == 0 && mem[4093] == ((4093 * 7 + 1) & 0xff));
+  pvm_instance_del(i);
+}
+
 static void test_vm_instance_call_arguments(void) {
   pvm_instance *i = wat_instance(spin_wat);
   pvm_func *f = pvm_instance_func(i, "count");
@@ -397,6 +434,7 @@ int main(void) {
   RUN(test_vm_instance_deadline);
   RUN(test_vm_instance_call_depth);
   RUN(test_vm_instance_memory_limit);
+  RUN(test_vm_instance_memory_grow_keeps_and_zeroes);
   RUN(test_vm_instance_call_arguments);
   RUN(test_vm_instance_module_descriptions);
   RUN(test_vm_instance_many_instances);
