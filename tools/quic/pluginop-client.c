@@ -45,7 +45,7 @@ typedef struct req {
 } req;
 
 typedef struct client {
-  const char *out_dir, *ca, *qlog_dir, *keylog;
+  const char *out_dir, *ca, *qlog_dir, *keylog, *cc;
   uint32_t ciphers;
   double tx_loss, rx_loss;
   bool insecure, tty, verbose;
@@ -78,6 +78,7 @@ static void usage(FILE *f) {
           "  --ca FILE        also trust the CA certificate(s) in FILE (PEM)\n"
           "  --insecure       do not verify the server's certificate\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
+          "  --cc NAME        congestion control: newreno (default) or cubic\n"
           "  --verbose        connection statistics on stderr at the end\n"
           "  --tx-loss P, --rx-loss P\n"
           "                   drop each datagram sent / received with probability P\n"
@@ -383,6 +384,7 @@ static pq_settings make_settings(const client *cl) {
   s.initial_max_data = 64ull << 20;
   s.initial_max_stream_data_bidi_local = 16ull << 20;
   s.max_ack_delay = QT_MAX_ACK_DELAY;
+  if (cl->cc) s.cc_algorithm = cl->cc;
   return s;
 }
 
@@ -418,7 +420,8 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
                           cl->ca, cl->insecure, cl, cl->t0);
   if (rv < 0) {
     fprintf(stderr, "pluginop-client: cannot set up the connection (error %d)%s\n", rv,
-            rv == PQ_ERR_TLS && cl->ca ? ": is --ca a PEM certificate?" : "");
+            rv == PQ_ERR_TLS && cl->ca ? ": is --ca a PEM certificate?"
+            : rv == PQ_ERR_INVALID_ARG && cl->cc ? ": unknown --cc?" : "");
     qt_udp_close(&cl->udp);
     return -2;
   }
@@ -553,7 +556,7 @@ static int parse_args(client *cl, int argc, char **argv) {
       {"ca", required_argument, NULL, 'a'},     {"insecure", no_argument, NULL, 'k'},
       {"qlog-dir", required_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
       {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'r'},
-      {"verbose", no_argument, NULL, 'v'},
+      {"verbose", no_argument, NULL, 'v'}, {"cc", required_argument, NULL, 'C'},
       {NULL, 0, NULL, 0}};
   char bad[64];
   int ch;
@@ -563,6 +566,13 @@ static int parse_args(client *cl, int argc, char **argv) {
     case 'a': cl->ca = optarg; break;
     case 'k': cl->insecure = true; break;
     case 'v': cl->verbose = true; break;
+    case 'C': cl->cc = optarg;
+      if (!qt_cc_known(optarg)) {
+        fprintf(stderr, "pluginop-client: unknown congestion control '%s' (newreno, cubic)\n",
+                optarg);
+        return EXIT_USAGE;
+      }
+      break;
     case 'q': cl->qlog_dir = optarg; break;
     case 't':
     case 'r':
