@@ -4,8 +4,8 @@
  * Status: implemented by src/quic/pq_conn.c (+ pq_conn_frames.c, pq_server.c) over
  * TLS 1.3 (GnuTLS, pq_tls). A server follows a client that changes address (path
  * validation, congestion reset for a new IP); a client does not migrate by itself.
- * Not yet: 0-RTT, NEW_TOKEN, PMTU discovery (datagrams are 1200 bytes), ECN, qlog,
- * preferred_address. Fields may still be added to the structs below.
+ * Datagrams are 1200 bytes until one PMTU probe of 1452 bytes is acknowledged.
+ * Not yet: 0-RTT, ECN, qlog, preferred_address. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
@@ -77,7 +77,7 @@ typedef struct pq_settings {
   uint64_t max_ack_delay;                    /* ns, default 25 ms */
   uint32_t ack_delay_exponent;               /* default 3 */
   uint32_t max_udp_payload_size;             /* default 1452 (announced; we send 1200
-                                                byte datagrams until PMTUD exists) */
+                                                until a 1452-byte probe is acked) */
   uint32_t active_connection_id_limit;       /* default 4 */
   uint32_t ciphers;                          /* PQ_CIPHER_* mask, default 0 (all) */
   const char *alpn;                          /* default "h3" (borrowed) */
@@ -123,6 +123,10 @@ typedef struct pq_callbacks {
   void (*stream_reset)(pq_conn *conn, int64_t stream_id, uint64_t app_error, void *user);
   void (*stream_writable)(pq_conn *conn, int64_t stream_id, void *user); /* credit again */
   void (*streams_available)(pq_conn *conn, bool bidi, uint64_t max, void *user);
+  /* Client: the server gave a NEW_TOKEN (|token| valid during the call): keep it for
+   * the next connection to the same server (pq_conn_set_token) to skip its address
+   * validation (RFC 9000 §8.1.3). */
+  void (*new_token)(pq_conn *conn, const uint8_t *token, size_t len, void *user);
   /* Once per connection: when we start closing (pq_conn_close or an error), when the
    * peer's CONNECTION_CLOSE arrives, or when the idle timeout ends it silently. */
   void (*connection_closed)(pq_conn *conn, const pq_close_info *info, void *user);
@@ -166,6 +170,11 @@ PQ_API ssize_t pq_server_write(pq_server *server, pq_path *path_out, uint8_t *bu
 PQ_API size_t pq_server_reap(pq_server *server);
 
 PQ_API void pq_conn_del(pq_conn *conn);
+
+/* Client, before the first pq_conn_write: a token from an earlier connection's
+ * new_token callback (copied) to send in our Initials. Returns 0, PQ_ERR_INVALID_ARG
+ * (server, empty or too long, Initials already sent). */
+PQ_API int pq_conn_set_token(pq_conn *conn, const uint8_t *token, size_t len);
 
 /* Processes one received datagram (|data| borrowed; |path|, the addresses it came
  * with, may be NULL: a server connection follows the client to a new remote address).

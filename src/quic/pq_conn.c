@@ -181,6 +181,7 @@ static int hs_complete(void *conn) {
     c->hs_confirmed = true;
     c->rec.handshake_confirmed = true;
     c->handshake_done_pending = true;
+    c->new_token_pending = c->token_key != NULL;
   }
   if (c->cb.handshake_done) c->cb.handshake_done(c, c->user);
   return pq_conn_issue_cids(c);
@@ -273,6 +274,7 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
   if ((rv = pq_cc_init(&c->cc, algo, PQ_CONN_MDS))) return rv;
   if ((rv = pq_recovery_init(&c->rec, &c->cc, &rec_cbs, c, c->is_server, 0))) return rv;
   pq_pacer_init(&c->pacer, PQ_CONN_MDS);
+  c->mds = PQ_CONN_MDS;
   c->addr_validated = !c->is_server;
   c->idle_timeout = settings->max_idle_timeout;
   pq_flow_rx_init(&c->frx, settings->initial_max_data, settings->initial_max_data);
@@ -416,7 +418,17 @@ void pq_conn_del(pq_conn *c) {
   for (size_t i = 0; i < c->nstreams; i++) pq_stream_free(c->streams[i]);
   free(c->streams);
   if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
+  free(c->rxbuf);
   free(c);
+}
+
+int pq_conn_set_token(pq_conn *c, const uint8_t *token, size_t len) {
+  if (!c || c->is_server || !token || len == 0 || len > sizeof(c->token) ||
+      c->spaces[PQ_PNS_INITIAL].next_pn > 0)
+    return PQ_ERR_INVALID_ARG;
+  memcpy(c->token, token, len);
+  c->token_len = len;
+  return 0;
 }
 
 bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len) {
@@ -777,7 +789,7 @@ static void maybe_migrate(pq_conn *c, pq_tstamp now) {
     const pq_cc_algo *algo = c->cc.algo;
     uint64_t in_flight = c->cc.bytes_in_flight;
     pq_cc_free(&c->cc);
-    pq_cc_init(&c->cc, algo, PQ_CONN_MDS);
+    pq_cc_init(&c->cc, algo, c->mds);
     c->cc.bytes_in_flight = in_flight;
     pq_rtt_init(&c->rec.rtt, 0);
   }
@@ -804,8 +816,15 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
   if (c->is_server && !c->addr_validated) c->bytes_received += len;
   if (c->path_validating) c->path_bytes_rcvd += len;
   c->rx_path = path;
-  buf = malloc(len ? len : 1);
-  if (!buf) return PQ_ERR_NOMEM;
+  /* Packets are decrypted in place: work on a copy, in a buffer kept across calls. */
+  if (len > c->rxbuf_cap) {
+    size_t cap = len < 2048 ? 2048 : len;
+    uint8_t *nb = realloc(c->rxbuf, cap);
+    if (!nb) return PQ_ERR_NOMEM;
+    c->rxbuf = nb;
+    c->rxbuf_cap = cap;
+  }
+  buf = c->rxbuf;
   memcpy(buf, data, len);
   received_before = c->stats.packets_received;
   n = pq_pkt_split(buf, len, PQ_CONN_CID_LEN, hdrs, sizeof(hdrs) / sizeof(hdrs[0]));
@@ -814,7 +833,6 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
     off += hdrs[i].len;
     if (c->state >= PQ_CS_DRAINING) break;
   }
-  free(buf);
   c->rx_path = NULL;
   /* Nothing in it opened: it may be the peer's stateless reset (RFC 9000 §10.3.1). */
   if (rv == 0 && c->stats.packets_received == received_before && is_reset(c, data, len)) {
@@ -844,14 +862,15 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
   pq_space *sp = &c->spaces[s];
   if (pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX)) return true;
   if (s != PQ_PNS_APP || !c->spaces[PQ_PNS_APP].has_tx) return false;
-  if (c->handshake_done_pending || c->path_response_pending || c->path_challenge_pending ||
+  if (c->handshake_done_pending || c->new_token_pending || c->path_response_pending ||
+      c->path_challenge_pending ||
       c->max_data_pending ||
       c->max_streams_bidi_pending ||
       c->max_streams_uni_pending ||
       pq_flow_rx_should_update(&c->frx) || pq_streams_rx_should_update(&c->srx_bidi) ||
       pq_streams_rx_should_update(&c->srx_uni))
     return true;
-  if (c->nretire > 0) return true;
+  if (c->nretire > 0 || pq_conn_blocked_pending(c)) return true;
   for (size_t i = 0; i < c->nlocal; i++)
     if (c->local_cids[i].pending) return true;
   for (size_t i = 0; i < c->nstreams; i++) {
@@ -873,7 +892,7 @@ static bool space_wants_ack(const pq_space *sp, pq_tstamp now) {
 /* Builds and seals one packet of space |s| at |buf| (|cap| bytes). |pad_to|: minimum
  * packet size (0: none). Returns its length, 0 if nothing was written, or an error. */
 static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size_t pad_to,
-                        bool cc_ok, pq_tstamp now) {
+                        bool cc_ok, bool pmtu_probe, pq_tstamp now) {
   static const pq_pkt_type types[3] = {PQ_PKT_INITIAL, PQ_PKT_HANDSHAKE, PQ_PKT_1RTT};
   pq_space *sp = &c->spaces[s];
   pq_recovery_space *rs = &c->rec.spaces[s];
@@ -904,6 +923,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   if ((size_t)hlen + PQ_AEAD_TAG_LEN + 8 > cap) return 0;
   ctx->nrtx = 0; /* only the scalar fields need clearing: rtx[] fills as used */
   ctx->ack_eliciting = ctx->in_flight = false;
+  ctx->pmtu_probe = pmtu_probe;
   payload = buf + hlen;
   ctx->space = s;
   ctx->p = payload;
@@ -911,7 +931,13 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   ctx->probe = c->rec.probes[s] > 0;
   ctx->cc_ok = cc_ok || ctx->probe;
   ctx->now = now;
-  for (size_t i = 0; i < pq_conn_send_order_len; i++) {
+  if (pmtu_probe) {
+    pq_rtx r = {.kind = PQ_RTX_PMTU_PROBE, .len = pad_to};
+    *ctx->p++ = PQ_FT_PING;
+    pq_tx_add_rtx(ctx, &r);
+    ctx->ack_eliciting = true;
+  }
+  for (size_t i = 0; i < pq_conn_send_order_len && !pmtu_probe; i++) {
     const pq_conn_frame_def *d = &pq_conn_frame_table[pq_conn_send_order[i]];
     if (!d->send) continue;
     rv = d->send(c, ctx);
@@ -940,7 +966,9 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   sent.sent_time = now;
   sent.bytes = (uint32_t)plen;
   sent.ack_eliciting = ctx->ack_eliciting;
-  sent.in_flight = ctx->ack_eliciting || ctx->in_flight;
+  /* A PMTU probe's loss says nothing about congestion (RFC 9000 §14.4): keep it out
+   * of bytes in flight. */
+  sent.in_flight = (ctx->ack_eliciting || ctx->in_flight) && !pmtu_probe;
   if (ctx->nrtx) {
     pq_pkt_rtx *r = malloc(sizeof(*r) + ctx->nrtx * sizeof(pq_rtx));
     if (!r) {
@@ -964,6 +992,27 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   }
   c->stats.packets_sent++;
   return plen;
+}
+
+/* A PMTU probe is due: confirmed handshake, both sides accept the size, no probe out,
+ * tries left, and the caller's buffer can hold it. */
+static bool pmtu_wanted(const pq_conn *c, size_t buflen) {
+  return c->hs_confirmed && !c->pmtu_done && !c->pmtu_in_flight &&
+         c->pmtu_tries < PQ_CONN_PMTU_TRIES && buflen >= PQ_CONN_PMTU_PROBE &&
+         c->settings.max_udp_payload_size >= PQ_CONN_PMTU_PROBE && c->has_peer_tp &&
+         c->peer_tp.max_udp_payload_size >= PQ_CONN_PMTU_PROBE &&
+         c->spaces[PQ_PNS_APP].has_tx && !c->spaces[PQ_PNS_APP].discarded;
+}
+
+void pq_conn_pmtu_result(pq_conn *c, size_t size, bool acked) {
+  c->pmtu_in_flight = false;
+  if (!acked) return; /* tried again later, up to PQ_CONN_PMTU_TRIES */
+  c->pmtu_done = true;
+  if (size <= c->mds) return;
+  c->mds = size;
+  c->cc.max_datagram_size = size;
+  c->pacer.mds = size;
+  c->pacer.burst = PQ_PACER_BURST_PACKETS * size;
 }
 
 /* CONNECTION_CLOSE in the best level we have keys for. */
@@ -1032,7 +1081,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     if (n > 0) c->stats.bytes_sent += (uint64_t)n;
     return n;
   }
-  cap = len < PQ_CONN_MDS ? len : PQ_CONN_MDS;
+  cap = len < c->mds ? len : c->mds;
   if (c->is_server && !c->addr_validated) {
     uint64_t budget = PQ_CONN_AMPLIFICATION * c->bytes_received;
     budget = budget > c->bytes_sent_unvalidated ? budget - c->bytes_sent_unvalidated : 0;
@@ -1046,12 +1095,23 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     if (budget < PQ_CONN_MIN_INITIAL) return 0;
     if (budget < cap) cap = (size_t)budget;
   }
-  cc_ok = pq_cc_available(&c->cc) >= PQ_CONN_MDS;
+  cc_ok = pq_cc_available(&c->cc) >= c->mds;
   if (cc_ok && c->settings.pacing &&
       pq_pacer_next_time(&c->pacer, c->cc.cwnd, c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0,
                          now) > now)
     cc_ok = false;
   c->cc.app_limited = false;
+  if (pmtu_wanted(c, len) && cc_ok) {
+    int n = build_packet(c, PQ_PNS_APP, buf, PQ_CONN_PMTU_PROBE, PQ_CONN_PMTU_PROBE, true, true,
+                         now);
+    if (n > 0) {
+      c->pmtu_in_flight = true;
+      c->pmtu_tries++;
+      c->stats.bytes_sent += (uint64_t)n;
+      update_timers(c, now);
+      return n;
+    }
+  }
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     pq_space *sp = &c->spaces[s];
     if (!space_usable(c, (pq_pnspace)s)) continue;
@@ -1074,7 +1134,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     size_t pad = 0;
     if (!want[s]) continue;
     if (s == last && has_initial) pad = PQ_CONN_MIN_INITIAL - off;
-    n = build_packet(c, (pq_pnspace)s, buf + off, cap - off, pad, cc_ok, now);
+    n = build_packet(c, (pq_pnspace)s, buf + off, cap - off, pad, cc_ok, false, now);
     if (n < 0) {
       int rv = pq_conn_fail(c, n, 0);
       report_close(c);
@@ -1119,7 +1179,7 @@ static void update_timers(pq_conn *c, pq_tstamp now) {
   }
   pq_timers_set(&c->timers, PQ_TIMER_ACK, ack);
   /* Pacing: wake up when the next packet may leave, if data waits for it. */
-  if (c->settings.pacing && pq_cc_available(&c->cc) >= PQ_CONN_MDS &&
+  if (c->settings.pacing && pq_cc_available(&c->cc) >= c->mds &&
       space_usable(c, PQ_PNS_APP) && space_has_data(c, PQ_PNS_APP)) {
     pq_tstamp t = pq_pacer_next_time(&c->pacer, c->cc.cwnd,
                                      c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0, now);

@@ -27,7 +27,9 @@
 #include "pq_tp.h"
 
 #define PQ_CONN_CID_LEN 8         /* length of the connection IDs we issue */
-#define PQ_CONN_MDS 1200          /* datagram size we send (no PMTUD yet) */
+#define PQ_CONN_MDS 1200          /* datagram size until a PMTU probe succeeds */
+#define PQ_CONN_PMTU_PROBE 1452   /* the one larger size we probe (RFC 9000 §14.3) */
+#define PQ_CONN_PMTU_TRIES 3
 #define PQ_CONN_MIN_INITIAL 1200  /* RFC 9000 §14.1 */
 #define PQ_CONN_ACK_RANGES 32     /* received-packet ranges remembered per space */
 #define PQ_CONN_CRYPTO_BUFFER (64 * 1024)
@@ -59,6 +61,8 @@ typedef enum pq_rtx_kind {
   PQ_RTX_NEW_CID,           /* id = sequence number */
   PQ_RTX_RETIRE_CID,        /* id = sequence number */
   PQ_RTX_PATH_CHALLENGE,
+  PQ_RTX_NEW_TOKEN,
+  PQ_RTX_PMTU_PROBE,        /* len = probed datagram size */
 } pq_rtx_kind;
 
 typedef struct pq_rtx {
@@ -136,6 +140,13 @@ struct pq_conn {
   size_t retry_scid_len;
   uint8_t tp_odcid[PQ_MAX_CID_LEN]; /* server: original_destination_connection_id */
   size_t tp_odcid_len;
+  pq_aead *token_key;            /* server: seals NEW_TOKEN (borrowed from pq_server) */
+  /* Datagram size: PQ_CONN_MDS, raised once a PING+PADDING probe of
+   * PQ_CONN_PMTU_PROBE bytes is acknowledged (DPLPMTUD, RFC 8899/9000 §14.3). */
+  size_t mds;
+  unsigned pmtu_tries;
+  bool pmtu_in_flight, pmtu_done;
+  bool new_token_pending;        /* server: send a NEW_TOKEN once confirmed */
   uint8_t reset_token[PQ_RESET_TOKEN_LEN]; /* server: stateless reset token */
   uint8_t reset_key[32];         /* server: tokens of the CIDs we issue derive from it */
   bool has_reset_key;
@@ -195,6 +206,8 @@ struct pq_conn {
   uint64_t path_bytes_rcvd, path_bytes_sent;
   uint64_t migrations;
   const pq_path *rx_path;        /* path of the datagram being read (borrowed) */
+  uint8_t *rxbuf;                /* scratch copy of the datagram being read */
+  size_t rxbuf_cap;
   /* Idle and close. */
   uint64_t idle_timeout;         /* effective, ns; 0 = none */
   bool eliciting_since_rcvd;     /* sent an ack-eliciting packet since last receive */
@@ -252,6 +265,7 @@ typedef struct pq_tx_ctx {
   size_t nrtx;
   bool ack_eliciting, in_flight;
   bool probe;              /* PTO probe: ignore cwnd */
+  bool pmtu_probe;         /* PMTU probe: PING and PADDING only, outside cwnd accounting */
   bool cc_ok;              /* congestion window and pacing allow ack-eliciting data */
   pq_tstamp now;
 } pq_tx_ctx;
@@ -273,6 +287,10 @@ extern const size_t pq_conn_send_order_len;
 
 /* Operation: processes one parsed frame through the table. */
 int pq_conn_process_frame(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx);
+/* The PMTU probe of |size| bytes was acknowledged (the datagram size goes up) or lost. */
+void pq_conn_pmtu_result(pq_conn *c, size_t size, bool acked);
+/* True if a *_BLOCKED frame is due (our data or streams wait for the peer's credit). */
+bool pq_conn_blocked_pending(const pq_conn *c);
 /* Records a retransmittable item in the packet being built (false if full). */
 bool pq_tx_add_rtx(pq_tx_ctx *ctx, const pq_rtx *r);
 /* Handing back a sent packet's items: acknowledged or lost. */
@@ -310,6 +328,9 @@ bool pq_conn_owns_cid(const pq_conn *c, const uint8_t *dcid, size_t len);
  * that lost the connection can still prove it (RFC 9000 §10.3.2). */
 void pq_reset_token(const uint8_t key[32], const uint8_t *cid, size_t len,
                     uint8_t token[PQ_RESET_TOKEN_LEN]);
+/* The bytes an address validation token is bound to (the remote address and port of
+ * |path|) into |out| (PQ_TOKEN_MAX_ADDR_LEN); returns their length (0 if unknown). */
+size_t pq_path_addr_bytes(const pq_path *path, uint8_t *out);
 /* Internal: the server sets the handshake driver of the connections it creates. */
 void pq_server_set_hs(pq_server *s, const pq_hs_ops *hs);
 

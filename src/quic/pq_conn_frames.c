@@ -166,7 +166,9 @@ static int rx_stop_sending(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
 
 static int rx_new_token(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
   if (c->is_server) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, f->type);
-  return 0; /* tokens are not used yet */
+  if (c->cb.new_token)
+    c->cb.new_token(c, f->u.new_token.token, (size_t)f->u.new_token.len, c->user);
+  return 0;
 }
 
 static int rx_max_data(pq_conn *c, const pq_frame *f, pq_rx_ctx *ctx) {
@@ -323,9 +325,10 @@ static int tx_max_data(pq_conn *c, pq_tx_ctx *ctx) {
   int rv;
   if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
   if (!c->max_data_pending && !pq_flow_rx_should_update(&c->frx)) return 0;
-  v = pq_flow_rx_should_update(&c->frx) ? c->frx.max : c->frx.max;
   if (ROOM(ctx) < 9) return PQ_ERR_NOBUF;
-  if (pq_flow_rx_should_update(&c->frx)) v = pq_flow_rx_update(&c->frx, ctx->now, srtt(c));
+  /* A new limit when half the window is used, else the current one again (lost). */
+  v = pq_flow_rx_should_update(&c->frx) ? pq_flow_rx_update(&c->frx, ctx->now, srtt(c))
+                                        : c->frx.max;
   rv = put_value_frame(ctx, PQ_FT_MAX_DATA, v, PQ_RTX_MAX_DATA);
   if (rv == 0) c->max_data_pending = false;
   return rv;
@@ -525,6 +528,82 @@ static int tx_path_challenge(pq_conn *c, pq_tx_ctx *ctx) {
   return 0;
 }
 
+/* Server: one NEW_TOKEN once confirmed, bound to the client's current address. */
+static int tx_new_token(pq_conn *c, pq_tx_ctx *ctx) {
+  uint8_t addr[PQ_TOKEN_MAX_ADDR_LEN], token[PQ_TOKEN_MAX_LEN];
+  pq_rtx r = {.kind = PQ_RTX_NEW_TOKEN};
+  size_t alen;
+  int tl;
+  if (ctx->space != PQ_PNS_APP || !c->new_token_pending || !ctx->cc_ok || !c->token_key)
+    return 0;
+  if (ROOM(ctx) < 1 + 2 + PQ_TOKEN_MAX_LEN || ctx->nrtx >= PQ_CONN_MAX_RTX) return PQ_ERR_NOBUF;
+  alen = pq_path_addr_bytes(&c->path, addr);
+  tl = pq_token_seal(c->token_key, PQ_TOKEN_NEW_TOKEN, addr, alen, NULL, 0, ctx->now, token,
+                     sizeof(token));
+  c->new_token_pending = false;
+  if (tl <= 0) return 0;
+  *ctx->p++ = PQ_FT_NEW_TOKEN;
+  ctx->p = pq_varint_write(ctx->p, (uint64_t)tl);
+  memcpy(ctx->p, token, (size_t)tl);
+  ctx->p += tl;
+  pq_tx_add_rtx(ctx, &r);
+  eliciting(ctx);
+  return 0;
+}
+
+/* True if stream |s| has new data that only its flow-control limit holds back. */
+static bool stream_blocked(const pq_stream *s) {
+  return s->can_send && !s->reset_sent && !s->reset_pending &&
+         s->tx.write_off > s->tx.send_off && pq_flow_tx_should_send_blocked(&s->ftx);
+}
+
+bool pq_conn_blocked_pending(const pq_conn *c) {
+  bool data_waiting = false;
+  for (size_t i = 0; i < c->nstreams; i++) {
+    const pq_stream *s = c->streams[i];
+    if (stream_blocked(s)) return true;
+    data_waiting = data_waiting || (s->can_send && s->tx.write_off > s->tx.send_off);
+  }
+  return (data_waiting && pq_flow_tx_should_send_blocked(&c->ftx)) ||
+         pq_streams_tx_should_send_blocked(&c->stx_bidi) ||
+         pq_streams_tx_should_send_blocked(&c->stx_uni);
+}
+
+/* DATA_BLOCKED, STREAM_DATA_BLOCKED, STREAMS_BLOCKED: once per limit, to tell the peer
+ * its credit is what holds us (RFC 9000 §4.1, §4.6); not repeated when lost. */
+static int tx_blocked(pq_conn *c, pq_tx_ctx *ctx) {
+  bool data_waiting = false;
+  if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
+  for (size_t i = 0; i < c->nstreams; i++) {
+    pq_stream *s = c->streams[i];
+    data_waiting = data_waiting || (s->can_send && s->tx.write_off > s->tx.send_off);
+    if (!stream_blocked(s)) continue;
+    if (ROOM(ctx) < 1 + 8 + 8) return PQ_ERR_NOBUF;
+    *ctx->p++ = PQ_FT_STREAM_DATA_BLOCKED;
+    ctx->p = pq_varint_write(ctx->p, s->id);
+    ctx->p = pq_varint_write(ctx->p, s->ftx.max);
+    pq_flow_tx_on_blocked_sent(&s->ftx);
+    eliciting(ctx);
+  }
+  if (data_waiting && pq_flow_tx_should_send_blocked(&c->ftx)) {
+    if (ROOM(ctx) < 1 + 8) return PQ_ERR_NOBUF;
+    *ctx->p++ = PQ_FT_DATA_BLOCKED;
+    ctx->p = pq_varint_write(ctx->p, c->ftx.max);
+    pq_flow_tx_on_blocked_sent(&c->ftx);
+    eliciting(ctx);
+  }
+  for (int k = 0; k < 2; k++) {
+    pq_streams_tx *st = k == 0 ? &c->stx_bidi : &c->stx_uni;
+    if (!pq_streams_tx_should_send_blocked(st)) continue;
+    if (ROOM(ctx) < 1 + 8) return PQ_ERR_NOBUF;
+    *ctx->p++ = k == 0 ? PQ_FT_STREAMS_BLOCKED_BIDI : PQ_FT_STREAMS_BLOCKED_UNI;
+    ctx->p = pq_varint_write(ctx->p, st->max);
+    pq_streams_tx_on_blocked_sent(st);
+    eliciting(ctx);
+  }
+  return 0;
+}
+
 static int tx_ping(pq_conn *c, pq_tx_ctx *ctx) {
   if (!ctx->probe || ctx->ack_eliciting) return 0;
   if (ROOM(ctx) < 1) return PQ_ERR_NOBUF;
@@ -553,6 +632,9 @@ void pq_conn_rtx_acked(pq_conn *c, const pq_rtx *r) {
       s->reset_acked = true;
       pq_conn_stream_maybe_closed(c, s);
     }
+    break;
+  case PQ_RTX_PMTU_PROBE:
+    pq_conn_pmtu_result(c, (size_t)r->len, true);
     break;
   default:
     break;
@@ -583,6 +665,8 @@ void pq_conn_rtx_lost(pq_conn *c, const pq_rtx *r) {
   case PQ_RTX_STOP_SENDING:
     if (!s->peer_reset && !pq_strm_rx_done(&s->rx)) s->stop_pending = true;
     break;
+  case PQ_RTX_NEW_TOKEN: c->new_token_pending = true; break;
+  case PQ_RTX_PMTU_PROBE: pq_conn_pmtu_result(c, (size_t)r->len, false); break;
   case PQ_RTX_PATH_CHALLENGE:
     if (c->path_validating) c->path_challenge_pending = true;
     break;
@@ -613,7 +697,7 @@ const pq_conn_frame_def pq_conn_frame_table[PQ_FT_TABLE_SIZE] = {
     [PQ_FT_RESET_STREAM] = {rx_reset_stream, tx_reset_stream},
     [PQ_FT_STOP_SENDING] = {rx_stop_sending, tx_stop_sending},
     [PQ_FT_CRYPTO] = {rx_crypto, tx_crypto},
-    [PQ_FT_NEW_TOKEN] = {rx_new_token, NULL},
+    [PQ_FT_NEW_TOKEN] = {rx_new_token, tx_new_token},
     [0x08] = STREAM_ROW, [0x09] = {rx_stream, NULL}, [0x0a] = {rx_stream, NULL},
     [0x0b] = {rx_stream, NULL}, [0x0c] = {rx_stream, NULL}, [0x0d] = {rx_stream, NULL},
     [0x0e] = {rx_stream, NULL}, [0x0f] = {rx_stream, NULL},
@@ -621,7 +705,7 @@ const pq_conn_frame_def pq_conn_frame_table[PQ_FT_TABLE_SIZE] = {
     [PQ_FT_MAX_STREAM_DATA] = {rx_max_stream_data, tx_max_stream_data},
     [PQ_FT_MAX_STREAMS_BIDI] = {rx_max_streams, tx_max_streams},
     [PQ_FT_MAX_STREAMS_UNI] = {rx_max_streams, NULL},
-    [PQ_FT_DATA_BLOCKED] = {rx_ignore, NULL},
+    [PQ_FT_DATA_BLOCKED] = {rx_ignore, tx_blocked}, /* writes all three *_BLOCKED */
     [PQ_FT_STREAM_DATA_BLOCKED] = {rx_stream_data_blocked, NULL},
     [PQ_FT_STREAMS_BLOCKED_BIDI] = {rx_ignore, NULL},
     [PQ_FT_STREAMS_BLOCKED_UNI] = {rx_ignore, NULL},
@@ -642,7 +726,7 @@ const uint8_t pq_conn_send_order[] = {
     PQ_FT_ACK,          PQ_FT_PATH_RESPONSE, PQ_FT_PATH_CHALLENGE, PQ_FT_HANDSHAKE_DONE,
     PQ_FT_CRYPTO,       PQ_FT_MAX_DATA,
     PQ_FT_MAX_STREAMS_BIDI, PQ_FT_MAX_STREAM_DATA, PQ_FT_RESET_STREAM, PQ_FT_STOP_SENDING,
-    PQ_FT_NEW_CONNECTION_ID, PQ_FT_RETIRE_CONNECTION_ID,
-    PQ_FT_STREAM,       PQ_FT_PING,
+    PQ_FT_NEW_CONNECTION_ID, PQ_FT_RETIRE_CONNECTION_ID, PQ_FT_NEW_TOKEN,
+    PQ_FT_STREAM,       PQ_FT_DATA_BLOCKED, PQ_FT_PING,
 };
 const size_t pq_conn_send_order_len = sizeof(pq_conn_send_order);

@@ -15,6 +15,7 @@
 /* Long enough for a client whose Initials keep getting lost (PTO backoff 1+2+4+8+16 s)
  * to come back with it. */
 #define PQ_SERVER_RETRY_TOKEN_AGE (UINT64_C(60) * 1000000000) /* 60 s */
+#define PQ_SERVER_NEW_TOKEN_AGE (UINT64_C(86400) * 1000000000) /* a day */
 #define PQ_SERVER_ANSWERS 16 /* more pending answers are dropped (no amplification) */
 
 struct pq_server {
@@ -160,8 +161,7 @@ static void answer_stateless_reset(pq_server *s, const pq_path *path, const uint
   s->nanswers++;
 }
 
-/* The bytes a token is bound to: the client's address and port. */
-static size_t addr_bytes(const pq_path *path, uint8_t *out) {
+size_t pq_path_addr_bytes(const pq_path *path, uint8_t *out) {
   if (!path || path->remote_len == 0) return 0;
   if (path->remote.ss_family == AF_INET) {
     const struct sockaddr_in *a = (const void *)&path->remote;
@@ -184,7 +184,7 @@ static void answer_retry(pq_server *s, const pq_path *path, const pq_pkt_hdr *h,
                          pq_tstamp now) {
   uint8_t addr[PQ_TOKEN_MAX_ADDR_LEN], token[PQ_TOKEN_MAX_LEN], scid[PQ_CONN_CID_LEN];
   uint8_t *out, unused;
-  size_t *len, alen = addr_bytes(path, addr);
+  size_t *len, alen = pq_path_addr_bytes(path, addr);
   int tl, n;
   if (!(out = answer_slot(s, path, &len))) return;
   if (pq_random(scid, sizeof(scid)) || pq_random(&unused, 1)) return;
@@ -218,6 +218,7 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
   pq_conn *c;
   uint8_t retry_odcid[PQ_MAX_CID_LEN];
   size_t retry_odcid_len = 0;
+  bool is_retry = false, validated = false;
   int rv;
   if (conn_out) *conn_out = NULL;
   if (!s || !data) return PQ_ERR_INVALID_ARG;
@@ -243,24 +244,35 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
     return PQ_ERR_DROP;
   /* Address validation by Retry: no token -> Retry; a valid Retry token -> the
    * connection, with the original DCID it carries; anything else is dropped. */
-  if (s->settings.retry) {
+  if (h.token_len > 0) {
     uint8_t addr[PQ_TOKEN_MAX_ADDR_LEN];
-    size_t alen = addr_bytes(path, addr);
+    size_t alen = pq_path_addr_bytes(path, addr);
     int kind = 0;
-    if (h.token_len == 0) {
-      answer_retry(s, path, &h, now);
-      return PQ_ERR_DROP;
-    }
     if (pq_token_open(&s->token_key, h.token, h.token_len, addr, alen, now,
-                      PQ_SERVER_RETRY_TOKEN_AGE, &kind, retry_odcid, &retry_odcid_len) ||
-        kind != PQ_TOKEN_RETRY)
-      return PQ_ERR_DROP;
+                      PQ_SERVER_NEW_TOKEN_AGE, &kind, retry_odcid, &retry_odcid_len) == 0) {
+      if (kind == PQ_TOKEN_NEW_TOKEN) validated = true;
+      /* A Retry token must be fresh. */
+      else if (kind == PQ_TOKEN_RETRY)
+        is_retry = pq_token_open(&s->token_key, h.token, h.token_len, addr, alen, now,
+                                 PQ_SERVER_RETRY_TOKEN_AGE, &kind, retry_odcid,
+                                 &retry_odcid_len) == 0;
+    }
+    /* A Retry token that fails is dropped (RFC 9000 §8.1.3: it can only be forged or
+     * stale); a bad NEW_TOKEN is treated as no token. */
+    if (!is_retry && !validated && h.token[0] == PQ_TOKEN_RETRY) return PQ_ERR_DROP;
+  }
+  if (s->settings.retry && !is_retry && !validated) {
+    answer_retry(s, path, &h, now);
+    return PQ_ERR_DROP;
   }
   memset(&cfg, 0, sizeof(cfg));
   cfg.tls_ctx = s->tls_ctx;
   rv = pq_conn_server_new_ex(&c, &s->settings, &s->cb, path, s->hs, &cfg, &h, s->reset_key,
-                             s->settings.retry ? retry_odcid : NULL, retry_odcid_len,
-                             s->user, now);
+                             is_retry ? retry_odcid : NULL, retry_odcid_len, s->user, now);
+  if (rv == 0) {
+    c->token_key = &s->token_key;
+    if (validated) c->addr_validated = true; /* a NEW_TOKEN proved the address */
+  }
   if (rv) return rv == PQ_ERR_INVALID_ARG ? PQ_ERR_DROP : rv;
   rv = pq_conn_read(c, path, data, len, now);
   /* Keep the connection only if its first packet authenticated: a corrupted or forged

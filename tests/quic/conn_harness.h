@@ -30,6 +30,8 @@ typedef struct app {
   int fins, opened;
   int resets;
   uint64_t last_reset_code;
+  uint8_t token[256];             /* the last NEW_TOKEN */
+  size_t token_len;
   bool bad;
 } app;
 
@@ -95,6 +97,14 @@ static void on_reset(pq_conn *c, int64_t sid, uint64_t code, void *user) {
   a->last_reset_code = code;
 }
 
+static void on_token(pq_conn *c, const uint8_t *t, size_t len, void *user) {
+  app *a = user;
+  if (len <= sizeof(a->token)) {
+    memcpy(a->token, t, len);
+    a->token_len = len;
+  }
+}
+
 static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   app *a = user;
   a->closed = true;
@@ -106,6 +116,7 @@ static const pq_callbacks cbs = {.handshake_done = on_hs_done,
                                  .stream_data = on_data,
                                  .stream_opened = on_opened,
                                  .stream_reset = on_reset,
+                                 .new_token = on_token,
                                  .connection_closed = on_closed};
 
 /* Certificate files for TLS runs (made once per process by the test's main). */

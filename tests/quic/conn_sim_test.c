@@ -148,6 +148,34 @@ static void bulk_goodput(const char *cc) {
 }
 
 static void test_pq_conn_bulk_goodput(void) { bulk_goodput("newreno"); }
+
+/* PMTU: on a link carrying 1500 bytes both sides move to 1452-byte datagrams after one
+ * probe; on a link limited to 1300 the probes vanish (no congestion reaction) and the
+ * connection stays at 1200 and works. */
+static void test_pq_conn_pmtu(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  world_init(&w, 19, &c, &c);
+  w.size = 200000;
+  w.echo = true;
+  CHECK(run_until(&w, all_received, 20000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK_INT(PQ_CONN_PMTU_PROBE, ==, w.client->mds);
+  CHECK_INT(PQ_CONN_PMTU_PROBE, ==, w.sconn->mds);
+  world_free(&w);
+  c.mtu = 1300;
+  c.bandwidth = 0; /* no queue drops: any congestion event would come from the probes */
+  world_init(&w, 20, &c, &c);
+  w.size = 200000;
+  w.echo = true;
+  CHECK(run_until(&w, all_received, 20000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK_INT(PQ_CONN_MDS, ==, w.client->mds);
+  CHECK(w.sim.dir[PQ_SIM_C2S].stats.too_big >= 1);
+  CHECK_INT(0, ==, w.client->cc.congestion_events);
+  CHECK_INT(0, ==, w.sconn->cc.congestion_events);
+  world_free(&w);
+}
 static void test_pq_conn_bulk_goodput_cubic(void) { bulk_goodput("cubic"); }
 
 static void test_pq_conn_cubic_seeds(void) {
@@ -408,6 +436,50 @@ static void test_pq_conn_retry(void) {
   world_free(&w);
 }
 
+/* NEW_TOKEN: the server of a Retry-validating setup gives the client a token; a later
+ * connection presenting it skips the Retry and starts validated. */
+static void test_pq_conn_new_token(void) {
+  world w;
+  pq_settings st;
+  pq_path path;
+  pq_sim_config c = sim_link(10 * MS);
+  uint8_t token[256];
+  size_t token_len;
+  pq_tstamp start;
+  pq_settings_default(&st);
+  st.retry = true;
+  world_init_ex(&w, 18, &c, &c, false, &st);
+  w.size = 5000;
+  CHECK(run_until(&w, all_received, 10000 * MS));
+  CHECK(w.client->retry_received);
+  CHECK(w.capp.token_len > 0);
+  token_len = w.capp.token_len;
+  memcpy(token, w.capp.token, token_len);
+  /* A second client, same address, with the token. */
+  pq_conn_del(w.client);
+  memset(&w.capp, 0, sizeof(w.capp));
+  memset(&w.sapp, 0, sizeof(w.sapp));
+  memset(w.sent, 0, sizeof(w.sent));
+  memset(w.fin_sent, 0, sizeof(w.fin_sent));
+  memset(w.echoed, 0, sizeof(w.echoed));
+  memset(w.echo_fin, 0, sizeof(w.echo_fin));
+  w.opened = 0;
+  w.sconn = NULL;
+  memset(&path, 0, sizeof(path));
+  CHECK_INT(0, ==, pq_conn_client_new_ex(&w.client, &st, &cbs, &path, &pq_hs_null, NULL,
+                                         &w.capp, w.now));
+  CHECK_INT(0, ==, pq_conn_set_token(w.client, token, token_len));
+  start = w.now;
+  CHECK(run_until(&w, all_received, w.now + 10000 * MS));
+  CHECK(all_bytes_ok(&w));
+  CHECK(!w.client->retry_received);
+  CHECK(w.sconn && w.sconn->retry_scid_len == 0);
+  CHECK(w.now - start < 200 * MS); /* no extra round trip */
+  /* Too late once Initials went out. */
+  CHECK_INT(PQ_ERR_INVALID_ARG, ==, pq_conn_set_token(w.client, token, token_len));
+  world_free(&w);
+}
+
 static void test_pq_conn_retry_seeds(void) {
   int failed = 0;
   pq_settings st;
@@ -535,6 +607,9 @@ static void test_pq_conn_flow_control_and_stream_limits(void) {
   CHECK(all_bytes_ok(&w));
   CHECK_INT(16, ==, w.sapp.fins);
   CHECK_INT(16, ==, w.capp.fins);
+  /* The client said what held it: DATA_BLOCKED and STREAMS_BLOCKED went out. */
+  CHECK(w.client->ftx.blocked_at != UINT64_MAX);
+  CHECK(w.client->stx_bidi.blocked_at != UINT64_MAX);
   world_free(&w);
 }
 
@@ -586,7 +661,9 @@ int main(void) {
   RUN(test_pq_conn_migration);
   RUN(test_pq_conn_retry);
   RUN(test_pq_conn_retry_seeds);
+  RUN(test_pq_conn_new_token);
   RUN(test_pq_conn_bulk_goodput);
+  RUN(test_pq_conn_pmtu);
   RUN(test_pq_conn_bulk_goodput_cubic);
   RUN(test_pq_conn_cubic_seeds);
   RUN(test_pq_conn_key_update);
