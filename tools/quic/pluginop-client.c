@@ -207,6 +207,19 @@ static int h3_recv_header(nghttp3_conn *c, int64_t sid, int32_t token, nghttp3_r
   return 0;
 }
 
+static int h3_end_headers(nghttp3_conn *c, int64_t sid, int fin, void *cu, void *su) {
+  client *cl = qt_h3_user(cu);
+  req *r = su;
+  if (!r || r->done || r->status != 200 || r->fd >= 0) return 0;
+  r->fd = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (r->fd < 0) {
+    snprintf(r->err, sizeof(r->err), "cannot write %.100s: %s", r->out_path, strerror(errno));
+    pq_conn_stream_stop_sending(cl->conn, sid, 0x10c /* H3_REQUEST_CANCELLED */);
+    req_finish(cl, r);
+  }
+  return 0;
+}
+
 static int h3_recv_data(nghttp3_conn *c, int64_t sid, const uint8_t *data, size_t len,
                         void *cu, void *su) {
   client *cl = qt_h3_user(cu);
@@ -244,6 +257,7 @@ static int h3_stream_close(nghttp3_conn *c, int64_t sid, uint64_t code, void *cu
 
 static const nghttp3_callbacks h3_cbs = {
     .recv_header = h3_recv_header,
+    .end_headers = h3_end_headers,
     .recv_data = h3_recv_data,
     .end_stream = h3_end_stream,
     .stream_close = h3_stream_close,
@@ -518,7 +532,8 @@ static void summary(client *cl, pq_tstamp start) {
          (unsigned long long)bytes, secs, secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0);
 }
 
-/* Opens the output files; returns 0 or -1 (message printed). */
+/* Prepares the output folder and buffers (each file is created when its 200 response
+ * arrives, so failures leave no empty files); returns 0 or -1 (message printed). */
 static int open_outputs(client *cl) {
   int rv = qt_mkdir_p(cl->out_dir);
   if (rv < 0) {
@@ -528,11 +543,9 @@ static int open_outputs(client *cl) {
   for (size_t i = 0; i < cl->nreqs; i++) {
     req *r = &cl->reqs[i];
     set_out_path(r, cl->out_dir);
-    r->fd = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     r->buf = malloc(OUT_BUF);
-    if (r->fd < 0 || !r->buf) {
-      fprintf(stderr, "pluginop-client: cannot write %s: %s\n", r->out_path,
-              r->fd < 0 ? strerror(errno) : "out of memory");
+    if (!r->buf) {
+      fprintf(stderr, "pluginop-client: out of memory\n");
       return -1;
     }
   }

@@ -120,6 +120,7 @@ errors)
   [ $rc = 1 ] || fail "404: exit 1 expected, got $rc"
   grep -q 'nothere: HTTP status 404' "$WORK/err" || fail "404 not reported"
   grep -q '^1/2 OK' "$WORK/out.txt" || fail "summary should count 1 of 2"
+  [ ! -e "$WORK/out/nothere" ] || fail "a file was written for a 404"
   same_files "$WORK/www" "$WORK/out" small1
   timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" \
     "https://127.0.0.1:$SERVER_PORT/../../../etc/passwd" 2>"$WORK/err"
@@ -140,7 +141,7 @@ errors)
   [ $rc = 1 ] || fail "closed port: exit 1 expected, got $rc"
   grep -qi 'refused' "$WORK/err" || fail "no 'refused' message"
   [ $(( $(date +%s) - start )) -le 12 ] || fail "closed port took too long"
-  timeout 20 "$CLIENT" --insecure "https://no-such-host.invalid/x" 2>"$WORK/err"
+  timeout 20 "$CLIENT" --insecure --output "$WORK/out" "https://no-such-host.invalid/x" 2>"$WORK/err"
   [ $? = 1 ] || fail "unknown host: exit 1 expected"
   grep -q 'cannot resolve' "$WORK/err" || fail "no message for an unknown host"
   ;;
