@@ -13,6 +13,7 @@ PACKAGES=(
   nettle-dev libssl-dev               # header protection, fast ChaCha20-Poly1305
   ngtcp2-client ngtcp2-server         # real QUIC peers for interop tests
   python3 openssl                     # small test helpers, test certificates for ngtcp2
+  chromium                            # a real browser fetching over HTTP/3 (interop test)
 )
 
 missing=()
