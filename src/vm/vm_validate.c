@@ -892,7 +892,8 @@ static int check_func(val *v, vm_func *f) {
     }
     if (ft->nparams) memcpy(v->flat_locals, ft->types, ft->nparams);
     for (uint32_t i = 0; i < f->nlocal_runs; i++) {
-      memset(v->flat_locals + k, f->local_runs[i].type, f->local_runs[i].count);
+      if (f->local_runs[i].count) /* flat_locals is NULL while no local was ever seen */
+        memset(v->flat_locals + k, f->local_runs[i].type, f->local_runs[i].count);
       k += f->local_runs[i].count;
     }
   }
