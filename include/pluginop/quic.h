@@ -5,7 +5,8 @@
  * TLS 1.3 (GnuTLS, pq_tls). A server follows a client that changes address (path
  * validation, congestion reset for a new IP); a client does not migrate by itself.
  * Datagrams are 1200 bytes until one PMTU probe of 1452 bytes is acknowledged.
- * Not yet: 0-RTT, ECN, qlog, preferred_address. Fields may still be added to the structs below.
+ * qlog events come out through pq_callbacks.qlog (the core writes no file).
+ * Not yet: 0-RTT, ECN, preferred_address. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
@@ -103,7 +104,8 @@ typedef struct pq_settings {
   bool retry;                                /* server: validate client addresses with
                                                 a Retry first (default false) */
   const char *keylog_file;                   /* SSLKEYLOGFILE path or NULL (borrowed) */
-  const char *qlog_dir;                      /* write a JSON-SEQ qlog here, or NULL */
+  const char *qlog_dir;                      /* not used by the core (which does no
+                                                I/O): see pq_callbacks.qlog */
   /* Plugins (default none). Each connection gets its own pop_handler on |plugin_store|
    * with |plugins| attached in order (their init runs at connection creation; a plugin
    * whose instantiation or init fails is left out and counted in
@@ -162,6 +164,17 @@ typedef struct pq_callbacks {
   /* A plugin was disabled on this connection (trap, fuel, ...); the native code goes
    * on. |fault| is valid during the call only. */
   void (*plugin_fault)(pq_conn *conn, const pop_fault *fault, void *user);
+  /* qlog (0.3, JSON-SEQ, readable by qvis): when set, the connection formats its
+   * events and hands over each complete record: |record| is |len| bytes, 0x1e, one
+   * JSON object, '\n' (not NUL-terminated, valid during the call only); append them
+   * to a file in order to get a .sqlog. The first record is the header (vantage point,
+   * ODCID, times in ms relative to the connection's creation), then
+   * transport:parameters_set, packet_sent / packet_received with their frames,
+   * recovery:packet_lost, metrics_updated, congestion_state_updated and
+   * connectivity:connection_state_updated. Records start with the first
+   * pq_conn_read / pq_conn_write (for a server connection: inside pq_server_read).
+   * Must not call into the connection. Unset: no cost but a NULL test per event. */
+  void (*qlog)(pq_conn *conn, const char *record, size_t len, void *user);
 } pq_callbacks;
 
 /* Creates a client connection to |server_name| (SNI and certificate check) on |path|.
@@ -251,6 +264,10 @@ PQ_API int pq_conn_close(pq_conn *conn, uint64_t app_error, const char *reason, 
 PQ_API int pq_conn_update_key(pq_conn *conn, pq_tstamp now);
 PQ_API bool pq_conn_is_established(const pq_conn *conn);
 PQ_API bool pq_conn_is_closed(const pq_conn *conn); /* draining over: delete it */
+/* The connection's original destination connection ID (the client's first DCID, the
+ * same on both sides: qlog's ODCID, a name for its file) into |out| (|cap| bytes, 20
+ * are enough). Returns its length, or 0 if |cap| is too small. */
+PQ_API size_t pq_conn_odcid(const pq_conn *conn, uint8_t *out, size_t cap);
 
 /* Counters and estimates, for summaries and tests. */
 typedef struct pq_conn_stats {

@@ -10,6 +10,7 @@
 
 #include "pq_conn.h"
 #include "pq_plugin.h"
+#include "pq_qlog.h"
 
 /* ---- settings ---- */
 
@@ -83,6 +84,7 @@ static void rec_lost(void *user, pq_pnspace s, pq_sent_pkt *p, pq_tstamp now) {
   pq_conn *c = user;
   pq_pkt_rtx *r = p->frames;
   c->stats.packets_lost++;
+  if (c->qlog) pq_qlog_lost(c, s, p->pn, now);
   if (c->plug) pq_plugin_packet_lost(c, s, p, now);
   if (!r) return;
   for (size_t i = 0; i < r->n; i++) pq_conn_rtx_lost(c, &r->items[i]);
@@ -172,6 +174,7 @@ static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
     uint64_t peer = tp->max_idle_timeout * PQ_MS;
     if (c->idle_timeout == 0 || peer < c->idle_timeout) c->idle_timeout = peer;
   }
+  if (c->qlog) pq_qlog_peer_params(c);
   return 0;
 }
 
@@ -253,6 +256,7 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
   c->user = user;
   if (path) c->path = *path;
   c->state = PQ_CS_HANDSHAKE;
+  if ((rv = pq_qlog_new(c, now))) return rv;
   pq_timers_init(&c->timers);
   /* Sequence 0 on both sides: the CIDs of the handshake. */
   c->local_cids[0].seq = 0;
@@ -410,6 +414,7 @@ void pq_conn_del(pq_conn *c) {
   if (!c) return;
   if (c->hs && c->hs_state) c->hs->destroy(c->hs_state);
   pq_plugin_conn_free(c);
+  pq_qlog_del(c->qlog);
   if (c->rec.cc) pq_recovery_free(&c->rec);
   pq_cc_free(&c->cc);
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
@@ -453,6 +458,9 @@ static void enter_closing(pq_conn *c, pq_tstamp now) {
   c->state = PQ_CS_CLOSING;
   c->close_pending = true;
   pq_timers_set(&c->timers, PQ_TIMER_DRAIN, now + three_pto(c));
+  /* Clears the loss, ACK, pacing and idle timers: left in the past they would make
+   * pq_conn_expiry say "now" until draining ends (a busy loop for the caller). */
+  update_timers(c, now);
   report_close(c);
 }
 
@@ -721,6 +729,7 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   if (h->reserved) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0);
   if (pq_ranges_contains(&sp->rcvd, h->pn)) return 0; /* duplicate */
   c->stats.packets_received++;
+  if (c->qlog) pq_qlog_packet(c, false, s, h->pn, h->payload, h->payload_len, h->len, now);
   if (c->state == PQ_CS_CLOSING) {
     c->close_pending = true; /* answer with CONNECTION_CLOSE again */
     return 0;
@@ -854,6 +863,7 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
     c->close_info.by_peer = true;
     c->close_info.stateless_reset = true;
     pq_timers_init(&c->timers);
+    if (c->qlog) pq_qlog_tick(c, now);
     report_close(c);
     return PQ_ERR_CLOSED;
   }
@@ -976,6 +986,9 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
     payload_len = want;
     ctx->in_flight = true;
   }
+  if (c->qlog) /* before sealing encrypts the payload */
+    pq_qlog_packet(c, true, s, sp->next_pn, payload, payload_len,
+                   (size_t)hlen + payload_len + PQ_AEAD_TAG_LEN, now);
   plen = pq_pkt_seal(buf, cap, &h, payload_len, &sp->tx.aead, &sp->tx.hp);
   if (plen < 0) {
     return plen;
@@ -1081,6 +1094,9 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
   if (hlen < 0) return hlen;
   if ((size_t)hlen + (size_t)fl + PQ_AEAD_TAG_LEN > len) return PQ_ERR_NOBUF;
   memcpy(buf + hlen, tmp, (size_t)fl);
+  if (c->qlog)
+    pq_qlog_packet(c, true, s, b.pn, tmp, (size_t)fl, (size_t)hlen + (size_t)fl + PQ_AEAD_TAG_LEN,
+                   now);
   rv = pq_pkt_seal(buf, len, &h, (size_t)fl, &c->spaces[s].tx.aead, &c->spaces[s].tx.hp);
   return rv;
 }
@@ -1181,6 +1197,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
 
 static void update_timers(pq_conn *c, pq_tstamp now) {
   pq_tstamp ack = PQ_TSTAMP_NEVER;
+  if (c->qlog) pq_qlog_tick(c, now); /* after every read, write and expiry */
   if (c->state >= PQ_CS_CLOSING) {
     pq_timers_set(&c->timers, PQ_TIMER_LOSS, PQ_TSTAMP_NEVER);
     pq_timers_set(&c->timers, PQ_TIMER_ACK, PQ_TSTAMP_NEVER);
@@ -1226,6 +1243,7 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
   if (pq_timers_due(&c->timers, PQ_TIMER_DRAIN, now)) {
     c->state = PQ_CS_CLOSED;
     pq_timers_init(&c->timers);
+    if (c->qlog) pq_qlog_tick(c, now);
     report_close(c);
     return 0;
   }
@@ -1238,6 +1256,7 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
     c->state = PQ_CS_CLOSED; /* silently (RFC 9000 §10.1) */
     c->close_info.idle_timeout = true;
     pq_timers_init(&c->timers);
+    if (c->qlog) pq_qlog_tick(c, now);
     report_close(c);
     return 0;
   }
@@ -1280,4 +1299,16 @@ void pq_conn_get_stats(const pq_conn *c, pq_conn_stats *st) {
   st->latest_rtt = c->rec.rtt.latest;
   st->cwnd = c->cc.cwnd;
   st->bytes_in_flight = c->cc.bytes_in_flight;
+}
+
+size_t pq_conn_odcid(const pq_conn *c, uint8_t *out, size_t cap) {
+  const uint8_t *id;
+  size_t len;
+  if (!c || !out) return 0;
+  /* A server after a Retry knows the first DCID from the token (tp_odcid). */
+  id = c->is_server ? c->tp_odcid : c->odcid;
+  len = c->is_server ? c->tp_odcid_len : c->odcid_len;
+  if (len > cap) return 0;
+  memcpy(out, id, len);
+  return len;
 }

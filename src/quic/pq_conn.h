@@ -221,6 +221,7 @@ struct pq_conn {
   int error;                     /* first fatal error, reported by read/write */
   pq_conn_stats stats;
   struct pq_plug *plug;          /* plugins (pq_plugin.h), NULL without */
+  struct pq_qlog *qlog;          /* qlog formatting (pq_qlog.h), NULL without cb.qlog */
 };
 
 /* ---- pq_conn.c internals used by the frame table ---- */
