@@ -396,13 +396,13 @@ static const char *conn_state(const pq_conn *c) {
 
 /* Our congestion controller's phase. Recovery is not a flag of pq_cc: it is taken to
  * last one smoothed RTT after its start (the time until the first packet sent after
- * it is acknowledged). */
+ * it is acknowledged). "application_limited" is left out: pq_cc's flag changes with
+ * nearly every pq_conn_write, which would bury the phases under it. */
 static const char *cc_state(const pq_conn *c, pq_tstamp now) {
   const pq_cc *cc = &c->cc;
   if (cc->has_recovery_start && now >= cc->recovery_start &&
       now - cc->recovery_start < (c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0))
     return "recovery";
-  if (cc->app_limited) return "application_limited";
   return cc->cwnd < cc->ssthresh ? "slow_start" : "congestion_avoidance";
 }
 

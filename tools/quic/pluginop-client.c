@@ -273,7 +273,6 @@ static const nghttp3_callbacks h3_cbs = {
 static void on_handshake(pq_conn *c, void *user) {
   client *cl = user;
   cl->hs_done = true;
-  qt_qlog_handshake(&cl->qlog, qt_now());
 }
 
 static int on_stream_data(pq_conn *c, int64_t sid, const uint8_t *d, size_t len, bool fin,
@@ -300,7 +299,12 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   cl->closed = true;
   if (!cl->close_msg[0]) /* the first reason (a socket error, say) is the one to show */
     qt_close_str(info, cl->close_msg, sizeof(cl->close_msg));
-  qt_qlog_close(&cl->qlog, info, qt_now());
+  qt_qlog_closed(&cl->qlog, info, qt_now());
+}
+
+/* The engine's qlog records go to the connection's file (set only with --qlog-dir). */
+static void on_qlog(pq_conn *c, const char *rec, size_t len, void *user) {
+  qt_qlog_record(&((client *)user)->qlog, rec, len);
 }
 
 static const pq_callbacks pq_cbs = {
@@ -386,7 +390,6 @@ static bool step(client *cl, pq_tstamp deadline) {
     qt_h3_flush(&cl->h3, now);
   }
   sent = qt_drive_send(&cl->udp, cl->conn, now);
-  qt_qlog_metrics(&cl->qlog, cl->conn, now);
   if (pq_conn_is_closed(cl->conn) || (cl->closed && !cl->hs_done)) return false;
   if (cl->ngroup && cl->ndone == cl->ngroup) return true; /* all done: no waiting */
   exp = pq_conn_expiry(cl->conn);
@@ -414,6 +417,7 @@ static pq_settings make_settings(const client *cl) {
  * next address) or -2 (stop: certificate or TLS failure, message in close_msg). */
 static int try_address(client *cl, const struct addrinfo *ai, const char *host, bool last) {
   pq_settings s = make_settings(cl);
+  pq_callbacks cbs = pq_cbs;
   pq_path path;
   char addr[80];
   int rv = qt_udp_open(&cl->udp, ai->ai_addr, ai->ai_addrlen, false);
@@ -438,7 +442,9 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
   if (strchr(host, ':') && !cl->insecure)
     fprintf(stderr, "pluginop-client: warning: %s is an IPv6 address: the certificate chain "
             "is verified but not the address in it\n", host);
-  rv = pq_conn_client_new(&cl->conn, &s, &pq_cbs, &path, strchr(host, ':') ? NULL : host,
+  if (cl->qlog_dir) cbs.qlog = on_qlog;
+  qt_qlog_close(&cl->qlog); /* an earlier address's attempt */
+  rv = pq_conn_client_new(&cl->conn, &s, &cbs, &path, strchr(host, ':') ? NULL : host,
                           cl->ca, cl->insecure, cl, cl->t0);
   if (rv < 0) {
     fprintf(stderr, "pluginop-client: cannot set up the connection (error %d)%s\n", rv,
@@ -447,7 +453,7 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
     qt_udp_close(&cl->udp);
     return -2;
   }
-  if ((rv = qt_qlog_open(&cl->qlog, cl->qlog_dir, false, &path, cl->t0)) < 0)
+  if ((rv = qt_qlog_open(&cl->qlog, cl->qlog_dir, false, cl->conn, &path, cl->t0)) < 0)
     fprintf(stderr, "pluginop-client: no qlog in %s: %s\n", cl->qlog_dir, strerror(-rv));
   if (qt_h3_init(&cl->h3, cl->conn, false, 0, &h3_cbs, cl) < 0) {
     fprintf(stderr, "pluginop-client: %s\n", cl->h3.err);
@@ -479,7 +485,7 @@ static void end_connection(client *cl) {
     if (pq_conn_close(cl->conn, 0x100 /* H3_NO_ERROR */, "", now) == 0)
       qt_drive_send(&cl->udp, cl->conn, now); /* the close goes out; no need to drain */
     qt_h3_free(&cl->h3);
-    qt_qlog_close(&cl->qlog, NULL, now);
+    qt_qlog_close(&cl->qlog);
     pq_conn_del(cl->conn);
     cl->conn = NULL;
   }

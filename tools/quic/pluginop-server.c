@@ -271,11 +271,11 @@ static sconn *add_conn(server *s, pq_conn *c) {
   if (!sc) return NULL;
   sc->conn = c;
   sc->srv = s;
-  if (qt_qlog_open(&sc->qlog, s->qlog_dir, true, s->cur_path, qt_now()) < 0)
+  if (qt_qlog_open(&sc->qlog, s->qlog_dir, true, c, s->cur_path, qt_now()) < 0)
     fprintf(stderr, "pluginop-server: cannot write a qlog into %s\n", s->qlog_dir);
   if (qt_h3_init(&sc->h3, c, true, s->bidi_window, &h3_cbs, sc) < 0) {
     fprintf(stderr, "pluginop-server: %s\n", sc->h3.err);
-    qt_qlog_close(&sc->qlog, NULL, 0);
+    qt_qlog_close(&sc->qlog);
     free(sc);
     return NULL;
   }
@@ -293,7 +293,6 @@ static void on_handshake(pq_conn *c, void *user) {
   sconn *sc = conn_of(user, c);
   if (!sc) return;
   sc->hs_done = true;
-  qt_qlog_handshake(&sc->qlog, qt_now());
 }
 
 static int on_stream_data(pq_conn *c, int64_t sid, const uint8_t *d, size_t len, bool fin,
@@ -318,11 +317,18 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   server *s = user;
   sconn *sc = find_conn(s, c);
   char msg[200];
-  if (sc) qt_qlog_close(&sc->qlog, info, qt_now());
+  if (sc) qt_qlog_closed(&sc->qlog, info, qt_now());
   qt_plugins_summary(stderr, "pluginop-server", c);
   if (!s->verbose) return;
   fprintf(stderr, "connection closed: %s\n", qt_close_str(info, msg, sizeof(msg)));
   qt_print_stats("connection", c, &s->udp);
+}
+
+/* The engine's qlog records go to the connection's file (set only with --qlog-dir);
+ * the first one comes from inside pq_server_read, so the connection is adopted here. */
+static void on_qlog(pq_conn *c, const char *rec, size_t len, void *user) {
+  sconn *sc = conn_of(user, c);
+  if (sc) qt_qlog_record(&sc->qlog, rec, len);
 }
 
 static const pq_callbacks pq_cbs = {
@@ -342,7 +348,7 @@ static void free_conn(sconn *sc) {
     resp_free(r);
   }
   qt_h3_free(&sc->h3);
-  qt_qlog_close(&sc->qlog, NULL, 0);
+  qt_qlog_close(&sc->qlog);
   free(sc);
 }
 
@@ -399,7 +405,6 @@ static void step(server *s) {
     if (sc->hs_done && !sc->h3.started) qt_h3_start(&sc->h3);
     if (sc->h3.started) qt_h3_flush(&sc->h3, now);
     if (qt_drive_send(&s->udp, sc->conn, now) == 1) want_write = true;
-    qt_qlog_metrics(&sc->qlog, sc->conn, now);
     exp = pq_conn_expiry(sc->conn);
     if (exp < next) next = exp;
   }
@@ -549,6 +554,7 @@ int main(int argc, char **argv) {
   server s = {.root = "."};
   char dir[512] = "", cert[600], key[600];
   pq_settings set;
+  pq_callbacks cbs;
   int rv = parse_args(&s, argc, argv);
   if (rv >= 0) {
     qt_plugins_free(&s.plugins);
@@ -570,7 +576,9 @@ int main(int argc, char **argv) {
   set.initial_max_data = 64ull << 20;
   set.max_ack_delay = QT_MAX_ACK_DELAY;
   qt_plugins_apply(&s.plugins, &set);
-  if ((rv = pq_server_new(&s.ps, &set, &pq_cbs, s.cert, s.key, &s)) < 0) {
+  cbs = pq_cbs;
+  if (s.qlog_dir) cbs.qlog = on_qlog;
+  if ((rv = pq_server_new(&s.ps, &set, &cbs, s.cert, s.key, &s)) < 0) {
     if (rv == PQ_ERR_INVALID_ARG)
       fprintf(stderr, "pluginop-server: invalid settings (unknown --cc %s?)\n",
               s.cc ? s.cc : "");

@@ -6,14 +6,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "qt_loop.h"
 
 #define RS "\x1e"
-#define METRICS_EVERY 10000000u /* ns */
 
 /* Writes |s| as a JSON string body (quotes and control bytes escaped). */
 static void json_str(FILE *f, const char *s) {
@@ -37,53 +35,62 @@ static void addr_parts(const struct sockaddr_storage *ss, char *ip, size_t cap, 
   }
 }
 
-/* Starts an event record: time relative to the connection start, in ms. */
+/* Starts an event record: time relative to the engine's time zero, in ms. */
 static void event(qt_qlog *q, pq_tstamp now, const char *name) {
   fprintf(q->f, RS "{\"time\":%.3f,\"name\":\"%s\",\"data\":",
-          (double)(now - q->t0) / 1e6, name);
+          now > q->t0 ? (double)(now - q->t0) / 1e6 : 0.0, name);
 }
 
-int qt_qlog_open(qt_qlog *q, const char *dir, bool server, const pq_path *path,
-                 pq_tstamp now) {
-  char name[4096], src[64] = "?", dst[64] = "?";
-  unsigned sport = 0, dport = 0;
-  struct timespec wall;
+int qt_qlog_open(qt_qlog *q, const char *dir, bool server, const pq_conn *conn,
+                 const pq_path *path, pq_tstamp now) {
+  char name[4096], id[41] = "";
+  uint8_t odcid[20];
+  size_t n;
   int rv;
   memset(q, 0, sizeof(*q));
   if (!dir) return 0;
   if ((rv = qt_mkdir_p(dir)) < 0) return rv;
-  snprintf(name, sizeof(name), "%s/%s-%ld-%llu.sqlog", dir, server ? "server" : "client",
-           (long)getpid(), (unsigned long long)now);
+  n = pq_conn_odcid(conn, odcid, sizeof(odcid));
+  for (size_t i = 0; i < n; i++) snprintf(id + 2 * i, 3, "%02x", odcid[i]);
+  snprintf(name, sizeof(name), "%s/%s_%s.sqlog", dir, n ? id : "unknown",
+           server ? "server" : "client");
   if (!(q->f = fopen(name, "w"))) return -errno;
   q->t0 = now;
-  clock_gettime(CLOCK_REALTIME, &wall);
-  fprintf(q->f,
-          RS "{\"qlog_version\":\"0.3\",\"qlog_format\":\"JSON-SEQ\",\"title\":\"pluginop-%s\","
-          "\"trace\":{\"vantage_point\":{\"name\":\"pluginop-%s\",\"type\":\"%s\"},"
-          "\"common_fields\":{\"time_format\":\"relative\",\"reference_time\":%.3f,"
-          "\"protocol_type\":[\"QUIC\",\"HTTP3\"]}}}\n",
-          server ? "server" : "client", server ? "server" : "client",
-          server ? "server" : "client", (double)wall.tv_sec * 1e3 + (double)wall.tv_nsec / 1e6);
   if (path) {
-    addr_parts(&path->local, src, sizeof(src), &sport);
-    addr_parts(&path->remote, dst, sizeof(dst), &dport);
+    q->path = *path;
+    q->has_path = true;
   }
-  event(q, now, "connectivity:connection_started");
-  fprintf(q->f, "{\"ip_version\":\"%s\",\"src_ip\":\"%s\",\"src_port\":%u,\"dst_ip\":\"%s\","
-          "\"dst_port\":%u}}\n", path && path->remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
-          src, sport, dst, dport);
   return 0;
 }
 
-void qt_qlog_handshake(qt_qlog *q, pq_tstamp now) {
+static void connection_started(qt_qlog *q) {
+  char src[64] = "?", dst[64] = "?";
+  unsigned sport = 0, dport = 0;
+  if (q->has_path) {
+    addr_parts(&q->path.local, src, sizeof(src), &sport);
+    addr_parts(&q->path.remote, dst, sizeof(dst), &dport);
+  }
+  event(q, q->t0, "connectivity:connection_started");
+  fprintf(q->f, "{\"ip_version\":\"%s\",\"src_ip\":\"%s\",\"src_port\":%u,\"dst_ip\":\"%s\","
+          "\"dst_port\":%u}}\n", q->has_path && q->path.remote.ss_family == AF_INET6 ? "ipv6"
+                                                                                 : "ipv4",
+          src, sport, dst, dport);
+}
+
+void qt_qlog_record(qt_qlog *q, const char *rec, size_t len) {
   if (!q->f) return;
-  event(q, now, "connectivity:connection_state_updated");
-  fprintf(q->f, "{\"new\":\"handshake_complete\"}}\n");
+  fwrite(rec, 1, len, q->f);
+  if (q->header_seen) return;
+  /* The engine's first record is the header; its reference_time is our time zero. */
+  q->header_seen = true;
+  const char *rt = memmem(rec, len, "\"reference_time\":", 17);
+  if (rt) q->t0 = (pq_tstamp)(strtod(rt + 17, NULL) * 1e6 + 0.5);
+  connection_started(q);
 }
 
 void qt_qlog_headers(qt_qlog *q, pq_tstamp now, bool created, int64_t sid, const char *name,
                      const char *value) {
-  if (!q->f) return;
+  if (!q->f || !q->header_seen) return;
   event(q, now, created ? "http:frame_created" : "http:frame_parsed");
   fprintf(q->f, "{\"stream_id\":%lld,\"frame\":{\"frame_type\":\"headers\",\"headers\":"
           "[{\"name\":\"", (long long)sid);
@@ -93,36 +100,21 @@ void qt_qlog_headers(qt_qlog *q, pq_tstamp now, bool created, int64_t sid, const
   fprintf(q->f, "\"}]}}}\n");
 }
 
-void qt_qlog_metrics(qt_qlog *q, const pq_conn *c, pq_tstamp now) {
-  pq_conn_stats st;
-  if (!q->f || (q->last_metrics && now - q->last_metrics < METRICS_EVERY)) return;
-  pq_conn_get_stats(c, &st);
-  if (st.cwnd == q->last.cwnd && st.bytes_in_flight == q->last.bytes_in_flight &&
-      st.smoothed_rtt == q->last.smoothed_rtt && st.latest_rtt == q->last.latest_rtt)
-    return;
-  q->last = st;
-  q->last_metrics = now;
-  event(q, now, "recovery:metrics_updated");
-  fprintf(q->f, "{\"congestion_window\":%llu,\"bytes_in_flight\":%llu,\"smoothed_rtt\":%.3f,"
-          "\"min_rtt\":%.3f,\"latest_rtt\":%.3f,\"rtt_variance\":%.3f}}\n",
-          (unsigned long long)st.cwnd, (unsigned long long)st.bytes_in_flight,
-          (double)st.smoothed_rtt / 1e6, (double)st.min_rtt / 1e6,
-          (double)st.latest_rtt / 1e6, (double)st.rttvar / 1e6);
+void qt_qlog_closed(qt_qlog *q, const pq_close_info *info, pq_tstamp now) {
+  if (!q->f || !q->header_seen || !info) return;
+  event(q, now, "connectivity:connection_closed");
+  fprintf(q->f, "{\"owner\":\"%s\",\"%s\":%llu,\"trigger\":\"%s\",\"reason\":\"",
+          info->by_peer ? "remote" : "local",
+          info->application ? "application_code" : "connection_code",
+          (unsigned long long)info->error_code,
+          info->idle_timeout ? "idle_timeout" : info->stateless_reset ? "stateless_reset"
+                                                                      : "clean");
+  json_str(q->f, info->reason ? info->reason : "");
+  fprintf(q->f, "\"}}\n");
 }
 
-void qt_qlog_close(qt_qlog *q, const pq_close_info *info, pq_tstamp now) {
+void qt_qlog_close(qt_qlog *q) {
   if (!q->f) return;
-  if (info) {
-    event(q, now, "connectivity:connection_closed");
-    fprintf(q->f, "{\"owner\":\"%s\",\"%s\":%llu,\"trigger\":\"%s\",\"reason\":\"",
-            info->by_peer ? "remote" : "local",
-            info->application ? "application_code" : "connection_code",
-            (unsigned long long)info->error_code,
-            info->idle_timeout ? "idle_timeout" : info->stateless_reset ? "stateless_reset"
-                                                                        : "clean");
-    json_str(q->f, info->reason ? info->reason : "");
-    fprintf(q->f, "\"}}\n");
-  }
   fclose(q->f);
   q->f = NULL;
 }

@@ -10,7 +10,8 @@
 #       loss2     the same with both ends dropping 5% each way (about 10% per direction)
 #       ipv6      the server on ::1, files fetched from https://[::1]:PORT/
 #       logs      SSLKEYLOGFILE gets the TLS secrets from both programs; --qlog-dir gets
-#                 one JSON-SEQ qlog per connection from each, every record valid JSON
+#                 one JSON-SEQ qlog per connection from each (ODCID_role.sqlog), every
+#                 record valid JSON, with the engine's packet events and the HTTP/3 ones
 #       errors    usage errors exit 64; 404, an untrusted certificate and a closed port
 #                 exit 1 with a clear message; HEAD-less paths outside the root get 404
 . "$(dirname "$0")/common.sh"
@@ -86,9 +87,31 @@ for want in ("connectivity:connection_started", "connectivity:connection_state_u
              "connectivity:connection_closed"):
     assert want in names, want + " missing"
 assert any(n.startswith("http:frame_") for n in names), "no HTTP/3 event"
-print(sys.argv[1].rsplit("/", 1)[-1], len(recs), "records")
+# the engine's transport events: packets both ways with their frames, numbers going up
+sent = [r["data"] for r in recs[1:] if r["name"] == "transport:packet_sent"]
+rcvd = [r["data"] for r in recs[1:] if r["name"] == "transport:packet_received"]
+assert sent and rcvd, "no packet_sent / packet_received"
+last = {}
+for d in sent:
+    t, pn = d["header"]["packet_type"], d["header"]["packet_number"]
+    assert pn > last.get(t, -1), "packet numbers not increasing in " + t
+    last[t] = pn
+kinds = {f["frame_type"] for d in sent + rcvd for f in d["frames"]}
+for want in ("crypto", "ack", "stream", "padding"):
+    assert want in kinds, "no " + want + " frame"
+assert "recovery:metrics_updated" in names, "no metrics"
+times = [r["time"] for r in recs[1:]]
+assert all(a <= b + 1 for a, b in zip(times, times[1:])), "time goes back"
+odcid = recs[0]["trace"]["common_fields"]["ODCID"]
+role = recs[0]["trace"]["vantage_point"]["type"]
+assert sys.argv[1].endswith("/%s_%s.sqlog" % (odcid, role)), "file name is not ODCID_role"
+print(sys.argv[1].rsplit("/", 1)[-1], len(recs), "records,", len(sent), "sent,",
+      len(rcvd), "received")
 PY
   done
+  # both sides name the connection by the same original DCID
+  [ "$(ls "$WORK/qlog-c" | sed 's/_.*//')" = "$(ls "$WORK/qlog-s" | sed 's/_.*//')" ] ||
+    fail "client and server qlogs name different ODCIDs"
   unset SERVER_PID
   ;;
 loss | loss2)
