@@ -265,6 +265,35 @@ static void test_pq_plugin_update_rtt(void) {
   pop_store_del(ps.store);
 }
 
+/* quic-probe over a lossy link (3% each way): OnPacketLost and OnCongestionEvent reach
+ * the plugin (After anchors) and the counts agree with the connection's own. */
+static void test_pq_plugin_packet_events_under_loss(void) {
+  plugset ps = {0};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  uint64_t cnt[7] = {0};
+  pq_conn_stats cs;
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "quic-probe", NULL, 0));
+  plug_settings(&ps, &st);
+  l.loss_ppm = 30000;
+  world_init_ex(&w, 11, &l, &l, false, &st);
+  w.nstreams = 2;
+  w.size = 400000;
+  CHECK(run_until(&w, all_received, 60000 * MS) && all_bytes_ok(&w));
+  CHECK_INT(7, ==, poctl(w.client, 0, cnt, 7));
+  pq_conn_get_stats(w.client, &cs);
+  CHECK_INT(cnt[4], >, 0);                   /* packets lost, seen by the plugin */
+  CHECK_INT(cnt[4], ==, w.client->rec.packets_lost);
+  CHECK_INT(cnt[5], >, 0);                   /* congestion events */
+  CHECK_INT(cnt[5], ==, w.client->cc.congestion_events);
+  CHECK_INT(cnt[2], ==, cs.packets_sent);    /* every packet sent */
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
 /* timers: set at init (connection creation, t = 0): timer 1 at 1, 2, 3 ms, timer 2 at
  * 5 ms. pq_conn_expiry shows the first one, pq_conn_handle_expiry fires them. */
 static void test_pq_plugin_timers(void) {
@@ -356,6 +385,7 @@ int main(void) {
   RUN(test_pq_plugin_super_frame);
   RUN(test_pq_plugin_super_frame_one_side);
   RUN(test_pq_plugin_update_rtt);
+  RUN(test_pq_plugin_packet_events_under_loss);
   RUN(test_pq_plugin_timers);
   RUN(test_pq_plugin_hostile_loop_contained);
   RUN(test_pq_plugin_hostile_trap_contained);
