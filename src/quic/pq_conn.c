@@ -423,6 +423,7 @@ void pq_conn_del(pq_conn *c) {
   for (size_t i = 0; i < c->nstreams; i++) pq_stream_free(c->streams[i]);
   free(c->streams);
   if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
+  free(c->rxbuf);
   free(c);
 }
 
@@ -829,8 +830,15 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
   if (c->is_server && !c->addr_validated) c->bytes_received += len;
   if (c->path_validating) c->path_bytes_rcvd += len;
   c->rx_path = path;
-  buf = malloc(len ? len : 1);
-  if (!buf) return PQ_ERR_NOMEM;
+  /* Packets are decrypted in place: work on a copy, in a buffer kept across calls. */
+  if (len > c->rxbuf_cap) {
+    size_t cap = len < 2048 ? 2048 : len;
+    uint8_t *nb = realloc(c->rxbuf, cap);
+    if (!nb) return PQ_ERR_NOMEM;
+    c->rxbuf = nb;
+    c->rxbuf_cap = cap;
+  }
+  buf = c->rxbuf;
   memcpy(buf, data, len);
   received_before = c->stats.packets_received;
   n = pq_pkt_split(buf, len, PQ_CONN_CID_LEN, hdrs, sizeof(hdrs) / sizeof(hdrs[0]));
@@ -839,7 +847,6 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
     off += hdrs[i].len;
     if (c->state >= PQ_CS_DRAINING) break;
   }
-  free(buf);
   c->rx_path = NULL;
   /* Nothing in it opened: it may be the peer's stateless reset (RFC 9000 §10.3.1). */
   if (rv == 0 && c->stats.packets_received == received_before && is_reset(c, data, len)) {

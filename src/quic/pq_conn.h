@@ -207,6 +207,8 @@ struct pq_conn {
   uint64_t path_bytes_rcvd, path_bytes_sent;
   uint64_t migrations;
   const pq_path *rx_path;        /* path of the datagram being read (borrowed) */
+  uint8_t *rxbuf;                /* scratch copy of the datagram being read */
+  size_t rxbuf_cap;
   /* Idle and close. */
   uint64_t idle_timeout;         /* effective, ns; 0 = none */
   bool eliciting_since_rcvd;     /* sent an ack-eliciting packet since last receive */

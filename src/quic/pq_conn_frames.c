@@ -326,9 +326,10 @@ static int tx_max_data(pq_conn *c, pq_tx_ctx *ctx) {
   int rv;
   if (ctx->space != PQ_PNS_APP || !ctx->cc_ok) return 0;
   if (!c->max_data_pending && !pq_flow_rx_should_update(&c->frx)) return 0;
-  v = pq_flow_rx_should_update(&c->frx) ? c->frx.max : c->frx.max;
   if (ROOM(ctx) < 9) return PQ_ERR_NOBUF;
-  if (pq_flow_rx_should_update(&c->frx)) v = pq_flow_rx_update(&c->frx, ctx->now, srtt(c));
+  /* A new limit when half the window is used, else the current one again (lost). */
+  v = pq_flow_rx_should_update(&c->frx) ? pq_flow_rx_update(&c->frx, ctx->now, srtt(c))
+                                        : c->frx.max;
   rv = put_value_frame(ctx, PQ_FT_MAX_DATA, v, PQ_RTX_MAX_DATA);
   if (rv == 0) c->max_data_pending = false;
   return rv;
