@@ -46,7 +46,7 @@ typedef struct req {
 } req;
 
 typedef struct client {
-  const char *out_dir, *ca, *qlog_dir, *keylog;
+  const char *out_dir, *ca, *qlog_dir, *keylog, *cc;
   uint32_t ciphers;
   double tx_loss, rx_loss;
   bool insecure, tty, verbose;
@@ -80,6 +80,7 @@ static void usage(FILE *f) {
           "  --ca FILE        also trust the CA certificate(s) in FILE (PEM)\n"
           "  --insecure       do not verify the server's certificate\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
+          "  --cc NAME        congestion control: newreno (default) or cubic\n"
           "  --verbose        connection statistics on stderr at the end\n"
           "  --plugin FILE.wasm[:KEY=VALUE,...]\n"
           "                   load a WebAssembly plugin into the connection (repeatable;\n"
@@ -211,6 +212,19 @@ static int h3_recv_header(nghttp3_conn *c, int64_t sid, int32_t token, nghttp3_r
   return 0;
 }
 
+static int h3_end_headers(nghttp3_conn *c, int64_t sid, int fin, void *cu, void *su) {
+  client *cl = qt_h3_user(cu);
+  req *r = su;
+  if (!r || r->done || r->status != 200 || r->fd >= 0) return 0;
+  r->fd = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (r->fd < 0) {
+    snprintf(r->err, sizeof(r->err), "cannot write %.100s: %s", r->out_path, strerror(errno));
+    pq_conn_stream_stop_sending(cl->conn, sid, 0x10c /* H3_REQUEST_CANCELLED */);
+    req_finish(cl, r);
+  }
+  return 0;
+}
+
 static int h3_recv_data(nghttp3_conn *c, int64_t sid, const uint8_t *data, size_t len,
                         void *cu, void *su) {
   client *cl = qt_h3_user(cu);
@@ -248,6 +262,7 @@ static int h3_stream_close(nghttp3_conn *c, int64_t sid, uint64_t code, void *cu
 
 static const nghttp3_callbacks h3_cbs = {
     .recv_header = h3_recv_header,
+    .end_headers = h3_end_headers,
     .recv_data = h3_recv_data,
     .end_stream = h3_end_stream,
     .stream_close = h3_stream_close,
@@ -391,6 +406,7 @@ static pq_settings make_settings(const client *cl) {
   s.initial_max_stream_data_bidi_local = 16ull << 20;
   s.max_ack_delay = QT_MAX_ACK_DELAY;
   qt_plugins_apply(&cl->plugins, &s);
+  if (cl->cc) s.cc_algorithm = cl->cc;
   return s;
 }
 
@@ -426,7 +442,8 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
                           cl->ca, cl->insecure, cl, cl->t0);
   if (rv < 0) {
     fprintf(stderr, "pluginop-client: cannot set up the connection (error %d)%s\n", rv,
-            rv == PQ_ERR_TLS && cl->ca ? ": is --ca a PEM certificate?" : "");
+            rv == PQ_ERR_TLS && cl->ca ? ": is --ca a PEM certificate?"
+            : rv == PQ_ERR_INVALID_ARG && cl->cc ? ": unknown --cc?" : "");
     qt_udp_close(&cl->udp);
     return -2;
   }
@@ -524,7 +541,8 @@ static void summary(client *cl, pq_tstamp start) {
          (unsigned long long)bytes, secs, secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0);
 }
 
-/* Opens the output files; returns 0 or -1 (message printed). */
+/* Prepares the output folder and buffers (each file is created when its 200 response
+ * arrives, so failures leave no empty files); returns 0 or -1 (message printed). */
 static int open_outputs(client *cl) {
   int rv = qt_mkdir_p(cl->out_dir);
   if (rv < 0) {
@@ -534,11 +552,9 @@ static int open_outputs(client *cl) {
   for (size_t i = 0; i < cl->nreqs; i++) {
     req *r = &cl->reqs[i];
     set_out_path(r, cl->out_dir);
-    r->fd = open(r->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     r->buf = malloc(OUT_BUF);
-    if (r->fd < 0 || !r->buf) {
-      fprintf(stderr, "pluginop-client: cannot write %s: %s\n", r->out_path,
-              r->fd < 0 ? strerror(errno) : "out of memory");
+    if (!r->buf) {
+      fprintf(stderr, "pluginop-client: out of memory\n");
       return -1;
     }
   }
@@ -564,6 +580,7 @@ static int parse_args(client *cl, int argc, char **argv) {
       {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'r'},
       {"verbose", no_argument, NULL, 'v'},
       {"plugin", required_argument, NULL, 'P'},
+      {"verbose", no_argument, NULL, 'v'}, {"cc", required_argument, NULL, 'C'},
       {NULL, 0, NULL, 0}};
   char bad[64];
   int ch;
@@ -575,6 +592,13 @@ static int parse_args(client *cl, int argc, char **argv) {
     case 'v': cl->verbose = true; break;
     case 'P':
       if (qt_plugins_add(&cl->plugins, "pluginop-client", optarg) < 0) return EXIT_USAGE;
+      break;
+    case 'C': cl->cc = optarg;
+      if (!qt_cc_known(optarg)) {
+        fprintf(stderr, "pluginop-client: unknown congestion control '%s' (newreno, cubic)\n",
+                optarg);
+        return EXIT_USAGE;
+      }
       break;
     case 'q': cl->qlog_dir = optarg; break;
     case 't':

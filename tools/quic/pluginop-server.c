@@ -3,7 +3,7 @@
  * stack.
  *
  *   pluginop-server [--cert F --key F] [--root DIR] [--ciphers LIST] [--qlog-dir DIR]
- *                   [--verbose] ADDR PORT
+ *                   [--cc NAME] [--retry] [--verbose] ADDR PORT
  *
  * GET and HEAD of https://HOST:PORT/PATH answer DIR/PATH (index.html for a folder);
  * paths leaving DIR ("..") get 404. Without --cert/--key a self-signed certificate for
@@ -58,7 +58,8 @@ typedef struct sconn {
 } sconn;
 
 typedef struct server {
-  const char *root, *qlog_dir, *cert, *key;
+  const char *root, *qlog_dir, *cert, *key, *cc;
+  bool retry;
   qt_udp udp;
   pq_server *ps;
   sconn *conns;
@@ -88,6 +89,8 @@ static void usage(FILE *f) {
           "  --ciphers LIST   TLS 1.3 cipher suites accepted (default: AES-128-GCM,\n"
           "                   AES-256-GCM,CHACHA20-POLY1305)\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
+          "  --cc NAME        congestion control: newreno (default) or cubic\n"
+          "  --retry          validate client addresses with a Retry first\n"
           "  --verbose        one line per request on stderr\n"
           "  --plugin FILE.wasm[:KEY=VALUE,...]\n"
           "                   load a WebAssembly plugin into every connection\n"
@@ -456,7 +459,8 @@ static int parse_args(server *s, int argc, char **argv) {
       {"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
       {"root", required_argument, NULL, 'r'},     {"qlog-dir", required_argument, NULL, 'q'},
       {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
-      {"ciphers", required_argument, NULL, 'C'},
+      {"ciphers", required_argument, NULL, 'C'}, {"cc", required_argument, NULL, 'c' + 256},
+      {"retry", no_argument, NULL, 'Y'},
       {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'R'},
       {"plugin", required_argument, NULL, 'P'},
       {NULL, 0, NULL, 0}};
@@ -473,6 +477,14 @@ static int parse_args(server *s, int argc, char **argv) {
     case 'P':
       if (qt_plugins_add(&s->plugins, "pluginop-server", optarg) < 0) return EXIT_USAGE;
       break;
+    case 'c' + 256: s->cc = optarg;
+      if (!qt_cc_known(optarg)) {
+        fprintf(stderr, "pluginop-server: unknown congestion control '%s' (newreno, cubic)\n",
+                optarg);
+        return EXIT_USAGE;
+      }
+      break;
+    case 'Y': s->retry = true; break;
     case 't':
     case 'R':
       if (parse_prob(optarg, ch == 't' ? &s->tx_loss : &s->rx_loss) < 0) return EXIT_USAGE;
@@ -552,13 +564,19 @@ int main(int argc, char **argv) {
   if (set.keylog_file && !*set.keylog_file) set.keylog_file = NULL;
   set.qlog_dir = s.qlog_dir;
   set.ciphers = s.ciphers;
+  set.retry = s.retry;
+  if (s.cc) set.cc_algorithm = s.cc;
   s.bidi_window = set.initial_max_streams_bidi;
   set.initial_max_data = 64ull << 20;
   set.max_ack_delay = QT_MAX_ACK_DELAY;
   qt_plugins_apply(&s.plugins, &set);
   if ((rv = pq_server_new(&s.ps, &set, &pq_cbs, s.cert, s.key, &s)) < 0) {
-    fprintf(stderr, "pluginop-server: cannot load the certificate %s / key %s (error %d)\n",
-            s.cert, s.key, rv);
+    if (rv == PQ_ERR_INVALID_ARG)
+      fprintf(stderr, "pluginop-server: invalid settings (unknown --cc %s?)\n",
+              s.cc ? s.cc : "");
+    else
+      fprintf(stderr, "pluginop-server: cannot load the certificate %s / key %s (error %d)\n",
+              s.cert, s.key, rv);
     qt_plugins_free(&s.plugins);
     return 1;
   }

@@ -84,6 +84,10 @@ int qt_parse_ciphers(const char *list, uint32_t *mask, char *bad, size_t bad_cap
   return 0;
 }
 
+bool qt_cc_known(const char *name) {
+  return !strcmp(name, "newreno") || !strcmp(name, "cubic");
+}
+
 int qt_mkdir_p(const char *dir) {
   char path[4096];
   size_t n = strlen(dir);

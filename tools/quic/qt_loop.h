@@ -32,6 +32,10 @@ void qt_wait(qt_udp *u, bool want_write, pq_tstamp deadline, pq_tstamp max_ns);
  * Returns 0, or -1 with the unknown name copied into |bad|. */
 int qt_parse_ciphers(const char *list, uint32_t *mask, char *bad, size_t bad_cap);
 
+/* Whether |name| is a congestion controller the core registers ("newreno", "cubic").
+ * Checked up front: pq_server_new accepts any name and its connections fail later. */
+bool qt_cc_known(const char *name);
+
 /* Creates |dir| if missing; returns 0 or -errno. */
 int qt_mkdir_p(const char *dir);
 
