@@ -294,6 +294,33 @@ static void test_pq_plugin_packet_events_under_loss(void) {
   pop_store_del(ps.store);
 }
 
+/* gentle-cc Defines OnCongestionEvent: after each loss the window and ssthresh become
+ * 7/10 of the window (NewReno, natively, halves them). The sender's ssthresh at the end
+ * is the plugin's last value. */
+static void test_pq_plugin_congestion_event_define(void) {
+  plugset ps = {0};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  uint64_t cnt[3] = {0};
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "gentle-cc", NULL, 0));
+  plug_settings(&ps, &st);
+  l.loss_ppm = 30000;
+  world_init_ex(&w, 11, &l, &l, false, &st);
+  w.nstreams = 2;
+  w.size = 400000;
+  CHECK(run_until(&w, all_received, 60000 * MS) && all_bytes_ok(&w));
+  CHECK_INT(3, ==, poctl(w.client, 0, cnt, 3));
+  CHECK_INT(cnt[0], >, 0);
+  CHECK_INT(cnt[0], ==, w.client->cc.congestion_events);
+  CHECK(cnt[2] == cnt[1] * 70 / 100 || cnt[2] == 2 * w.client->cc.max_datagram_size);
+  CHECK_INT(w.client->cc.ssthresh, ==, cnt[2]);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
 /* timers: set at init (connection creation, t = 0): timer 1 at 1, 2, 3 ms, timer 2 at
  * 5 ms. pq_conn_expiry shows the first one, pq_conn_handle_expiry fires them. */
 static void test_pq_plugin_timers(void) {
@@ -386,6 +413,7 @@ int main(void) {
   RUN(test_pq_plugin_super_frame_one_side);
   RUN(test_pq_plugin_update_rtt);
   RUN(test_pq_plugin_packet_events_under_loss);
+  RUN(test_pq_plugin_congestion_event_define);
   RUN(test_pq_plugin_timers);
   RUN(test_pq_plugin_hostile_loop_contained);
   RUN(test_pq_plugin_hostile_trap_contained);
