@@ -896,7 +896,7 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
     if (st->can_recv && !st->peer_reset && pq_flow_rx_should_update(&st->frx)) return true;
     if (st->can_send && !st->reset_sent && pq_strm_tx_pending(&st->tx, limit)) return true;
   }
-  return false;
+  return c->plug && pq_plugin_wants_send(c); /* a plugin frame waits (e.g. a timer's) */
 }
 
 static bool space_wants_ack(const pq_space *sp, pq_tstamp now) {

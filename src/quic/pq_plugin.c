@@ -709,6 +709,28 @@ static int tx_slot(pq_conn *c, pq_tx_ctx *ctx, size_t index) {
   return 0;
 }
 
+bool pq_plugin_wants_send(pq_conn *c) {
+  pq_plug *p = c->plug;
+  for (size_t i = 0; i < p->nregs; i++) {
+    const pop_frame_reg *reg = &p->regs[i];
+    pop_val in[5], out;
+    pop_call_result res;
+    uint64_t want = 0;
+    if (!reg->ack_eliciting || !wants(p, POP_OP_SHOULD_SEND_FRAME, reg->type) ||
+        !wants(p, POP_OP_WRITE_FRAME, reg->type))
+      continue;
+    in[0] = val_u64(POP_VAL_PKT_TYPE, POP_PKT_SHORT);
+    in[1] = val_u64(POP_VAL_PN_SPACE, PQ_PNS_APP);
+    in[2] = val_u64(POP_VAL_BOOL, c->state >= PQ_CS_CLOSING);
+    in[3] = val_u64(POP_VAL_U64, c->mds);
+    in[4] = val_u64(POP_VAL_INSTANT, p->now);
+    if (call(p, POP_OP_SHOULD_SEND_FRAME, reg->type, in, 5, &out, 1, NULL, NULL, &res) == 0 &&
+        res.n_outputs >= 1 && val_get_u64(&out, &want) && want)
+      return true;
+  }
+  return false;
+}
+
 int pq_plugin_fill_packet(pq_conn *c, pq_tx_ctx *ctx) {
   for (size_t i = 0; i <= pq_conn_send_order_len; i++) {
     const pq_conn_frame_def *d;

@@ -57,6 +57,12 @@ ssize_t pq_plugin_rx_frame(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
  * negative fatal status. */
 int pq_plugin_fill_packet(pq_conn *c, pq_tx_ctx *ctx);
 
+/* True if a registered ack-eliciting frame's should_send says yes for a 1-RTT packet
+ * now: the engine then builds a packet for it (cwnd and pacing permitting) even with
+ * nothing else to send. Non-eliciting frames never trigger a packet (no cwnd bounds
+ * them), they only ride along. */
+bool pq_plugin_wants_send(pq_conn *c);
+
 /* A plugin frame (PQ_RTX_PLUGIN item) was acknowledged or lost: NotifyFrame. */
 void pq_plugin_rtx(pq_conn *c, const pq_rtx *r, bool lost);
 

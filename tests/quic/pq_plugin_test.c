@@ -321,6 +321,42 @@ static void test_pq_plugin_congestion_event_define(void) {
   pop_store_del(ps.store);
 }
 
+static bool one_second(world *w) { return w->now >= 1000 * MS; }
+
+/* heartbeat on both sides of an idle connection (no stream at all): its timer (every
+ * 50 ms, started when the peer's parameter 0x4842 arrives) makes the frame pending, and
+ * the engine builds packets just for it: one per period, about 19 each way in the first
+ * second (without that trigger they only ride along with the ACKs the peer's heartbeats
+ * elicit: 13). */
+static void test_pq_plugin_heartbeat_idle(void) {
+  plugset ps = {0};
+  pop_param period = {"period_ms", "50"};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  uint64_t cc[3] = {0}, sc[3] = {0};
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "heartbeat", &period, 1));
+  plug_settings(&ps, &st);
+  world_init_ex(&w, 5, &l, &l, false, &st);
+  w.nstreams = 0;
+  w.size = 0;
+  CHECK(run_until(&w, one_second, 2000 * MS));
+  CHECK_INT(3, ==, poctl(w.client, 0, cc, 3));
+  CHECK(w.sconn != NULL);
+  CHECK_INT(w.sconn ? poctl(w.sconn, 0, sc, 3) : -1, ==, 3);
+  CHECK_INT(cc[0], >=, 18); /* riding only on the peer's ACK-eliciting packets: 13 */
+  CHECK_INT(cc[0], <=, 21);
+  CHECK_INT(sc[1], >=, cc[0] - 1); /* all but one in flight arrived */
+  CHECK_INT(sc[2], ==, sc[1] - 1); /* sequence numbers 0, 1, ... in order */
+  CHECK_INT(sc[0], >=, 18);
+  CHECK_INT(cc[1], >=, sc[0] - 1);
+  CHECK(!w.capp.closed && !w.sapp.closed);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
 /* timers: set at init (connection creation, t = 0): timer 1 at 1, 2, 3 ms, timer 2 at
  * 5 ms. pq_conn_expiry shows the first one, pq_conn_handle_expiry fires them. */
 static void test_pq_plugin_timers(void) {
@@ -414,6 +450,7 @@ int main(void) {
   RUN(test_pq_plugin_update_rtt);
   RUN(test_pq_plugin_packet_events_under_loss);
   RUN(test_pq_plugin_congestion_event_define);
+  RUN(test_pq_plugin_heartbeat_idle);
   RUN(test_pq_plugin_timers);
   RUN(test_pq_plugin_hostile_loop_contained);
   RUN(test_pq_plugin_hostile_trap_contained);
