@@ -12,8 +12,8 @@
  *   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out /tmp/conn_overhead
  *
  * (a tree without the plugin runtime links only libpluginop_quic.a). Measured
- * 2026-11-22 on the shared 2-core VM: 164,841,718 instructions (quic-conn 5075bd7 +
- * its pq_strm/pq_pkt fixes) vs 164,905,577 (quic-plugin e0cb8a6): +0.04%. Argument
+ * 2026-11-22: 164,243,340 instructions (quic-conn d671159 with the same pq_strm/pq_pkt
+ * fixes) vs 164,275,458 (quic-plugin 6564194): +0.02%. Argument
  * "time": nine 20 MB runs, median CPU time instead (noisy on a shared machine).
  */
 #include <time.h>
