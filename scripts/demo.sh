@@ -91,6 +91,18 @@ else
   fi
   echo "(plugin_control_0 of quic-probe: MAX_DATA frames, RTT samples, packets sent,"
   echo " acknowledged, lost, congestion events, largest smoothed RTT in ns)"
+  if [ -f "$plugins/quic-hostile.wasm" ]; then
+    TMPDIR=$qdir "$server" --root "$qdir/www" 127.0.0.1 0 >"$qdir/server2.out" 2>/dev/null &
+    spid=$!
+    for _ in $(seq 1 50); do grep -q '^listening on' "$qdir/server2.out" && break; sleep 0.1; done
+    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$qdir/server2.out")
+    cert=$(sed -n 's/^self-signed certificate: \([^ ]*\) .*/\1/p' "$qdir/server2.out")
+    show 0 "a hostile plugin (endless loop in update_rtt) in the client: stopped, disabled, the transfer goes on" \
+      "$client" --ca "$cert" --output "$qdir/out2" --plugin "$plugins/quic-hostile.wasm" \
+      "https://127.0.0.1:$port/file"
+    kill -TERM "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+  fi
   rm -rf "$qdir"
 fi
 

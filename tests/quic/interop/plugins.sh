@@ -47,6 +47,22 @@ done
 [ "$(grep -c 'another 1000 packets acknowledged' "$WORK/server.err")" -ge 3 ] ||
   fail "server: the probe did not log its progress"
 
+# A hostile plugin (an endless loop in update_rtt) in the client: stopped, disabled on
+# that connection, reported; the native estimator takes over and the file arrives.
+if [ -f "$PLUGINS/quic-hostile.wasm" ]; then
+  start_pluginop_server "$SERVER" "$WORK/www"
+  timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out-h" \
+    --plugin "$PLUGINS/quic-hostile.wasm" "https://127.0.0.1:$SERVER_PORT/f5m" \
+    >"$WORK/h.out" 2>"$WORK/h.err" || { cat "$WORK/h.err"; fail "hostile plugin: client failed"; }
+  cat "$WORK/h.err"
+  same_files "$WORK/www" "$WORK/out-h" f5m
+  grep -q '^\[plugin quic-hostile\] disabled on this connection: .* in update_rtt' "$WORK/h.err" ||
+    fail "hostile plugin: no fault reported"
+  grep -q 'plugins: 1 attached, 0 enabled, [0-9]* calls, 1 faults' "$WORK/h.err" ||
+    fail "hostile plugin: summary should show 1 fault"
+  stop_pluginop_server
+fi
+
 # Against ngtcp2 (Debian's gtlsserver / gtlsclient), which does not know parameter
 # 0xaaaaaaaa: super-frame stays disabled on our side (2 of 3 plugins enabled), nothing
 # unknown goes on the wire, and 5 MB arrive intact both ways.
