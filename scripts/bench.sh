@@ -16,4 +16,8 @@ for suite in $("$bench" list); do
   echo
   "$bench" "$suite" "$@" || { status=1; echo "bench: suite $suite FAILED" >&2; }
 done
+# QUIC: 1 GB over loopback, ours against ngtcp2's programs in the same run, then 10 MB
+# with 5% loss each way.
+echo
+bash "$(dirname "$0")/../bench/quic/transfer.sh" "$build" || { status=1; echo "bench: quic transfer FAILED" >&2; }
 exit $status

@@ -906,7 +906,7 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
     if (st->can_recv && !st->peer_reset && pq_flow_rx_should_update(&st->frx)) return true;
     if (st->can_send && !st->reset_sent && pq_strm_tx_pending(&st->tx, limit)) return true;
   }
-  return false;
+  return c->plug && pq_plugin_wants_send(c); /* a plugin frame waits (e.g. a timer's) */
 }
 
 static bool space_wants_ack(const pq_space *sp, pq_tstamp now) {
@@ -961,14 +961,11 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
     pq_tx_add_rtx(ctx, &r);
     ctx->ack_eliciting = true;
   }
-  for (size_t i = 0; i <= pq_conn_send_order_len && !pmtu_probe; i++) {
-    const pq_conn_frame_def *d;
-    if (c->plug) { /* plugin frames go in at their send-order slots */
-      if ((rv = pq_plugin_tx_slot(c, ctx, i)) < 0) return rv;
-    }
-    if (i == pq_conn_send_order_len) break;
-    d = &pq_conn_frame_table[pq_conn_send_order[i]];
-    if (!d->send || (c->plug && pq_plugin_owns_tx(c, pq_conn_send_order[i]))) continue;
+  if (c->plug) { /* plugins' seam: the same loop with their frames */
+    if (!pmtu_probe && (rv = pq_plugin_fill_packet(c, ctx)) < 0) return rv;
+  } else for (size_t i = 0; i < pq_conn_send_order_len && !pmtu_probe; i++) {
+    const pq_conn_frame_def *d = &pq_conn_frame_table[pq_conn_send_order[i]];
+    if (!d->send) continue;
     rv = d->send(c, ctx);
     if (rv < 0 && rv != PQ_ERR_NOBUF) {
       return rv;
@@ -1227,14 +1224,9 @@ static void update_timers(pq_conn *c, pq_tstamp now) {
 }
 
 pq_tstamp pq_conn_expiry(const pq_conn *c) {
-  pq_tstamp t;
   if (!c || c->state == PQ_CS_CLOSED) return PQ_TSTAMP_NEVER;
-  t = pq_timers_earliest(&c->timers, NULL);
-  if (c->plug && c->state < PQ_CS_CLOSING) { /* plugin timers merged here */
-    pq_tstamp pt = pq_plugin_next_timer(c);
-    if (pt < t) t = pt;
-  }
-  return t;
+  if (c->plug) return pq_plugin_expiry(c); /* plugin timers merged there */
+  return pq_timers_earliest(&c->timers, NULL);
 }
 
 int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {

@@ -618,7 +618,7 @@ ssize_t pq_plugin_rx_frame(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
 
 /* ---- frames to send ---- */
 
-bool pq_plugin_owns_tx(const pq_conn *c, uint64_t type) {
+static bool owns_tx(const pq_conn *c, uint64_t type) {
   const pop_frame_reg *r = reg_find(c->plug, type);
   /* Only while the plugin can send it: a disabled plugin gives the frame back. */
   return r && pop_handler_wants(c->plug->h, pop_op_make(POP_OP_WRITE_FRAME, type));
@@ -696,7 +696,7 @@ static int send_one(pq_plug *p, const pop_frame_reg *reg, pq_tx_ctx *ctx) {
   return 0;
 }
 
-int pq_plugin_tx_slot(pq_conn *c, pq_tx_ctx *ctx, size_t index) {
+static int tx_slot(pq_conn *c, pq_tx_ctx *ctx, size_t index) {
   pq_plug *p = c->plug;
   int slot = slot_of(index);
   if (slot < 0 || p->nregs == 0) return 0;
@@ -705,6 +705,42 @@ int pq_plugin_tx_slot(pq_conn *c, pq_tx_ctx *ctx, size_t index) {
     int rv;
     if (p->regs[i].send_order != slot) continue;
     if ((rv = send_one(p, &p->regs[i], ctx))) return rv;
+  }
+  return 0;
+}
+
+bool pq_plugin_wants_send(pq_conn *c) {
+  pq_plug *p = c->plug;
+  for (size_t i = 0; i < p->nregs; i++) {
+    const pop_frame_reg *reg = &p->regs[i];
+    pop_val in[5], out;
+    pop_call_result res;
+    uint64_t want = 0;
+    if (!reg->ack_eliciting || !wants(p, POP_OP_SHOULD_SEND_FRAME, reg->type) ||
+        !wants(p, POP_OP_WRITE_FRAME, reg->type))
+      continue;
+    in[0] = val_u64(POP_VAL_PKT_TYPE, POP_PKT_SHORT);
+    in[1] = val_u64(POP_VAL_PN_SPACE, PQ_PNS_APP);
+    in[2] = val_u64(POP_VAL_BOOL, c->state >= PQ_CS_CLOSING);
+    in[3] = val_u64(POP_VAL_U64, c->mds);
+    in[4] = val_u64(POP_VAL_INSTANT, p->now);
+    if (call(p, POP_OP_SHOULD_SEND_FRAME, reg->type, in, 5, &out, 1, NULL, NULL, &res) == 0 &&
+        res.n_outputs >= 1 && val_get_u64(&out, &want) && want)
+      return true;
+  }
+  return false;
+}
+
+int pq_plugin_fill_packet(pq_conn *c, pq_tx_ctx *ctx) {
+  for (size_t i = 0; i <= pq_conn_send_order_len; i++) {
+    const pq_conn_frame_def *d;
+    int rv = tx_slot(c, ctx, i);
+    if (rv < 0) return rv;
+    if (i == pq_conn_send_order_len) break;
+    d = &pq_conn_frame_table[pq_conn_send_order[i]];
+    if (!d->send || owns_tx(c, pq_conn_send_order[i])) continue;
+    rv = d->send(c, ctx);
+    if (rv < 0 && rv != PQ_ERR_NOBUF) return rv;
   }
   return 0;
 }
@@ -827,6 +863,13 @@ pq_tstamp pq_plugin_next_timer(const pq_conn *c) {
   uint64_t at;
   if (!c->plug || !pop_handler_next_timer(c->plug->h, &at)) return PQ_TSTAMP_NEVER;
   return at;
+}
+
+pq_tstamp pq_plugin_expiry(const pq_conn *c) {
+  pq_tstamp t = pq_timers_earliest(&c->timers, NULL), pt;
+  /* A closing connection runs no plugin timer (it would keep the expiry in the past). */
+  if (c->state < PQ_CS_CLOSING && (pt = pq_plugin_next_timer(c)) < t) t = pt;
+  return t;
 }
 
 void pq_plugin_on_expiry(pq_conn *c, pq_tstamp now) {

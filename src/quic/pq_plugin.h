@@ -11,11 +11,12 @@
  *                     ProcessFrame(type) when a plugin has code for them (Define replaces
  *                     the native parse/process; Before/After observe), plugin-registered
  *                     types (unknown to pq_frame) parsed and processed by their plugin;
- *   frames sent       build_packet -> pq_plugin_tx_slot at each pop_send_order slot:
+ *   frames sent       build_packet -> pq_plugin_fill_packet, plugin frames at each
+ *                     pop_send_order slot:
  *                     ShouldSendFrame -> PrepareFrame -> WireLen -> WriteFrame ->
  *                     OnFrameReserved for each registered type; a registered RFC type
  *                     (e.g. MAX_DATA) replaces the native sender of that type
- *                     (pq_plugin_owns_tx); NotifyFrame when the packet is acked / lost;
+ *                     of that type; NotifyFrame when the packet is acked / lost;
  *   transport params  c->tp_ext (set by pq_plugin_conn_init): WriteTransportParameter / DecodeTransportParameter
  *                     for registered ids (two-step enabling happens there);
  *   recovery          UpdateRtt (pq_recovery_callbacks.update_rtt), OnPacketSent /
@@ -50,13 +51,17 @@ void pq_plugin_on_cc_init(pq_conn *c);
  * failing through pq_conn_fail). */
 ssize_t pq_plugin_rx_frame(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t len);
 
-/* True if a plugin registered the RFC frame |type|: its native sender is skipped. */
-bool pq_plugin_owns_tx(const pq_conn *c, uint64_t type);
+/* Fills the packet being built in |ctx| as build_packet's native loop does (the rows
+ * of pq_conn_send_order), with the registered plugin frames at their pop_send_order
+ * slots; an RFC type a plugin registered is sent by the plugin only. Returns 0 or a
+ * negative fatal status. */
+int pq_plugin_fill_packet(pq_conn *c, pq_tx_ctx *ctx);
 
-/* Sends the registered frames whose send order matches the slot before native send
- * entry |index| of pq_conn_send_order (index == pq_conn_send_order_len: the end of the
- * packet). Returns 0 or a negative fatal status. */
-int pq_plugin_tx_slot(pq_conn *c, pq_tx_ctx *ctx, size_t index);
+/* True if a registered ack-eliciting frame's should_send says yes for a 1-RTT packet
+ * now: the engine then builds a packet for it (cwnd and pacing permitting) even with
+ * nothing else to send. Non-eliciting frames never trigger a packet (no cwnd bounds
+ * them), they only ride along. */
+bool pq_plugin_wants_send(pq_conn *c);
 
 /* A plugin frame (PQ_RTX_PLUGIN item) was acknowledged or lost: NotifyFrame. */
 void pq_plugin_rtx(pq_conn *c, const pq_rtx *r, bool lost);
@@ -68,6 +73,10 @@ void pq_plugin_packet_lost(pq_conn *c, pq_pnspace s, const pq_sent_pkt *p, pq_ts
 
 /* The earliest plugin timer (NEVER if none). */
 pq_tstamp pq_plugin_next_timer(const pq_conn *c);
+
+/* pq_conn_expiry of a connection with plugins: the engine's timers and, until it
+ * closes, the plugins'. */
+pq_tstamp pq_plugin_expiry(const pq_conn *c);
 
 /* Fires the plugin timers due at |now|. */
 void pq_plugin_on_expiry(pq_conn *c, pq_tstamp now);

@@ -265,6 +265,98 @@ static void test_pq_plugin_update_rtt(void) {
   pop_store_del(ps.store);
 }
 
+/* quic-probe over a lossy link (3% each way): OnPacketLost and OnCongestionEvent reach
+ * the plugin (After anchors) and the counts agree with the connection's own. */
+static void test_pq_plugin_packet_events_under_loss(void) {
+  plugset ps = {0};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  uint64_t cnt[7] = {0};
+  pq_conn_stats cs;
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "quic-probe", NULL, 0));
+  plug_settings(&ps, &st);
+  l.loss_ppm = 30000;
+  world_init_ex(&w, 11, &l, &l, false, &st);
+  w.nstreams = 2;
+  w.size = 400000;
+  CHECK(run_until(&w, all_received, 60000 * MS) && all_bytes_ok(&w));
+  CHECK_INT(7, ==, poctl(w.client, 0, cnt, 7));
+  pq_conn_get_stats(w.client, &cs);
+  CHECK_INT(cnt[4], >, 0);                   /* packets lost, seen by the plugin */
+  CHECK_INT(cnt[4], ==, w.client->rec.packets_lost);
+  CHECK_INT(cnt[5], >, 0);                   /* congestion events */
+  CHECK_INT(cnt[5], ==, w.client->cc.congestion_events);
+  CHECK_INT(cnt[2], ==, cs.packets_sent);    /* every packet sent */
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* gentle-cc Defines OnCongestionEvent: after each loss the window and ssthresh become
+ * 7/10 of the window (NewReno, natively, halves them). The sender's ssthresh at the end
+ * is the plugin's last value. */
+static void test_pq_plugin_congestion_event_define(void) {
+  plugset ps = {0};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  uint64_t cnt[3] = {0};
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "gentle-cc", NULL, 0));
+  plug_settings(&ps, &st);
+  l.loss_ppm = 30000;
+  world_init_ex(&w, 11, &l, &l, false, &st);
+  w.nstreams = 2;
+  w.size = 400000;
+  CHECK(run_until(&w, all_received, 60000 * MS) && all_bytes_ok(&w));
+  CHECK_INT(3, ==, poctl(w.client, 0, cnt, 3));
+  CHECK_INT(cnt[0], >, 0);
+  CHECK_INT(cnt[0], ==, w.client->cc.congestion_events);
+  CHECK(cnt[2] == cnt[1] * 70 / 100 || cnt[2] == 2 * w.client->cc.max_datagram_size);
+  CHECK_INT(w.client->cc.ssthresh, ==, cnt[2]);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+static bool one_second(world *w) { return w->now >= 1000 * MS; }
+
+/* heartbeat on both sides of an idle connection (no stream at all): its timer (every
+ * 50 ms, started when the peer's parameter 0x4842 arrives) makes the frame pending, and
+ * the engine builds packets just for it: one per period, about 19 each way in the first
+ * second (without that trigger they only ride along with the ACKs the peer's heartbeats
+ * elicit: 13). */
+static void test_pq_plugin_heartbeat_idle(void) {
+  plugset ps = {0};
+  pop_param period = {"period_ms", "50"};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  uint64_t cc[3] = {0}, sc[3] = {0};
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "heartbeat", &period, 1));
+  plug_settings(&ps, &st);
+  world_init_ex(&w, 5, &l, &l, false, &st);
+  w.nstreams = 0;
+  w.size = 0;
+  CHECK(run_until(&w, one_second, 2000 * MS));
+  CHECK_INT(3, ==, poctl(w.client, 0, cc, 3));
+  CHECK(w.sconn != NULL);
+  CHECK_INT(w.sconn ? poctl(w.sconn, 0, sc, 3) : -1, ==, 3);
+  CHECK_INT(cc[0], >=, 18); /* riding only on the peer's ACK-eliciting packets: 13 */
+  CHECK_INT(cc[0], <=, 21);
+  CHECK_INT(sc[1], >=, cc[0] - 1); /* all but one in flight arrived */
+  CHECK_INT(sc[2], ==, sc[1] - 1); /* sequence numbers 0, 1, ... in order */
+  CHECK_INT(sc[0], >=, 18);
+  CHECK_INT(cc[1], >=, sc[0] - 1);
+  CHECK(!w.capp.closed && !w.sapp.closed);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
 /* timers: set at init (connection creation, t = 0): timer 1 at 1, 2, 3 ms, timer 2 at
  * 5 ms. pq_conn_expiry shows the first one, pq_conn_handle_expiry fires them. */
 static void test_pq_plugin_timers(void) {
@@ -356,6 +448,9 @@ int main(void) {
   RUN(test_pq_plugin_super_frame);
   RUN(test_pq_plugin_super_frame_one_side);
   RUN(test_pq_plugin_update_rtt);
+  RUN(test_pq_plugin_packet_events_under_loss);
+  RUN(test_pq_plugin_congestion_event_define);
+  RUN(test_pq_plugin_heartbeat_idle);
   RUN(test_pq_plugin_timers);
   RUN(test_pq_plugin_hostile_loop_contained);
   RUN(test_pq_plugin_hostile_trap_contained);

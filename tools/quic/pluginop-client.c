@@ -408,8 +408,8 @@ static pq_settings make_settings(const client *cl) {
   s.initial_max_data = 64ull << 20;
   s.initial_max_stream_data_bidi_local = 16ull << 20;
   s.max_ack_delay = QT_MAX_ACK_DELAY;
-  if (cl->cc) s.cc_algorithm = cl->cc;
   qt_plugins_apply(&cl->plugins, &s);
+  if (cl->cc) s.cc_algorithm = cl->cc;
   return s;
 }
 

@@ -7,7 +7,9 @@
 # update-rtt (Defines the RTT estimator). A 5 MB file arrives with its sha256 intact;
 # each side logs through its plugin and prints a summary line: 3 plugins attached, all
 # enabled (so the super-frame parameter went both ways), no fault, and the probe's
-# counters (packets sent/acknowledged, RTT samples) non-zero. Bad --plugin values exit 64.
+# counters (packets sent/acknowledged, RTT samples) non-zero. With ngtcp2 on the other
+# side (if installed) super-frame stays disabled and the transfers still succeed. Bad
+# --plugin values exit 64.
 . "$(dirname "$0")/common.sh"
 CLIENT=$1 SERVER=$2 PLUGINS=$3
 for p in quic-probe super-frame update-rtt; do
@@ -44,6 +46,51 @@ done
 # The server sent the 5 MB: over 3,500 packets acknowledged, logged every 1,000.
 [ "$(grep -c 'another 1000 packets acknowledged' "$WORK/server.err")" -ge 3 ] ||
   fail "server: the probe did not log its progress"
+
+# A hostile plugin (an endless loop in update_rtt) in the client: stopped, disabled on
+# that connection, reported; the native estimator takes over and the file arrives.
+if [ -f "$PLUGINS/quic-hostile.wasm" ]; then
+  start_pluginop_server "$SERVER" "$WORK/www"
+  timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out-h" \
+    --plugin "$PLUGINS/quic-hostile.wasm" "https://127.0.0.1:$SERVER_PORT/f5m" \
+    >"$WORK/h.out" 2>"$WORK/h.err" || { cat "$WORK/h.err"; fail "hostile plugin: client failed"; }
+  cat "$WORK/h.err"
+  same_files "$WORK/www" "$WORK/out-h" f5m
+  grep -q '^\[plugin quic-hostile\] disabled on this connection: .* in update_rtt' "$WORK/h.err" ||
+    fail "hostile plugin: no fault reported"
+  grep -q 'plugins: 1 attached, 0 enabled, [0-9]* calls, 1 faults' "$WORK/h.err" ||
+    fail "hostile plugin: summary should show 1 fault"
+  stop_pluginop_server
+fi
+
+# Against ngtcp2 (Debian's gtlsserver / gtlsclient), which does not know parameter
+# 0xaaaaaaaa: super-frame stays disabled on our side (2 of 3 plugins enabled), nothing
+# unknown goes on the wire, and 5 MB arrive intact both ways.
+if [ -x "$GTLSSERVER" ] && [ -x "$GTLSCLIENT" ]; then
+  make_cert
+  port=$(free_udp_port)
+  start_gtlsserver "$port"
+  timeout 60 "$CLIENT" --ca "$WORK/cert.pem" --output "$WORK/out-ng" "${opts[@]}" \
+    "https://127.0.0.1:$port/f5m" >"$WORK/ng-client.out" 2>"$WORK/ng-client.err" ||
+    { cat "$WORK/ng-client.err"; fail "pluginop-client with plugins against gtlsserver"; }
+  same_files "$WORK/www" "$WORK/out-ng" f5m
+  grep 'plugins:' "$WORK/ng-client.err"
+  grep -q 'plugins: 3 attached, 2 enabled, [0-9]* calls, 0 faults' "$WORK/ng-client.err" ||
+    fail "against gtlsserver: super-frame should stay disabled"
+  mkdir -p "$WORK/out-ng2"
+  start_pluginop_server "$SERVER" "$WORK/www" "${opts[@]}"
+  timeout 60 "$GTLSCLIENT" -q --exit-on-all-streams-close --download="$WORK/out-ng2" \
+    --timeout=10s 127.0.0.1 "$SERVER_PORT" "https://127.0.0.1:$SERVER_PORT/f5m" \
+    >"$WORK/gtlsclient.log" 2>&1 || { tail -20 "$WORK/gtlsclient.log"; fail "gtlsclient exit"; }
+  same_files "$WORK/www" "$WORK/out-ng2" f5m
+  sleep 0.3
+  stop_pluginop_server
+  grep 'plugins:' "$WORK/server.err"
+  grep -q 'plugins: 3 attached, 2 enabled, [0-9]* calls, 0 faults' "$WORK/server.err" ||
+    fail "serving gtlsclient: super-frame should stay disabled"
+else
+  echo "(ngtcp2 programs not installed: interop part skipped)"
+fi
 
 # Usage errors: a missing file, a parameter without '=', a module that is not wasm.
 "$CLIENT" --plugin "$WORK/nope.wasm" https://127.0.0.1:1/x 2>"$WORK/e1"
