@@ -43,8 +43,8 @@ static void on_qlog(pq_conn *c, const char *rec, size_t len, void *user) {
 }
 
 /* world_init with the qlog callback added to the harness's callbacks. */
-static void qworld_init(qworld *q, uint64_t seed, const pq_sim_config *c2s,
-                        const pq_sim_config *s2c, bool with_qlog) {
+static void qworld_init_ex(qworld *q, uint64_t seed, const pq_sim_config *c2s,
+                           const pq_sim_config *s2c, bool with_qlog, const pq_settings *set) {
   pq_settings st;
   pq_path path;
   pq_callbacks qcbs = cbs;
@@ -55,12 +55,18 @@ static void qworld_init(qworld *q, uint64_t seed, const pq_sim_config *c2s,
   set_remote(&w->spath, 0x0a000001, 1000);
   pq_sim_init(&w->sim, c2s, s2c, seed);
   pq_settings_default(&st);
+  if (set) st = *set;
   memset(&path, 0, sizeof(path));
   w->nstreams = 8;
   CHECK_INT(0, ==, pq_server_new(&w->server, &st, &qcbs, NULL, NULL, &w->sapp));
   pq_server_set_hs(w->server, &pq_hs_null);
   CHECK_INT(0, ==, pq_conn_client_new_ex(&w->client, &st, &qcbs, &path, &pq_hs_null, NULL,
                                          &w->capp, 0));
+}
+
+static void qworld_init(qworld *q, uint64_t seed, const pq_sim_config *c2s,
+                        const pq_sim_config *s2c, bool with_qlog) {
+  qworld_init_ex(q, seed, c2s, s2c, with_qlog, NULL);
 }
 
 static void qworld_free(qworld *q) {
@@ -281,6 +287,31 @@ static void test_pq_qlog_loss_and_close(void) {
   qworld_free(&q);
 }
 
+/* Small windows: the credit frames show up, on the side that sends them and on the
+ * side that receives them. */
+static void test_pq_qlog_flow_control_frames(void) {
+  qworld q;
+  pq_sim_config c = sim_link(5 * MS);
+  pq_settings st;
+  summary m[2];
+  pq_settings_default(&st);
+  st.initial_max_data = 40000;
+  st.initial_max_stream_data_bidi_local = st.initial_max_stream_data_bidi_remote = 8000;
+  qworld_init_ex(&q, 9, &c, &c, true, &st);
+  q.w.nstreams = 4;
+  q.w.size = 50000;
+  CHECK(run_until(&q.w, all_received, 20000 * MS));
+  CHECK(all_bytes_ok(&q.w));
+  summarize(&q.s[0], &m[0]);
+  summarize(&q.s[1], &m[1]);
+  for (int k = 0; k < 2; k++) {
+    CHECK_INT(0, ==, m[k].bad_json);
+    CHECK_INT(0, ==, m[k].bad_event);
+    CHECK(seen(&m[k], "max_data") && seen(&m[k], "max_stream_data"));
+  }
+  qworld_free(&q);
+}
+
 /* Without the callback a connection has no qlog state at all. */
 static void test_pq_qlog_off_without_callback(void) {
   qworld q;
@@ -298,6 +329,7 @@ int main(void) {
   (void)seeded_run_ex;
   RUN(test_pq_qlog_transfer_records);
   RUN(test_pq_qlog_loss_and_close);
+  RUN(test_pq_qlog_flow_control_frames);
   RUN(test_pq_qlog_off_without_callback);
   return test_report();
 }
