@@ -161,19 +161,20 @@ run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_anchor anchor,
   in->running = true;
   /* Every op export was checked to be (i32) -> i64 when the plugin was loaded: the
    * internal entry skips pvm_call's marshalling and arity checks. */
-  uint8_t *mem;
-  int rv = vm_call_op(in->vm, fn, 0, code, &mem, &msize);
+  vm_op_out out;
+  int rv = vm_call_op(in->vm, fn, 0, &out);
   in->running = false;
   h->ctx = saved;
   if (rv != 0)
     return fault_at(in, e, anchor, (int)pvm_instance_trap(in->vm),
                     rv == PVM_ERR_TRAP ? pvm_instance_trap_message(in->vm)
                                        : pvm_status_message(rv));
+  *code = out.result;
   if (anchor != POP_ANCHOR_DEFINE || !area)
     return 0;
   /* Outputs written in place: memory may have grown (and moved) during the call, and
    * vm_call_op gave it as it is now. Memory never shrinks: the I/O area is still in it. */
-  area = (pop_io_area *)(void *)(mem + in->io_addr);
+  area = (pop_io_area *)(void *)(out.mem + in->io_addr);
   uint32_t n = area->n_outputs;
   if (!(in->perms & POP_PERM_OUTPUT))
     n = 0; /* no permission: outputs written in place are ignored */

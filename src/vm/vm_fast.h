@@ -14,13 +14,19 @@
 
 #include "pluginop/vm.h"
 
+/* What vm_call_op gives back: the op's result (on success) and memory 0 as it is after
+ * the call, whatever the outcome (it may have grown and moved; NULL and 0 without
+ * memory), which saves the caller a pvm_instance_memory call. */
+typedef struct vm_op_out {
+  int64_t result;
+  uint8_t *mem;
+  size_t msize;
+} vm_op_out;
+
 /* Calls |fn| of |inst|, whose type must be (i32) -> i64 (the caller's invariant, not
- * checked here), with |arg|; its result goes to *result on success.
- * Whatever the outcome, *mem and *msize receive memory 0 as it is after the call (it may
- * have grown and moved; NULL and 0 without memory), saving a pvm_instance_memory call.
+ * checked here), with |arg|; fills *out (see vm_op_out).
  * Returns 0, or PVM_ERR_TRAP with the trap recorded as for pvm_call
  * (pvm_instance_trap / pvm_instance_trap_message). */
-int vm_call_op(pvm_instance *inst, const pvm_func *fn, int32_t arg, int64_t *result,
-               uint8_t **mem, size_t *msize);
+int vm_call_op(pvm_instance *inst, const pvm_func *fn, int32_t arg, vm_op_out *out);
 
 #endif

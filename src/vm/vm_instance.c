@@ -738,8 +738,7 @@ int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32
   return rc;
 }
 
-int vm_call_op(pvm_instance *inst, const pvm_func *fn, int32_t arg, int64_t *result,
-               uint8_t **mem, size_t *msize) {
+int vm_call_op(pvm_instance *inst, const pvm_func *fn, int32_t arg, vm_op_out *out) {
   pvm_val *sp = inst->stack_top;
   int rc;
   inst->trap = PVM_TRAP_NONE;
@@ -749,11 +748,11 @@ int vm_call_op(pvm_instance *inst, const pvm_func *fn, int32_t arg, int64_t *res
     sp[0].i64 = (uint32_t)arg;
     rc = vm_exec(inst, fn, sp);
     if (VM_LIKELY(rc == 0))
-      *result = (int64_t)sp[0].i64;
+      out->result = (int64_t)sp[0].i64;
   }
   pvm_memory *m = inst->mem;
-  *mem = m ? m->data : NULL;
-  *msize = m ? (size_t)m->size : 0;
+  out->mem = m ? m->data : NULL;
+  out->msize = m ? (size_t)m->size : 0;
   return rc;
 }
 
