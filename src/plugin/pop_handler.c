@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../vm/vm_fast.h"
 #include "pop_internal.h"
 
 uint64_t pop_handler_now(const pop_handler *h) {
@@ -158,21 +159,22 @@ run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_anchor anchor,
   pop_callctx *saved = h->ctx;
   h->ctx = ctx;
   in->running = true;
-  pvm_val arg = {.i64 = 0}, res = {.i64 = 0};
-  arg.i32 = 0;
-  int rv = pvm_call(in->vm, fn, &arg, 1, &res, 1);
+  /* Every op export was checked to be (i32) -> i64 when the plugin was loaded: the
+   * internal entry skips pvm_call's marshalling and arity checks. */
+  vm_op_out out;
+  int rv = vm_call_op(in->vm, fn, 0, &out);
   in->running = false;
   h->ctx = saved;
   if (rv != 0)
     return fault_at(in, e, anchor, (int)pvm_instance_trap(in->vm),
                     rv == PVM_ERR_TRAP ? pvm_instance_trap_message(in->vm)
                                        : pvm_status_message(rv));
-  *code = (int64_t)res.i64;
+  *code = out.result;
   if (anchor != POP_ANCHOR_DEFINE || !area)
     return 0;
-  /* Outputs written in place: memory may have grown (and moved) during the call. */
-  uint8_t *mem = pvm_instance_memory(in->vm, &msize);
-  area = (pop_io_area *)(void *)(mem + in->io_addr);
+  /* Outputs written in place: memory may have grown (and moved) during the call, and
+   * vm_call_op gave it as it is now. Memory never shrinks: the I/O area is still in it. */
+  area = (pop_io_area *)(void *)(out.mem + in->io_addr);
   uint32_t n = area->n_outputs;
   if (!(in->perms & POP_PERM_OUTPUT))
     n = 0; /* no permission: outputs written in place are ignored */
@@ -287,9 +289,10 @@ static int call_path(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
  * nesting depth, active/running plugin, permissions and limits in run_code, disabling on
  * a fault with the native code taking over). */
 static __attribute__((noinline)) int
-define_only_one(pop_handler *h, pop_inst *in, pop_op op, const pop_val *inputs, size_t n_inputs,
+define_only_one(pop_handler *h, pop_inst *in, const pop_op *opp, const pop_val *inputs, size_t n_inputs,
                 pop_val *outputs, size_t max_outputs, pop_native_fn native,
                 void *native_arg, pop_call_result *res) {
+  pop_op op = *opp;
   if ((n_inputs && !inputs) || (max_outputs && !outputs))
     return POP_ERR_ARG;
   if (h->depth > h->store->settings.max_poctl_depth)
@@ -339,6 +342,18 @@ define_only_one(pop_handler *h, pop_inst *in, pop_op op, const pop_val *inputs, 
   return r.op_code != 0 ? POP_ERR_OP : 0;
 }
 
+/* pop_handler_call with Before/After code or several definers: the general path, out of
+ * line so that the common paths do not carry its token table on their stack. */
+static __attribute__((noinline)) int
+general_call(pop_handler *h, const pop_op *op, const pop_val *inputs, size_t n_inputs,
+             pop_val *outputs, size_t max_outputs, pop_native_fn native, void *native_arg,
+             pop_call_result *res) {
+  pop_token_table tokens;
+  tokens_init(&tokens, inputs, inputs ? n_inputs : 0, h->store->settings.max_put_bytes);
+  return call_path(h, *op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res,
+                   &tokens, false, false);
+}
+
 int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_inputs,
                      pop_val *outputs, size_t max_outputs, pop_native_fn native,
                      void *native_arg, pop_call_result *res) {
@@ -362,12 +377,10 @@ int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
   }
   uint32_t d = m[POP_ANCHOR_DEFINE];
   if (!(m[POP_ANCHOR_BEFORE] | m[POP_ANCHOR_AFTER]) && d && !(d & (d - 1)))
-    return define_only_one(h, h->insts[__builtin_ctz(d)], op, inputs, n_inputs, outputs,
+    return define_only_one(h, h->insts[__builtin_ctz(d)], &op, inputs, n_inputs, outputs,
                            max_outputs, native, native_arg, res);
-  pop_token_table tokens;
-  tokens_init(&tokens, inputs, inputs ? n_inputs : 0, h->store->settings.max_put_bytes);
-  return call_path(h, op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res,
-                   &tokens, false, false);
+  return general_call(h, &op, inputs, n_inputs, outputs, max_outputs, native, native_arg,
+                      res);
 }
 
 bool pop_handler_wants(const pop_handler *h, pop_op op) {

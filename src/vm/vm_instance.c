@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "vm_fast.h"
 #include "vm_internal.h"
 
 /* ---- limits ------------------------------------------------------------------------ */
@@ -698,6 +699,14 @@ const pvm_functype *pvm_func_type(const pvm_func *func) { return func ? &func->t
 
 /* ---- calls ------------------------------------------------------------------------- */
 
+/* No room on the value stack for a call's arguments and results. */
+static __attribute__((noinline)) int stack_trap(pvm_instance *instance) {
+  instance->trap = PVM_TRAP_STACK_EXHAUSTED;
+  snprintf(instance->trap_msg, sizeof instance->trap_msg, "%s",
+           pvm_trap_message(PVM_TRAP_STACK_EXHAUSTED));
+  return PVM_ERR_TRAP;
+}
+
 int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32_t nargs,
              pvm_val *results, uint32_t nresults) {
   if (VM_UNLIKELY(!instance || !func)) return PVM_ERR_ARG;
@@ -708,12 +717,8 @@ int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32
   pvm_val *sp = instance->stack_top;
   uint32_t room = nargs > nresults ? nargs : nresults;
   instance->trap = PVM_TRAP_NONE;
-  if (VM_UNLIKELY(sp + room > instance->stack_end)) {
-    instance->trap = PVM_TRAP_STACK_EXHAUSTED;
-    snprintf(instance->trap_msg, sizeof instance->trap_msg, "%s",
-             pvm_trap_message(PVM_TRAP_STACK_EXHAUSTED));
-    return PVM_ERR_TRAP;
-  }
+  if (VM_UNLIKELY(sp + room > instance->stack_end))
+    return stack_trap(instance);
   /* Few values: no memcpy call, and the usual zero to two without a loop. */
   switch (nargs) {
   case 2: sp[1] = args[1]; /* fall through */
@@ -730,6 +735,24 @@ int pvm_call(pvm_instance *instance, pvm_func *func, const pvm_val *args, uint32
     else
       for (uint32_t i = 0; i < nresults; i++) results[i] = sp[i];
   }
+  return rc;
+}
+
+int vm_call_op(pvm_instance *inst, const pvm_func *fn, int32_t arg, vm_op_out *out) {
+  pvm_val *sp = inst->stack_top;
+  int rc;
+  inst->trap = PVM_TRAP_NONE;
+  if (VM_UNLIKELY(sp + 1 > inst->stack_end)) {
+    rc = stack_trap(inst);
+  } else {
+    sp[0].i64 = (uint32_t)arg;
+    rc = vm_exec(inst, fn, sp);
+    if (VM_LIKELY(rc == 0))
+      out->result = (int64_t)sp[0].i64;
+  }
+  pvm_memory *m = inst->mem;
+  out->mem = m ? m->data : NULL;
+  out->msize = m ? (size_t)m->size : 0;
   return rc;
 }
 

@@ -106,6 +106,25 @@ static void test_pop_handler_inputs_outputs(void) {
   teardown();
 }
 
+/* The outputs are read where the plugin wrote them even when the call grew (and so maybe
+ * moved) the plugin's memory. */
+static void test_pop_handler_outputs_after_memory_grew(void) {
+  setup();
+  CHECK_INT(0, ==, attach_all(H, load_plugin(S, "basics"), true));
+  pop_val out[1];
+  pop_call_result r;
+  CHECK_INT(0, ==, pop_handler_call(H, other("grow_then_output"), NULL, 0, out, 1, NULL, NULL, &r));
+  CHECK_INT(1, ==, r.n_outputs);
+  CHECK_INT(POP_VAL_U64, ==, out[0].type);
+  CHECK(out[0].u.u64 >= 1 && out[0].u.u64 <= 8); /* the old page count */
+  uint64_t first = out[0].u.u64;
+  /* Again, until the 16-page limit refuses: still an output, -1. */
+  CHECK_INT(0, ==, pop_handler_call(H, other("grow_then_output"), NULL, 0, out, 1, NULL, NULL, &r));
+  CHECK_INT(1, ==, r.n_outputs);
+  CHECK(out[0].u.u64 == first + 8 || out[0].u.u64 == UINT64_MAX);
+  teardown();
+}
+
 static void test_pop_handler_increase_max_data(void) {
   setup();
   CHECK_INT(0, ==, attach_all(H, load_plugin(S, "increase-max-data"), false));
@@ -588,6 +607,7 @@ int main(void) {
   RUN(test_pop_handler_store_compiles_once);
   RUN(test_pop_handler_static_memory_per_connection);
   RUN(test_pop_handler_inputs_outputs);
+  RUN(test_pop_handler_outputs_after_memory_grew);
   RUN(test_pop_handler_increase_max_data);
   RUN(test_pop_handler_permission_denied_is_op_error);
   RUN(test_pop_handler_update_rtt_define);

@@ -498,6 +498,12 @@ static void run_group(client *cl) {
   struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG}, *res, *ai;
   int rv = getaddrinfo(r0->host, r0->port, &hints, &res), hs = -1;
   const char *fail = NULL;
+  /* Reset before connecting: the step that completes the handshake (inside
+   * try_address) already submits requests, and resetting |next| after it made
+   * submit_requests send them all again on new streams when the server raised its
+   * stream limit (twice-counted responses: "incomplete: 12016 of 10650 bytes"). */
+  cl->ndone = cl->next = 0;
+  cl->total_bytes = 0;
   if (rv) {
     fprintf(stderr, "pluginop-client: cannot resolve %s: %s\n", r0->host, gai_strerror(rv));
     fail = "host not found";
@@ -512,8 +518,6 @@ static void run_group(client *cl) {
     for (size_t i = 0; i < cl->ngroup; i++) req_fail(cl->group[i], fail);
     return;
   }
-  cl->ndone = cl->next = 0;
-  cl->total_bytes = 0;
   while (cl->ndone < cl->ngroup && step(cl, PQ_TSTAMP_NEVER)) {
   }
   if (cl->ndone < cl->ngroup) {

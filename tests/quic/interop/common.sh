@@ -28,7 +28,7 @@ free_udp_port() {
   python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# make_files DIR: small1..3 (odd sizes), f5m (5 MB), many/0..99 (1-20 kB).
+# make_files DIR: small1..3 (odd sizes), f5m (5 MB), many/0..149 (1-30 kB).
 make_files() {
   local d=$1 i
   mkdir -p "$d/many"
@@ -36,7 +36,7 @@ make_files() {
   head -c 1500 /dev/urandom >"$d/small2"
   head -c 70001 /dev/urandom >"$d/small3"
   head -c 5000000 /dev/urandom >"$d/f5m"
-  for i in $(seq 0 99); do head -c $((1000 + i * 193)) /dev/urandom >"$d/many/$i"; done
+  for i in $(seq 0 149); do head -c $((1000 + i * 193)) /dev/urandom >"$d/many/$i"; done
   echo '<!DOCTYPE html><html><head><title>pluginop</title></head><body><h1 id="ok">served by pluginop-server over HTTP/3</h1></body></html>' >"$d/index.html"
 }
 
