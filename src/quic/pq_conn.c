@@ -1192,6 +1192,30 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
 
 /* ---- timers ---- */
 
+static bool probes_pending(const pq_conn *c) {
+  for (int s = 0; s < PQ_PNS_COUNT; s++)
+    if (c->rec.probes[s]) return true;
+  return false;
+}
+
+/* The loss detection timer fired. A time-threshold loss found late (the application
+ * woke up late, or the flight went out long ago because the sender was cwnd-limited)
+ * can leave the next deadline, the PTO, already in the past: it fires now too, so
+ * probes are due. Dropping it instead (handle_expiry does not keep a past expiry)
+ * left ack-eliciting packets in flight with no timer armed, and a sender with a full
+ * window then never sent again (RFC 9002 §6.2: the PTO is armed while ack-eliciting
+ * packets are in flight). A few rounds at most: a loss per space, then the PTO. */
+static void fire_loss_timer(pq_conn *c, pq_tstamp now) {
+  for (int round = 0; round < PQ_PNS_COUNT + 1; round++) {
+    pq_recovery_on_timeout(&c->rec, now);
+    /* Probes in Initial/Handshake carry the unacknowledged CRYPTO data again. */
+    for (int s = PQ_PNS_INITIAL; s <= PQ_PNS_HANDSHAKE; s++)
+      if (c->rec.probes[s] && space_usable(c, (pq_pnspace)s))
+        pq_conn_requeue_space(c, (pq_pnspace)s);
+    if (probes_pending(c) || c->rec.timer > now) return;
+  }
+}
+
 static void update_timers(pq_conn *c, pq_tstamp now) {
   pq_tstamp ack = PQ_TSTAMP_NEVER;
   if (c->qlog) pq_qlog_tick(c, now); /* after every read, write and expiry */
@@ -1258,13 +1282,7 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
     c->has_rx_prev = false;
     pq_timers_set(&c->timers, PQ_TIMER_KEY_DISCARD, PQ_TSTAMP_NEVER);
   }
-  if (pq_timers_due(&c->timers, PQ_TIMER_LOSS, now)) {
-    pq_recovery_on_timeout(&c->rec, now);
-    /* Probes in Initial/Handshake carry the unacknowledged CRYPTO data again. */
-    for (int s = PQ_PNS_INITIAL; s <= PQ_PNS_HANDSHAKE; s++)
-      if (c->rec.probes[s] && space_usable(c, (pq_pnspace)s))
-        pq_conn_requeue_space(c, (pq_pnspace)s);
-  }
+  if (pq_timers_due(&c->timers, PQ_TIMER_LOSS, now)) fire_loss_timer(c, now);
   for (int s = 0; s < PQ_PNS_COUNT; s++)
     if (c->spaces[s].ack_deadline <= now) c->spaces[s].ack_now = true;
   update_timers(c, now);

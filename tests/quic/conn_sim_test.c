@@ -638,6 +638,147 @@ static void run_seeds(uint64_t first, uint64_t n) {
 static void test_pq_conn_sim_seeds_1_500(void) { run_seeds(1, 500); }
 static void test_pq_conn_sim_seeds_501_1000(void) { run_seeds(501, 500); }
 
+/* RFC 9002 §6.2: while ack-eliciting packets are in flight the loss/PTO timer stays
+ * armed. Checked after every step of bulk echo transfers with 5% loss each way while
+ * both applications wake up late for their timers (up to 8 ms, as on a loaded machine,
+ * the way pluginop-server runs). Once, a time-threshold loss found late left the PTO
+ * deadline in the past and the engine dropped the timer instead of firing the PTO: a
+ * cwnd-limited sender then kept bytes in flight with nothing armed until the idle
+ * timeout (quic/interop/pair/loss). */
+static bool loss_timer_armed(const pq_conn *c) {
+  if (!c || !c->hs_confirmed || c->state != PQ_CS_ESTABLISHED) return true;
+  if (pq_recovery_ack_eliciting_in_flight(&c->rec) == 0) return true;
+  return c->timers.at[PQ_TIMER_LOSS] != PQ_TSTAMP_NEVER;
+}
+
+/* Right after pq_conn_handle_expiry the timer may wait for the next write only when
+ * probes are pending (sending them re-arms it); otherwise nothing would re-arm it if
+ * that write finds no room in the window. */
+static bool loss_timer_armed_or_probing(const pq_conn *c) {
+  for (int s = 0; c && s < PQ_PNS_COUNT; s++)
+    if (c->rec.probes[s]) return true;
+  return loss_timer_armed(c);
+}
+
+/* The harness's step with the checks above between the expiries and the sends. */
+static bool step_checked(world *w) {
+  uint8_t buf[2048];
+  ptrdiff_t n;
+  bool ok;
+  while ((n = pq_sim_recv(&w->sim, PQ_SIM_C2S, w->now, buf, sizeof(buf))) >= 0) {
+    pq_conn *c = NULL;
+    pq_server_read(w->server, &w->spath, buf, (size_t)n, w->now, &c);
+    if (c && !w->sconn) w->sconn = c;
+  }
+  while ((n = pq_sim_recv(&w->sim, PQ_SIM_S2C, w->now, buf, sizeof(buf))) >= 0)
+    pq_conn_read(w->client, NULL, buf, (size_t)n, w->now);
+  if (pq_conn_expiry(w->client) <= w->now) pq_conn_handle_expiry(w->client, w->now);
+  if (w->sconn && pq_conn_expiry(w->sconn) <= w->now) pq_conn_handle_expiry(w->sconn, w->now);
+  ok = loss_timer_armed_or_probing(w->client) && loss_timer_armed_or_probing(w->sconn);
+  if (w->capp.established && w->sapp.established) w->sim.handshake = false;
+  client_app(w);
+  server_app(w);
+  flush(w);
+  return ok && loss_timer_armed(w->client) && loss_timer_armed(w->sconn);
+}
+
+static void test_pq_conn_pto_armed_loss_both_ways_late_wakeups(void) {
+  int unarmed = 0, unfinished = 0;
+  for (uint64_t seed = 1; seed <= 30; seed++) {
+    world w;
+    pq_sim_config c2s = sim_link((1 + seed % 10) * MS), s2c;
+    pq_tstamp limit = 60000 * MS;
+    bool armed = true;
+    c2s.loss_ppm = 50000;
+    s2c = c2s;
+    world_init(&w, seed, &c2s, &s2c);
+    w.nstreams = 4;
+    w.size = 200000;
+    w.echo = true;
+    while (w.now <= limit && !all_received(&w)) {
+      pq_tstamp pkt, tmr, t;
+      if (!step_checked(&w)) {
+        armed = false;
+        break;
+      }
+      pkt = pq_sim_next_any(&w.sim);
+      tmr = pq_conn_expiry(w.client);
+      if (w.sconn && (t = pq_conn_expiry(w.sconn)) < tmr) tmr = t;
+      if (tmr != PQ_TSTAMP_NEVER) tmr += pq_sim_rand_below(&w.sim, 30 * MS); /* late */
+      t = pkt < tmr ? pkt : tmr;
+      if (t == PQ_TSTAMP_NEVER) break;
+      w.now = t > w.now ? t : w.now + 1;
+    }
+    if (!armed) unarmed++;
+    else if (!all_received(&w) || !all_bytes_ok(&w)) unfinished++;
+    if ((!armed || !all_received(&w)) && getenv("PQ_VERBOSE"))
+      fprintf(stderr, "pto armed, seed %llu: armed=%d at %.3f s, fins %d/%d\n",
+              (unsigned long long)seed, armed, w.now / 1e9, w.sapp.fins, w.capp.fins);
+    world_free(&w);
+  }
+  CHECK_INT(0, ==, unarmed);
+  CHECK_INT(0, ==, unfinished);
+}
+
+/* The sending application sleeps through its loss timer and past its PTO deadline
+ * while the link drops everything (a descheduled process on a lossy path). When it
+ * wakes, the time-threshold loss leaves a window still full of packets in flight and
+ * the PTO deadline in the past: the PTO must fire (probes out, timer armed), not be
+ * dropped; once the link is back the transfer completes well before the idle timeout. */
+static void test_pq_conn_late_loss_timer_fires_pto(void) {
+  int cases = 0;
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    world w;
+    pq_sim_config c = sim_link(10 * MS);
+    pq_tstamp wake, pto, lt;
+    pq_pnspace sp;
+    bool found = false;
+    c.loss_ppm = 20000;
+    world_init(&w, seed, &c, &c);
+    w.nstreams = 1;
+    w.size = 3000000;
+    while (w.now < 20000 * MS && !all_received(&w)) {
+      pq_tstamp next;
+      step(&w);
+      lt = w.client->rec.spaces[PQ_PNS_APP].loss_time;
+      /* A full window, a time-threshold loss pending, no ACK owed (nothing else would
+       * make the sender write at the wake-up). */
+      if (w.client->hs_confirmed && w.sapp.rx_bytes[0] > 200000 && lt != PQ_TSTAMP_NEVER &&
+          pq_cc_available(&w.client->cc) < w.client->mds &&
+          !w.client->spaces[PQ_PNS_APP].ack_now &&
+          w.client->spaces[PQ_PNS_APP].ack_deadline == PQ_TSTAMP_NEVER) {
+        found = true;
+        break;
+      }
+      next = next_event(&w);
+      if (next == PQ_TSTAMP_NEVER) break;
+      w.now = next > w.now ? next : w.now + 1;
+    }
+    if (!found) {
+      world_free(&w);
+      continue;
+    }
+    cases++;
+    pto = pq_recovery_pto_time(&w.client->rec, w.now, &sp);
+    CHECK(pto != PQ_TSTAMP_NEVER);
+    wake = (pto > lt ? pto : lt) + 1 * MS;
+    /* Asleep: everything sent meanwhile is lost, then one step at the wake-up. */
+    w.sim.dir[0].cfg.loss_ppm = w.sim.dir[1].cfg.loss_ppm = PQ_SIM_PPM;
+    {
+      uint8_t buf[2048]; /* what is already on the wire is lost too */
+      while (pq_sim_recv(&w.sim, PQ_SIM_C2S, wake, buf, sizeof(buf)) >= 0) {}
+      while (pq_sim_recv(&w.sim, PQ_SIM_S2C, wake, buf, sizeof(buf)) >= 0) {}
+    }
+    w.now = wake;
+    CHECK(step_checked(&w)); /* right after the expiry: PTO armed, or probes due */
+    w.sim.dir[0].cfg.loss_ppm = w.sim.dir[1].cfg.loss_ppm = 0;
+    CHECK(run_until(&w, all_received, wake + 10000 * MS));
+    CHECK(all_bytes_ok(&w));
+    world_free(&w);
+  }
+  CHECK(cases >= 10); /* the situation was reached */
+}
+
 int main(void) {
   const char *e = getenv("PQ_SEED");
   if (e) {
@@ -658,6 +799,8 @@ int main(void) {
   RUN(test_pq_conn_stream_reset);
   RUN(test_pq_conn_stop_sending);
   RUN(test_pq_conn_blackhole);
+  RUN(test_pq_conn_pto_armed_loss_both_ways_late_wakeups);
+  RUN(test_pq_conn_late_loss_timer_fires_pto);
   RUN(test_pq_conn_migration);
   RUN(test_pq_conn_retry);
   RUN(test_pq_conn_retry_seeds);
