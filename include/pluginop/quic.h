@@ -178,6 +178,8 @@ typedef struct pq_callbacks {
 } pq_callbacks;
 
 /* Creates a client connection to |server_name| (SNI and certificate check) on |path|.
+ * An IPv4/IPv6 literal ("127.0.0.1", "::1", no brackets) is not sent as SNI (RFC 6066)
+ * and is checked against the certificate's iPAddress subjectAltNames.
  * |ca_file| is the trust anchor (NULL: system store); |insecure| skips verification.
  * |settings| and |path| are copied. The connection's first datagrams come from
  * pq_conn_write. Free with pq_conn_del. Returns 0, PQ_ERR_INVALID_ARG (bad settings,

@@ -3,6 +3,7 @@
  */
 #include "pq_tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,6 +311,12 @@ static int on_ticket(gnutls_session_t s, unsigned htype, unsigned when, unsigned
 
 /* ---- connection ------------------------------------------------------------------------- */
 
+/* 1 if |name| is an IPv4 (dotted quad) or IPv6 address literal. */
+static int is_ip_literal(const char *name) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
+}
+
 static int setup_session(pq_tls *t) {
   pq_tls_ctx *ctx = t->ctx;
   gnutls_session_t s;
@@ -346,7 +353,10 @@ static int setup_session(pq_tls *t) {
   if (gnutls_alpn_set_protocols(s, ctx->alpn, ctx->alpn_count,
                                 GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE) < 0)
     return PQ_ERR_TLS;
-  if (!ctx->is_server && t->server_name) {
+  /* RFC 6066 §3: no IP literal in SNI (servers reject one). The certificate is still
+   * checked against the address: GnuTLS's hostname check matches an IP literal against
+   * the certificate's iPAddress subjectAltNames (never its DNS names or CN). */
+  if (!ctx->is_server && t->server_name && !is_ip_literal(t->server_name)) {
     if (gnutls_server_name_set(s, GNUTLS_NAME_DNS, t->server_name,
                                strlen(t->server_name)) < 0)
       return PQ_ERR_TLS;
@@ -480,4 +490,14 @@ pq_aead_alg pq_tls_aead(const pq_tls *t) { return t->alg; }
 
 const char *pq_tls_error(const pq_tls *t) {
   return t->last_error ? gnutls_strerror(t->last_error) : "";
+}
+
+int pq_tls_peer_server_name(const pq_tls *t, char *buf, size_t cap) {
+  size_t len = cap;
+  unsigned type = 0;
+  if (!t->ctx->is_server) return 0;
+  int rv = gnutls_server_name_get(t->session, buf, &len, &type, 0);
+  if (rv == GNUTLS_E_SHORT_MEMORY_BUFFER) return PQ_ERR_NOBUF;
+  if (rv < 0 || type != GNUTLS_NAME_DNS) return 0; /* none requested */
+  return (int)strlen(buf);
 }

@@ -97,7 +97,9 @@ typedef struct pq_tls_callbacks {
 } pq_tls_callbacks;
 
 /* Creates the TLS side of one connection. |server_name| (client): SNI and the name the
- * certificate must match (NULL: no SNI, chain-only verification); ignored by servers.
+ * certificate must match (NULL: no SNI, chain-only verification); an IPv4 or IPv6
+ * literal is not sent as SNI (RFC 6066 §3) and must match an iPAddress subjectAltName
+ * of the certificate; ignored by servers.
  * |cb| is copied, |user| is passed back to every callback, |ctx| is borrowed (must
  * outlive the pq_tls). Returns 0 and sets *out, PQ_ERR_INVALID_ARG, PQ_ERR_NOMEM,
  * PQ_ERR_TLS. */
@@ -141,6 +143,10 @@ uint8_t pq_tls_alert(const pq_tls *tls);
 const char *pq_tls_alpn(const pq_tls *tls);
 /* The negotiated AEAD; valid once handshake secrets were delivered. */
 pq_aead_alg pq_tls_aead(const pq_tls *tls);
+/* Server: copies the DNS name the client sent as SNI (NUL-terminated) into |buf| of
+ * |cap| bytes. Returns its length, 0 if the client sent none (or on a client),
+ * PQ_ERR_NOBUF if it does not fit. */
+int pq_tls_peer_server_name(const pq_tls *tls, char *buf, size_t cap);
 /* GnuTLS's error text for the last failure (static string), "" if none. */
 const char *pq_tls_error(const pq_tls *tls);
 

@@ -171,7 +171,39 @@ static void test_pq_tls_handshake_verified_ca(void) {
   check_keys_work(&c, &s);
   CHECK_INT(0, ==, pq_tls_alert(c.tls));
   CHECK(!c.overflow && !s.overflow);
+  char sni[64];
+  CHECK_INT(9, ==, pq_tls_peer_server_name(s.tls, sni, sizeof(sni)));
+  CHECK_STR("localhost", sni);
+  CHECK_INT(PQ_ERR_NOBUF, ==, pq_tls_peer_server_name(s.tls, sni, 4));
+  CHECK_INT(0, ==, pq_tls_peer_server_name(c.tls, sni, sizeof(sni)));
   done_sides(&c, &s);
+  pq_tls_ctx_del(cctx);
+  pq_tls_ctx_del(sctx);
+}
+
+/* An IP literal (whose certificate holds it as an iPAddress subjectAltName) verifies and
+ * is not sent as SNI (RFC 6066 §3); an address the certificate does not hold fails. */
+static void test_pq_tls_ip_literal_verified_without_sni(void) {
+  static const char *const good[] = {"127.0.0.1", "::1", "0:0::1"};
+  static const char *const bad[] = {"127.0.0.2", "::2", "10.0.0.1"};
+  pq_tls_ctx *sctx = server_ctx(0, NULL), *cctx = client_ctx(cert_a.cert_pem, 0, 0, NULL, NULL);
+  for (int i = 0; i < 3; i++) {
+    static side c, s;
+    char sni[64] = "unset";
+    handshake(&c, &s, cctx, sctx, good[i], 1, 1);
+    CHECK_INT(0, ==, c.last_rv);
+    CHECK_INT(0, ==, s.last_rv);
+    CHECK_INT(1, ==, pq_tls_is_done(c.tls));
+    CHECK_INT(1, ==, pq_tls_is_done(s.tls));
+    CHECK_INT(0, ==, pq_tls_peer_server_name(s.tls, sni, sizeof(sni)));
+    done_sides(&c, &s);
+    handshake(&c, &s, cctx, sctx, bad[i], 1, 1);
+    CHECK_INT(PQ_ERR_TLS, ==, c.last_rv);
+    CHECK_INT(0, ==, pq_tls_is_done(c.tls));
+    CHECK_INT(0, !=, pq_tls_alert(c.tls));
+    CHECK_INT(0, ==, pq_tls_peer_server_name(s.tls, sni, sizeof(sni)));
+    done_sides(&c, &s);
+  }
   pq_tls_ctx_del(cctx);
   pq_tls_ctx_del(sctx);
 }
@@ -505,6 +537,7 @@ int main(void) {
   RUN(test_pq_tls_handshake_fragmented_crypto);
   RUN(test_pq_tls_wrong_ca_fails);
   RUN(test_pq_tls_wrong_name_fails);
+  RUN(test_pq_tls_ip_literal_verified_without_sni);
   RUN(test_pq_tls_system_trust_rejects_self_signed);
   RUN(test_pq_tls_insecure_accepts_unknown_cert);
   RUN(test_pq_tls_chacha20_forced);

@@ -436,15 +436,9 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
   cl->hs_done = cl->closed = cl->sock_err = false;
   cl->close_msg[0] = 0;
   cl->t0 = cl->last_progress = qt_now();
-  /* RFC 6066 forbids IP literals in SNI, and TLS servers refuse an IPv6 one (alert 47),
-   * but pq takes one name for SNI and the certificate check. So no name for an IPv6
-   * literal: the chain is still verified, the name is not (said below). */
-  if (strchr(host, ':') && !cl->insecure)
-    fprintf(stderr, "pluginop-client: warning: %s is an IPv6 address: the certificate chain "
-            "is verified but not the address in it\n", host);
   if (cl->qlog_dir) cbs.qlog = on_qlog;
   qt_qlog_close(&cl->qlog); /* an earlier address's attempt */
-  rv = pq_conn_client_new(&cl->conn, &s, &cbs, &path, strchr(host, ':') ? NULL : host,
+  rv = pq_conn_client_new(&cl->conn, &s, &cbs, &path, host,
                           cl->ca, cl->insecure, cl, cl->t0);
   if (rv < 0) {
     fprintf(stderr, "pluginop-client: cannot set up the connection (error %d)%s\n", rv,

@@ -64,9 +64,11 @@ ipv6)
     2>/dev/null || skip "no IPv6 loopback"
   SERVER_ADDR=::1 start_pluginop_server "$SERVER" "$WORK/www"
   timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out" \
-    "https://[::1]:$SERVER_PORT/small2" "https://[::1]:$SERVER_PORT/small3" >"$WORK/client.out" ||
-    fail "IPv6 download failed"
+    "https://[::1]:$SERVER_PORT/small2" "https://[::1]:$SERVER_PORT/small3" >"$WORK/client.out" \
+    2>"$WORK/client.err" || { cat "$WORK/client.err"; fail "IPv6 download failed"; }
   same_files "$WORK/www" "$WORK/out" small2 small3
+  # the certificate is checked against ::1 (its iPAddress SAN), nothing downgraded
+  ! grep -qi warning "$WORK/client.err" || { cat "$WORK/client.err"; fail "client warned"; }
   ;;
 logs)
   SSLKEYLOGFILE=$WORK/server.keys start_pluginop_server "$SERVER" "$WORK/www" --qlog-dir "$WORK/qlog-s"
