@@ -153,6 +153,8 @@ typedef enum pvm_trap_kind {
 } pvm_trap_kind;
 
 PVM_API const char *pvm_trap_message(pvm_trap_kind kind);
+/* The text-format name of a value type ("i32", ..., "externref"), or "?". */
+PVM_API const char *pvm_valtype_name(uint8_t type);
 PVM_API const char *pvm_status_message(int status);
 
 /* Limits enforced on an instance. */

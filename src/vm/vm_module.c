@@ -106,3 +106,16 @@ const char *pvm_trap_message(pvm_trap_kind kind) {
   default: return "unknown trap";
   }
 }
+
+const char *pvm_valtype_name(uint8_t type) {
+  switch (type) {
+  case PVM_I32: return "i32";
+  case PVM_I64: return "i64";
+  case PVM_F32: return "f32";
+  case PVM_F64: return "f64";
+  case PVM_V128: return "v128";
+  case PVM_FUNCREF: return "funcref";
+  case PVM_EXTERNREF: return "externref";
+  default: return "?";
+  }
+}

@@ -606,19 +606,6 @@ bad:
   return false;
 }
 
-static const char *type_name(uint8_t t) {
-  switch (t) {
-  case PVM_I32: return "i32";
-  case PVM_I64: return "i64";
-  case PVM_F32: return "f32";
-  case PVM_F64: return "f64";
-  case PVM_V128: return "v128";
-  case PVM_FUNCREF: return "funcref";
-  case PVM_EXTERNREF: return "externref";
-  default: return "?";
-  }
-}
-
 static void format_val(char *buf, size_t n, uint8_t type, pvm_val v) {
   switch (type) {
   case PVM_I32: snprintf(buf, n, "i32:%" PRIu32, v.i32); break;
@@ -630,21 +617,21 @@ static void format_val(char *buf, size_t n, uint8_t type, pvm_val v) {
   case PVM_FUNCREF:
   case PVM_EXTERNREF:
     if (!v.ref)
-      snprintf(buf, n, "%s:null", type_name(type));
+      snprintf(buf, n, "%s:null", pvm_valtype_name(type));
     else
-      snprintf(buf, n, "%s:%p", type_name(type), v.ref);
+      snprintf(buf, n, "%s:%p", pvm_valtype_name(type), v.ref);
     break;
-  default: snprintf(buf, n, "%s:?", type_name(type)); break;
+  default: snprintf(buf, n, "%s:?", pvm_valtype_name(type)); break;
   }
 }
 
 static void format_expected(char *buf, size_t n, const spec_val *e) {
   if (e->kind == VK_NAN_CANON)
-    snprintf(buf, n, "%s:nan:canonical", type_name(e->type));
+    snprintf(buf, n, "%s:nan:canonical", pvm_valtype_name(e->type));
   else if (e->kind == VK_NAN_ARITH)
-    snprintf(buf, n, "%s:nan:arithmetic", type_name(e->type));
+    snprintf(buf, n, "%s:nan:arithmetic", pvm_valtype_name(e->type));
   else if (e->kind == VK_REF_NONNULL)
-    snprintf(buf, n, "%s:non-null", type_name(e->type));
+    snprintf(buf, n, "%s:non-null", pvm_valtype_name(e->type));
   else
     format_val(buf, n, e->type, e->v);
 }
@@ -748,7 +735,7 @@ static act_result do_invoke(file_run *r, pvm_instance *inst, const json_value *a
     }
     if (sv.type != ft->params[i] || sv.kind != VK_BITS) {
       snprintf(why, whylen, "argument %zu is %s, the function takes %s", i,
-               type_name(sv.type), type_name(ft->params[i]));
+               pvm_valtype_name(sv.type), pvm_valtype_name(ft->params[i]));
       free(args);
       return ACT_ERROR;
     }

@@ -68,19 +68,6 @@ static int usage_error(const char *fmt, const char *arg) {
   return EXIT_USAGE;
 }
 
-static const char *type_name(uint8_t t) {
-  switch (t) {
-  case PVM_I32: return "i32";
-  case PVM_I64: return "i64";
-  case PVM_F32: return "f32";
-  case PVM_F64: return "f64";
-  case PVM_V128: return "v128";
-  case PVM_FUNCREF: return "funcref";
-  case PVM_EXTERNREF: return "externref";
-  default: return "?";
-  }
-}
-
 /* Prints a wasm name; control characters are escaped (names may hold any UTF-8). */
 static void print_name(FILE *f, pvm_name n) {
   for (uint32_t i = 0; i < n.len; i++) {
@@ -290,21 +277,21 @@ static int build_args(const char *fname, const pvm_functype *ft, int nargs, char
     if (ft->params[i] == PVM_V128 || ft->params[i] == PVM_FUNCREF ||
         ft->params[i] == PVM_EXTERNREF) {
       fprintf(stderr, "pluginop-vm: %s takes a %s parameter, which cannot be given on "
-                      "the command line\n", fname, type_name(ft->params[i]));
+                      "the command line\n", fname, pvm_valtype_name(ft->params[i]));
       return run_usage_hint();
     }
   if ((uint32_t)nargs != ft->nparams) {
     fprintf(stderr, "pluginop-vm: %s takes %u argument%s (", fname, ft->nparams,
             ft->nparams == 1 ? "" : "s");
     for (uint32_t i = 0; i < ft->nparams; i++)
-      fprintf(stderr, "%s%s", i ? " " : "", type_name(ft->params[i]));
+      fprintf(stderr, "%s%s", i ? " " : "", pvm_valtype_name(ft->params[i]));
     fprintf(stderr, "), %d given\n", nargs);
     return run_usage_hint();
   }
   for (int i = 0; i < nargs; i++)
     if (!parse_arg(argv[i], ft->params[i], &args[i])) {
       fprintf(stderr, "pluginop-vm: argument %d \"%s\" is not a valid %s\n", i + 1, argv[i],
-              type_name(ft->params[i]));
+              pvm_valtype_name(ft->params[i]));
       return run_usage_hint();
     }
   return EXIT_OK;
@@ -441,10 +428,10 @@ static int cmd_validate(int argc, char **argv) {
 static void print_functype(const pvm_functype *ft) {
   printf("(");
   for (uint32_t i = 0; i < ft->nparams; i++)
-    printf("%s%s", i ? " " : "", type_name(ft->params[i]));
+    printf("%s%s", i ? " " : "", pvm_valtype_name(ft->params[i]));
   printf(") -> (");
   for (uint32_t i = 0; i < ft->nresults; i++)
-    printf("%s%s", i ? " " : "", type_name(ft->results[i]));
+    printf("%s%s", i ? " " : "", pvm_valtype_name(ft->results[i]));
   printf(")");
 }
 
@@ -463,7 +450,7 @@ static void print_desc(const pvm_extern_desc *d) {
     print_functype(&d->func);
     break;
   case PVM_EXTERN_TABLE:
-    printf("table %s ", type_name(d->elem_type));
+    printf("table %s ", pvm_valtype_name(d->elem_type));
     print_limits(&d->limits);
     break;
   case PVM_EXTERN_MEMORY:
@@ -472,7 +459,7 @@ static void print_desc(const pvm_extern_desc *d) {
     printf(" pages");
     break;
   case PVM_EXTERN_GLOBAL:
-    printf("global %s%s", d->global_mutable ? "mut " : "", type_name(d->global_type));
+    printf("global %s%s", d->global_mutable ? "mut " : "", pvm_valtype_name(d->global_type));
     break;
   default:
     printf("?");
