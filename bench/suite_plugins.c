@@ -38,6 +38,8 @@ typedef struct bctx {
 /* Runs |fn| |iters| times per run; prints the median ns per iteration. */
 static void timed(const char *name, const bench_opts *o, uint32_t iters, bctx *b,
                   int (*fn)(bctx *)) {
+  if (o->only && strcmp(o->only, name) != 0)
+    return;
   double *samples = calloc((size_t)o->runs, sizeof *samples);
   uint32_t n = (uint32_t)(iters * o->scale) + 1;
   for (int r = -1; r < o->runs; r++) {
@@ -413,7 +415,7 @@ static int run_suite(int argc, char **argv) {
   timed("super-frame", &o, 200000, &b, b_super_frame);
   fails += b.fails;
   teardown(&b);
-  if (instances_rss(&o) != 0)
+  if ((!o.only || strcmp(o.only, "instance-rss") == 0) && instances_rss(&o) != 0)
     fails++;
   if (fails)
     fprintf(stderr, "pluginop-bench plugins: %d iterations failed\n", fails);

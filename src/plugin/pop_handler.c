@@ -138,11 +138,10 @@ static inline __attribute__((always_inline)) int
 run_code(pop_inst *in, pvm_func *fn, const pop_op_entry *e, pop_anchor anchor,
          pop_callctx *ctx, int64_t *code) {
   pop_handler *h = in->handler;
-  size_t msize = 0;
   pop_io_area *area = NULL;
   if (in->plugin->has_io) {
-    uint8_t *mem = pvm_instance_memory(in->vm, &msize);
-    if (!mem || in->io_addr > msize || msize - in->io_addr < sizeof(pop_io_area))
+    uint8_t *mem = *in->mem_data;
+    if (POP_UNLIKELY((uint64_t)in->io_addr + sizeof(pop_io_area) > *in->mem_size))
       return fault_at(in, e, anchor, 0, "I/O area outside memory");
     area = (pop_io_area *)(void *)(mem + in->io_addr);
     area->anchor = anchor;
@@ -283,58 +282,17 @@ static int call_path(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
   return r.op_code != 0 ? POP_ERR_OP : 0;
 }
 
-/* The common case of pop_handler_call: one plugin (|in|) has code for the op's kind, all
- * of it Define code (no Before/After for this kind). The same steps as call_path for that
- * case, without its loops and general bookkeeping; every check is still made (arguments,
- * nesting depth, active/running plugin, permissions and limits in run_code, disabling on
- * a fault with the native code taking over). */
-static __attribute__((noinline)) int
-define_only_one(pop_handler *h, pop_inst *in, const pop_op *opp, const pop_val *inputs, size_t n_inputs,
-                pop_val *outputs, size_t max_outputs, pop_native_fn native,
-                void *native_arg, pop_call_result *res) {
-  pop_op op = *opp;
-  if ((n_inputs && !inputs) || (max_outputs && !outputs))
-    return POP_ERR_ARG;
-  if (h->depth > h->store->settings.max_poctl_depth)
-    return POP_ERR_LIMIT;
-  size_t idx;
-  const pop_op_entry *e = NULL;
-  pvm_func *fn = NULL;
-  if (active(in, op.kind) && (e = pop_plugin_find(in->plugin, op, &idx)) != NULL)
-    fn = in->fns[idx * 3 + POP_ANCHOR_DEFINE];
-  pop_call_result r = {0, 0, -2, 0};
-  if (fn && in->running) {
-    r.definer = -3; /* would re-enter a running plugin */
-    if (res)
-      *res = r;
-    return POP_ERR_DISABLED;
+/* After a fault in the one plugin defining the op (see define_one), the native code
+ * takes over, as in call_path. Cold. */
+static __attribute__((noinline, cold)) int
+native_after_fault(const pop_op *op, const pop_val *inputs, size_t n_inputs, pop_val *outputs,
+                   size_t max_outputs, pop_native_fn native, void *native_arg,
+                   pop_call_result *res) {
+  pop_call_result r = {0, 0, -2, 1};
+  if (native) {
+    r.op_code = native(native_arg, *op, inputs, n_inputs, outputs, max_outputs, &r.n_outputs);
+    r.definer = -1;
   }
-  pop_token_table tokens;
-  tokens_init(&tokens, inputs, n_inputs, h->store->settings.max_put_bytes);
-  pop_callctx base = {0};
-  base.inputs = inputs;
-  base.n_inputs = n_inputs;
-  base.tokens = &tokens;
-  base.parent = h->ctx;
-  base.outputs = outputs;
-  base.max_outputs = max_outputs;
-  h->depth++;
-  int64_t code;
-  if (fn && run_code(in, fn, e, POP_ANCHOR_DEFINE, &base, &code) == 0) {
-    r.definer = in->index;
-    r.op_code = code;
-    r.n_outputs = base.n_outputs < max_outputs ? base.n_outputs : max_outputs;
-  } else {
-    if (fn)
-      r.faults = 1; /* disabled by run_code; the native code takes over */
-    if (native) {
-      size_t n = 0;
-      r.op_code = native(native_arg, op, inputs, n_inputs, outputs, max_outputs, &n);
-      r.n_outputs = n;
-      r.definer = -1;
-    }
-  }
-  h->depth--;
   if (res)
     *res = r;
   if (r.definer == -2)
@@ -342,8 +300,45 @@ define_only_one(pop_handler *h, pop_inst *in, const pop_op *opp, const pop_val *
   return r.op_code != 0 ? POP_ERR_OP : 0;
 }
 
-/* pop_handler_call with Before/After code or several definers: the general path, out of
- * line so that the common paths do not carry its token table on their stack. */
+/* The common case of pop_handler_call: one plugin (|in|, active and not running) defines
+ * the op with |fn| (entry |e|) and nobody has Before/After code for its kind. The same
+ * steps as call_path for that case without its loops and bookkeeping; every check is
+ * still made (permissions and limits in run_code, disabling on a fault with the native
+ * code taking over). */
+static inline __attribute__((always_inline)) int
+define_one(pop_handler *h, pop_inst *in, pvm_func *fn, const pop_op_entry *e,
+           const pop_op *op, const pop_val *inputs, size_t n_inputs, pop_val *outputs,
+           size_t max_outputs, pop_native_fn native, void *native_arg, pop_call_result *res) {
+  pop_token_table tokens;
+  tokens_init(&tokens, inputs, n_inputs, h->store->settings.max_put_bytes);
+  pop_callctx base;
+  base.inputs = inputs;
+  base.n_inputs = n_inputs;
+  base.outputs = outputs;
+  base.max_outputs = max_outputs;
+  base.n_outputs = 0;
+  base.tokens = &tokens;
+  base.readonly = false;
+  base.parent = h->ctx;
+  h->depth++;
+  int64_t code = 0;
+  int rv = run_code(in, fn, e, POP_ANCHOR_DEFINE, &base, &code);
+  h->depth--;
+  if (POP_UNLIKELY(rv != 0)) /* disabled by run_code */
+    return native_after_fault(op, inputs, n_inputs, outputs, max_outputs, native,
+                              native_arg, res);
+  if (res) {
+    res->n_outputs = base.n_outputs < max_outputs ? base.n_outputs : max_outputs;
+    res->op_code = code;
+    res->definer = in->index;
+    res->faults = 0;
+  }
+  return code != 0 ? POP_ERR_OP : 0;
+}
+
+/* pop_handler_call's every other case (Before/After code, several definers, a plugin
+ * that is inactive or running, bad arguments): the general path, out of line so that
+ * the common paths do not carry its token table on their stack. */
 static __attribute__((noinline)) int
 general_call(pop_handler *h, const pop_op *op, const pop_val *inputs, size_t n_inputs,
              pop_val *outputs, size_t max_outputs, pop_native_fn native, void *native_arg,
@@ -354,31 +349,44 @@ general_call(pop_handler *h, const pop_op *op, const pop_val *inputs, size_t n_i
                    &tokens, false, false);
 }
 
+/* No plugin has code for the op's kind (most operations in a stack where few are
+ * pluginized): the native code alone. */
+static int native_only(const pop_op *op, const pop_val *inputs, size_t n_inputs,
+                       pop_val *outputs, size_t max_outputs, pop_native_fn native,
+                       void *native_arg, pop_call_result *res) {
+  size_t n = 0;
+  int64_t code = native(native_arg, *op, inputs, n_inputs, outputs, max_outputs, &n);
+  if (res) {
+    res->n_outputs = n;
+    res->op_code = code;
+    res->definer = -1;
+    res->faults = 0;
+  }
+  return code != 0 ? POP_ERR_OP : 0;
+}
+
 int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_inputs,
                      pop_val *outputs, size_t max_outputs, pop_native_fn native,
                      void *native_arg, pop_call_result *res) {
-  if (!h || (unsigned)op.kind >= POP_OP_KIND_COUNT)
+  if (POP_UNLIKELY(!h || (unsigned)op.kind >= POP_OP_KIND_COUNT))
     return POP_ERR_ARG;
-  if (n_inputs > POP_MAX_INPUTS)
+  if (POP_UNLIKELY(n_inputs > POP_MAX_INPUTS))
     return POP_ERR_LIMIT;
   const uint32_t *m = h->mask[op.kind];
-  if (!(m[0] | m[1] | m[2]) && native) {
-    /* Fast path: no plugin has code for this kind (the common case in a stack where
-     * most operations are not pluginized). */
-    size_t n = 0;
-    int64_t code = native(native_arg, op, inputs, n_inputs, outputs, max_outputs, &n);
-    if (res) {
-      res->n_outputs = n;
-      res->op_code = code;
-      res->definer = -1;
-      res->faults = 0;
-    }
-    return code != 0 ? POP_ERR_OP : 0;
+  uint32_t d = m[POP_ANCHOR_DEFINE], ba = m[POP_ANCHOR_BEFORE] | m[POP_ANCHOR_AFTER];
+  if (!(d | ba) && native)
+    return native_only(&op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res);
+  if (!ba && d && !(d & (d - 1)) && (inputs || !n_inputs) && (outputs || !max_outputs) &&
+      h->depth <= h->store->settings.max_poctl_depth) {
+    pop_inst *in = h->insts[__builtin_ctz(d)];
+    size_t idx;
+    const pop_op_entry *e;
+    pvm_func *fn;
+    if (active(in, op.kind) && !in->running && (e = pop_plugin_find(in->plugin, op, &idx)) &&
+        (fn = in->fns[idx * 3 + POP_ANCHOR_DEFINE]))
+      return define_one(h, in, fn, e, &op, inputs, n_inputs, outputs, max_outputs, native,
+                        native_arg, res);
   }
-  uint32_t d = m[POP_ANCHOR_DEFINE];
-  if (!(m[POP_ANCHOR_BEFORE] | m[POP_ANCHOR_AFTER]) && d && !(d & (d - 1)))
-    return define_only_one(h, h->insts[__builtin_ctz(d)], &op, inputs, n_inputs, outputs,
-                           max_outputs, native, native_arg, res);
   return general_call(h, &op, inputs, n_inputs, outputs, max_outputs, native, native_arg,
                       res);
 }
@@ -512,6 +520,7 @@ static int inst_build(pop_handler *h, pop_plugin *p, const pop_attach_opts *o,
     in->io_addr = r.i32;
     size_t msize;
     uint8_t *mem = pvm_instance_memory(in->vm, &msize);
+    vm_instance_memory_fields(in->vm, &in->mem_data, &in->mem_size);
     uint32_t version;
     if (!mem || in->io_addr > msize || msize - in->io_addr < sizeof(pop_io_area) ||
         in->io_addr % 8 != 0)

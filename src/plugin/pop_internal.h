@@ -7,6 +7,8 @@
 #define POP_INTERNAL_H
 
 #define POP_MAX_PLUGINS 32
+#define POP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define POP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #include <pthread.h>
 #include <string.h>
@@ -71,6 +73,8 @@ typedef struct pop_inst {
   pvm_instance *vm;
   pvm_func **fns;       /* n_ops * 3, resolved exports (NULL = none) */
   uint32_t io_addr;     /* the I/O area in plugin memory (has_io) */
+  uint8_t *const *mem_data; /* memory 0's base and size fields in the VM (has_io): */
+  const uint64_t *mem_size; /* read on each call, as memory may grow and move */
   uint32_t perms;
   bool enabled;
   bool faulted;

@@ -29,4 +29,11 @@ typedef struct vm_op_out {
  * (pvm_instance_trap / pvm_instance_trap_message). */
 int vm_call_op(pvm_instance *inst, const pvm_func *fn, int32_t arg, vm_op_out *out);
 
+/* Where memory 0 of |inst| keeps its base address and its size in bytes: the fields
+ * themselves, which stay at these addresses for the instance's life while their values
+ * change when the memory grows. Lets the runtime read the current memory with two loads
+ * instead of a call. Both NULL when the instance has no memory. */
+void vm_instance_memory_fields(pvm_instance *inst, uint8_t *const **data,
+                               const uint64_t **size);
+
 #endif

@@ -756,6 +756,13 @@ int vm_call_op(pvm_instance *inst, const pvm_func *fn, int32_t arg, vm_op_out *o
   return rc;
 }
 
+void vm_instance_memory_fields(pvm_instance *inst, uint8_t *const **data,
+                               const uint64_t **size) {
+  pvm_memory *m = inst->mem;
+  *data = m ? &m->data : NULL;
+  *size = m ? &m->size : NULL;
+}
+
 pvm_trap_kind pvm_instance_trap(const pvm_instance *instance) { return instance->trap; }
 
 const char *pvm_instance_trap_message(const pvm_instance *instance) {
