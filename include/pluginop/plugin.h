@@ -214,10 +214,17 @@ typedef struct pop_attach_opts {
   const char *file_dir;    /* the plugin's own folder for create_file (NULL = no files);
                               must exist; the handler opens it once */
   bool enable;             /* enable at once (skip two-step loading) */
+  /* Limits for this plugin alone, 0 = the store's setting (pop_settings): a host may
+   * give a plugin it trusts more fuel or memory than the others, or hold one to less. */
+  uint64_t fuel_per_call;
+  uint64_t timeout_ns;
+  uint32_t max_memory_pages;
 } pop_attach_opts;
 
 /* Instantiates |plugin| on this connection, runs its `init` (Define) if any, and returns
- * its index in the handler (call order). |opts| may be NULL (no params, no permission).
+ * its index in the handler (call order: Before and After code runs in index order). The
+ * lowest index freed by pop_handler_detach is taken first. |opts| may be NULL (no
+ * params, no permission, the store's limits).
  * A plugin whose init faults is not attached.
  * Returns the index >= 0, POP_ERR_LOAD (instantiation failed), POP_ERR_FAULT (init
  * faulted: see pop_handler_last_fault), POP_ERR_LIMIT, POP_ERR_IO (file_dir), NOMEM. */
@@ -276,7 +283,18 @@ POP_API int pop_handler_set_enabled(pop_handler *handler, int index, bool enable
 POP_API bool pop_handler_is_enabled(const pop_handler *handler, int index);
 /* True if plugin |index| was disabled by a fault. */
 POP_API bool pop_handler_is_faulted(const pop_handler *handler, int index);
+/* Number of plugin slots (attached plugins, plus slots freed by pop_handler_detach and
+ * not reused: pop_handler_is_attached tells them apart). */
 POP_API size_t pop_handler_plugin_count(const pop_handler *handler);
+/* True if slot |index| holds a plugin. */
+POP_API bool pop_handler_is_attached(const pop_handler *handler, int index);
+
+/* Detaches plugin |index| from this connection: its instance, timers, open files and
+ * parameters are freed and none of its code runs again; the other plugins keep their
+ * indices. Not while any plugin call of this handler is in progress (from a host
+ * callback): the call path holds the plugin. Returns 0, POP_ERR_ARG (no such plugin),
+ * POP_ERR_DISABLED (a call is in progress). */
+POP_API int pop_handler_detach(pop_handler *handler, int index);
 
 /* The last fault on this handler (NULL if none). Owned by the handler, valid until the
  * next fault or pop_handler_del. */

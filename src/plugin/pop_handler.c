@@ -483,10 +483,11 @@ static int inst_build(pop_handler *h, pop_plugin *p, const pop_attach_opts *o,
   }
   pvm_limits lim;
   pvm_limits_default(&lim);
-  lim.max_memory_pages = s->max_memory_pages;
+  uint64_t fuel = o && o->fuel_per_call ? o->fuel_per_call : s->fuel_per_call;
+  lim.max_memory_pages = o && o->max_memory_pages ? o->max_memory_pages : s->max_memory_pages;
   lim.max_call_depth = s->max_call_depth;
-  lim.fuel = s->fuel_per_call ? s->fuel_per_call : PVM_FUEL_UNLIMITED;
-  lim.timeout_ns = s->timeout_ns;
+  lim.fuel = fuel ? fuel : PVM_FUEL_UNLIMITED;
+  lim.timeout_ns = o && o->timeout_ns ? o->timeout_ns : s->timeout_ns;
   pvm_error err;
   /* A start function may call host functions: give it a context. */
   pop_callctx c = {0};
@@ -533,15 +534,28 @@ static int inst_build(pop_handler *h, pop_plugin *p, const pop_attach_opts *o,
   return 0;
 }
 
+/* The lowest free slot (freed by detach), or a new one at the end; -1 at the limit. */
+static int free_slot(pop_handler *h) {
+  for (size_t i = 0; i < h->n_insts; i++)
+    if (!h->insts[i])
+      return (int)i;
+  if (h->n_insts >= h->store->settings.max_plugins || h->n_insts >= POP_MAX_PLUGINS)
+    return -1;
+  return (int)h->n_insts;
+}
+
 int pop_handler_attach(pop_handler *h, pop_plugin *p, const pop_attach_opts *o) {
   if (!h || !p || p->store != h->store)
     return POP_ERR_ARG;
-  if (h->n_insts >= h->store->settings.max_plugins || h->n_insts >= POP_MAX_PLUGINS)
+  int slot = free_slot(h);
+  if (slot < 0)
     return POP_ERR_LIMIT;
-  pop_inst **insts = realloc(h->insts, (h->n_insts + 1) * sizeof *insts);
-  if (!insts)
-    return POP_ERR_NOMEM;
-  h->insts = insts;
+  if ((size_t)slot == h->n_insts) {
+    pop_inst **insts = realloc(h->insts, (h->n_insts + 1) * sizeof *insts);
+    if (!insts)
+      return POP_ERR_NOMEM;
+    h->insts = insts;
+  }
   pop_inst *in = calloc(1, sizeof *in);
   if (!in)
     return POP_ERR_NOMEM;
@@ -551,8 +565,10 @@ int pop_handler_attach(pop_handler *h, pop_plugin *p, const pop_attach_opts *o) 
     inst_del(in);
     return rv;
   }
-  in->index = (int)h->n_insts;
-  h->insts[h->n_insts++] = in;
+  in->index = slot;
+  h->insts[slot] = in;
+  if ((size_t)slot == h->n_insts)
+    h->n_insts++;
   mask_set(h, in, true);
   /* init (Define) of this plugin only. */
   size_t idx;
@@ -575,7 +591,9 @@ int pop_handler_attach(pop_handler *h, pop_plugin *p, const pop_attach_opts *o) 
     }
     if (rv != 0) {
       mask_set(h, in, false);
-      h->n_insts--;
+      h->insts[slot] = NULL;
+      if ((size_t)slot + 1 == h->n_insts)
+        h->n_insts--;
       inst_del(in);
       return rv;
     }
@@ -585,8 +603,13 @@ int pop_handler_attach(pop_handler *h, pop_plugin *p, const pop_attach_opts *o) 
 
 /* ---- enabling and introspection ---- */
 
+/* Plugin |index| of |h|, or NULL (no handler, out of range, or a detached slot). */
+static pop_inst *inst_at(const pop_handler *h, int index) {
+  return h && index >= 0 && (size_t)index < h->n_insts ? h->insts[index] : NULL;
+}
+
 int pop_handler_set_enabled(pop_handler *h, int index, bool enabled) {
-  if (!h || index < 0 || (size_t)index >= h->n_insts)
+  if (!inst_at(h, index))
     return POP_ERR_ARG;
   if (h->insts[index]->faulted)
     return POP_ERR_DISABLED;
@@ -595,11 +618,29 @@ int pop_handler_set_enabled(pop_handler *h, int index, bool enabled) {
 }
 
 bool pop_handler_is_enabled(const pop_handler *h, int index) {
-  return h && index >= 0 && (size_t)index < h->n_insts && h->insts[index]->enabled;
+  const pop_inst *in = inst_at(h, index);
+  return in && in->enabled;
 }
 
 bool pop_handler_is_faulted(const pop_handler *h, int index) {
-  return h && index >= 0 && (size_t)index < h->n_insts && h->insts[index]->faulted;
+  const pop_inst *in = inst_at(h, index);
+  return in && in->faulted;
+}
+
+bool pop_handler_is_attached(const pop_handler *h, int index) { return inst_at(h, index) != NULL; }
+
+int pop_handler_detach(pop_handler *h, int index) {
+  pop_inst *in = inst_at(h, index);
+  if (!in)
+    return POP_ERR_ARG;
+  if (h->ctx || h->depth)
+    return POP_ERR_DISABLED;
+  mask_set(h, in, false);
+  h->insts[index] = NULL;
+  while (h->n_insts && !h->insts[h->n_insts - 1])
+    h->n_insts--; /* trailing free slots go: the slot count is the highest index + 1 */
+  inst_del(in);
+  return 0;
 }
 
 size_t pop_handler_plugin_count(const pop_handler *h) { return h ? h->n_insts : 0; }
@@ -613,7 +654,7 @@ bool pop_handler_next_timer(const pop_handler *h, uint64_t *at) {
     return false;
   for (size_t i = 0; i < h->n_insts; i++) {
     const pop_inst *in = h->insts[i];
-    if (in->faulted)
+    if (!in || in->faulted)
       continue;
     for (uint32_t t = 0; t < in->n_timers; t++)
       if (in->timers[t].at <= best) {
@@ -636,7 +677,7 @@ int pop_handler_on_timeout(pop_handler *h, uint64_t now) {
     uint32_t best_t = 0;
     for (size_t i = 0; i < h->n_insts; i++) {
       pop_inst *in = h->insts[i];
-      if (in->faulted)
+      if (!in || in->faulted)
         continue;
       for (uint32_t t = 0; t < in->n_timers; t++) {
         const pop_timer *tm = &in->timers[t];
@@ -678,10 +719,9 @@ int pop_handler_on_timeout(pop_handler *h, uint64_t now) {
 
 int pop_plugin_call_bytes(pop_handler *h, int index, const char *name, const uint8_t *input,
                           size_t len, uint8_t *out, size_t cap, size_t *out_len) {
-  if (!h || !name || index < 0 || (size_t)index >= h->n_insts || (len && !input) ||
-      (cap && !out))
+  pop_inst *in = inst_at(h, index);
+  if (!in || !name || (len && !input) || (cap && !out))
     return POP_ERR_ARG;
-  pop_inst *in = h->insts[index];
   if (out_len)
     *out_len = 0;
   if (in->faulted)
