@@ -300,15 +300,28 @@ native_after_fault(const pop_op *op, const pop_val *inputs, size_t n_inputs, pop
   return r.op_code != 0 ? POP_ERR_OP : 0;
 }
 
-/* The common case of pop_handler_call: one plugin (|in|, active and not running) defines
- * the op with |fn| (entry |e|) and nobody has Before/After code for its kind. The same
- * steps as call_path for that case without its loops and bookkeeping; every check is
- * still made (permissions and limits in run_code, disabling on a fault with the native
- * code taking over). */
-static inline __attribute__((always_inline)) int
-define_one(pop_handler *h, pop_inst *in, pvm_func *fn, const pop_op_entry *e,
-           const pop_op *op, const pop_val *inputs, size_t n_inputs, pop_val *outputs,
-           size_t max_outputs, pop_native_fn native, void *native_arg, pop_call_result *res) {
+static int general_call(pop_handler *h, const pop_op *op, const pop_val *inputs,
+                        size_t n_inputs, pop_val *outputs, size_t max_outputs,
+                        pop_native_fn native, void *native_arg, pop_call_result *res);
+
+/* The common case of pop_handler_call: one plugin (|in|) has code for the op's kind, all
+ * of it Define code (no Before/After for this kind). When |in| is active, not running,
+ * and defines the op, this is call_path for that case without its loops and bookkeeping;
+ * every check is still made (permissions and limits in run_code, disabling on a fault
+ * with the native code taking over). Anything else goes to the general path. */
+static __attribute__((noinline)) int
+define_one(pop_handler *h, pop_inst *in, const pop_op *op, const pop_val *inputs,
+           size_t n_inputs, pop_val *outputs, size_t max_outputs, pop_native_fn native,
+           void *native_arg, pop_call_result *res) {
+  size_t idx;
+  const pop_op_entry *e;
+  pvm_func *fn;
+  if (POP_UNLIKELY((n_inputs && !inputs) || (max_outputs && !outputs) ||
+                   h->depth > h->store->settings.max_poctl_depth || !active(in, op->kind) ||
+                   in->running || !(e = pop_plugin_find(in->plugin, *op, &idx)) ||
+                   !(fn = in->fns[idx * 3 + POP_ANCHOR_DEFINE])))
+    return general_call(h, op, inputs, n_inputs, outputs, max_outputs, native, native_arg,
+                        res);
   pop_token_table tokens;
   tokens_init(&tokens, inputs, n_inputs, h->store->settings.max_put_bytes);
   pop_callctx base;
@@ -376,17 +389,9 @@ int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
   uint32_t d = m[POP_ANCHOR_DEFINE], ba = m[POP_ANCHOR_BEFORE] | m[POP_ANCHOR_AFTER];
   if (!(d | ba) && native)
     return native_only(&op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res);
-  if (!ba && d && !(d & (d - 1)) && (inputs || !n_inputs) && (outputs || !max_outputs) &&
-      h->depth <= h->store->settings.max_poctl_depth) {
-    pop_inst *in = h->insts[__builtin_ctz(d)];
-    size_t idx;
-    const pop_op_entry *e;
-    pvm_func *fn;
-    if (active(in, op.kind) && !in->running && (e = pop_plugin_find(in->plugin, op, &idx)) &&
-        (fn = in->fns[idx * 3 + POP_ANCHOR_DEFINE]))
-      return define_one(h, in, fn, e, &op, inputs, n_inputs, outputs, max_outputs, native,
-                        native_arg, res);
-  }
+  if (!ba && d && !(d & (d - 1)))
+    return define_one(h, h->insts[__builtin_ctz(d)], &op, inputs, n_inputs, outputs,
+                      max_outputs, native, native_arg, res);
   return general_call(h, &op, inputs, n_inputs, outputs, max_outputs, native, native_arg,
                       res);
 }

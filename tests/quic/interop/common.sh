@@ -92,6 +92,18 @@ start_gtlsserver() {
   kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$WORK/gtlsserver.log" >&2; fail "gtlsserver did not start"; }
 }
 
+# wait_for_line FILE REGEX [SECONDS]: waits (default 10 s) until a line of FILE matches
+# the extended REGEX; 1 if it never does. For what a program prints after an event the
+# test cannot see, instead of a fixed sleep that a loaded machine outlasts.
+wait_for_line() {
+  local file=$1 re=$2 i
+  for i in $(seq 1 $((${3:-10} * 10))); do
+    grep -qE "$re" "$file" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # stop_pluginop_server: SIGTERM; it must exit 0 with no sanitizer report (leaks included
 # in the ASan build).
 stop_pluginop_server() {

@@ -27,7 +27,8 @@ rc=$?
 cat "$WORK/client.out" "$WORK/client.err"
 [ $rc = 0 ] || fail "client exit $rc"
 same_files "$WORK/www" "$WORK/out" f5m
-sleep 0.3 # the server reports a connection when the client's close arrives
+# The server reports a connection when the client's close arrives.
+wait_for_line "$WORK/server.err" '^pluginop-server: plugins: ' || echo "(no server summary after 10 s)"
 stop_pluginop_server
 cat "$WORK/server.err"
 
@@ -83,7 +84,7 @@ if [ -x "$GTLSSERVER" ] && [ -x "$GTLSCLIENT" ]; then
     --timeout=10s 127.0.0.1 "$SERVER_PORT" "https://127.0.0.1:$SERVER_PORT/f5m" \
     >"$WORK/gtlsclient.log" 2>&1 || { tail -20 "$WORK/gtlsclient.log"; fail "gtlsclient exit"; }
   same_files "$WORK/www" "$WORK/out-ng2" f5m
-  sleep 0.3
+  wait_for_line "$WORK/server.err" '^pluginop-server: plugins: ' || echo "(no server summary after 10 s)"
   stop_pluginop_server
   grep 'plugins:' "$WORK/server.err"
   grep -q 'plugins: 3 attached, 2 enabled, [0-9]* calls, 0 faults' "$WORK/server.err" ||
