@@ -272,8 +272,10 @@ PQ_API ssize_t pq_conn_write(pq_conn *conn, pq_path *path_out, uint8_t *buf, siz
 PQ_API pq_tstamp pq_conn_expiry(const pq_conn *conn);
 PQ_API int pq_conn_handle_expiry(pq_conn *conn, pq_tstamp now);
 
-/* Streams. Opening needs the peer's transport parameters (after handshake_done) and
- * its stream limit: PQ_ERR_STREAM_LIMIT means wait for streams_available. */
+/* Streams. Opening needs the peer's transport parameters (after handshake_done, or
+ * at once on a client whose pq_conn_early_data is PQ_EARLY_OFFERED: the remembered
+ * ones, data going in 0-RTT) and its stream limit: PQ_ERR_STREAM_LIMIT means wait for
+ * streams_available (or for handshake_done). */
 PQ_API int pq_conn_open_stream(pq_conn *conn, bool bidi, int64_t *stream_id);
 /* Queues up to |len| bytes (copied); returns bytes accepted (may be fewer, even 0, when
  * the stream's send buffer is full) or a negative error. |fin| applies only if all bytes
