@@ -448,12 +448,14 @@ static void test_pq_conn_0rtt_disallowed_frame_closes(void) {
 }
 
 /* Seeded runs under loss, reordering and duplication: a ticket, then a second
- * connection sending in 0-RTT; every byte arrives, whether or not 0-RTT survived. */
+ * connection sending in 0-RTT; every byte arrives. Every third run goes to another
+ * server, which cannot resume the ticket: 0-RTT is rejected there. */
 static void test_pq_conn_0rtt_sim_seeds(void) {
-  int failed = 0, accepted = 0;
-  for (uint64_t seed = 1; seed <= 30; seed++) {
+  int failed = 0, accepted = 0, rejected = 0;
+  for (uint64_t seed = 1; seed <= 90; seed++) {
     world w;
     pq_sim_config link = sim_link((1 + seed % 30) * MS);
+    pq_server *other = NULL;
     bool ok;
     world0_init(&w, seed, &link, true, false);
     if (!first_connection(&w)) {
@@ -466,7 +468,15 @@ static void test_pq_conn_0rtt_sim_seeds(void) {
     link.reorder_ppm = 30000;
     link.reorder_delay = 3 * MS;
     link.dup_ppm = 10000;
-    second_connection(&w, seed + 1000, &link, g_blob, g_blob_len, NULL);
+    if (seed % 3 == 0) {
+      pq_settings st;
+      pq_callbacks cb = cbs0();
+      pq_settings_default(&st);
+      st.early_data = true;
+      CHECK_INT(0, ==,
+                pq_server_new(&other, &st, &cb, harness_cert, harness_key, &w.sapp));
+    }
+    second_connection(&w, seed + 1000, &link, g_blob, g_blob_len, other);
     w.echo = seed % 2 == 0;
     write_early(&w, 1000 + seed * 997);
     ok = run_until(&w, all_received, w.now + 60000 * MS) && all_bytes_ok(&w) &&
@@ -478,15 +488,18 @@ static void test_pq_conn_0rtt_sim_seeds(void) {
               (unsigned long long)w.sapp.rx_bytes[0], (unsigned long long)w.size);
     }
     if (pq_conn_early_data(w.client) == PQ_EARLY_ACCEPTED) accepted++;
+    else if (seed % 3 == 0 && pq_conn_early_data(w.client) == PQ_EARLY_REJECTED) rejected++;
     else if (getenv("PQ_VERBOSE"))
       fprintf(stderr, "seed %llu: 0-RTT %s, server %s\n", (unsigned long long)seed,
               pq_early_data_str(pq_conn_early_data(w.client)),
               w.sconn ? pq_early_data_str(pq_conn_early_data(w.sconn)) : "-");
     world_free(&w);
   }
-  if (getenv("PQ_VERBOSE")) fprintf(stderr, "0-RTT seeds: %d of 30 accepted\n", accepted);
+  if (getenv("PQ_VERBOSE"))
+    fprintf(stderr, "0-RTT seeds: %d of 60 accepted, %d of 30 rejected\n", accepted, rejected);
   CHECK_INT(0, ==, failed);
-  CHECK(accepted >= 20); /* handshake loss makes a few fall back */
+  CHECK_INT(60, ==, accepted);
+  CHECK_INT(30, ==, rejected);
 }
 
 static int make_files(const char *dir, char *cert, char *key) {
