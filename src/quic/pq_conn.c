@@ -1229,9 +1229,9 @@ void pq_conn_pmtu_result(pq_conn *c, size_t size, bool acked) {
   c->pacer.burst = PQ_PACER_BURST_PACKETS * size;
 }
 
-/* CONNECTION_CLOSE in the best level we have keys for. */
-static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) {
-  pq_pnspace s = PQ_PNS_INITIAL;
+/* One packet with CONNECTION_CLOSE in space |s| (keys checked by the caller). */
+static ssize_t write_close(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t len,
+                           pq_tstamp now) {
   pq_frame f;
   uint8_t tmp[128];
   ssize_t fl;
@@ -1239,12 +1239,6 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
   pq_pkt_build b;
   pq_pkt_hdr h;
   int hlen;
-  for (int k = PQ_PNS_COUNT - 1; k >= 0; k--)
-    if (space_usable(c, (pq_pnspace)k)) {
-      s = (pq_pnspace)k;
-      break;
-    }
-  if (!space_usable(c, s)) return 0;
   memset(&f, 0, sizeof(f));
   /* An application close before 1-RTT keys becomes a transport APPLICATION_ERROR
    * (RFC 9000 §10.2.3). */
@@ -1282,6 +1276,32 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
   return rv;
 }
 
+/* CONNECTION_CLOSE in the best level we have keys for; before the handshake is
+ * confirmed the peer may not have those keys yet (a server failing a client's 0-RTT
+ * before sending its flight, a client failing before its Finished got through), so it
+ * goes in every level we still have, coalesced (RFC 9000 §10.2.3). A client's datagram
+ * with an Initial is padded to 1200 bytes. */
+static ssize_t write_closes(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) {
+  int best = -1;
+  size_t off = 0;
+  bool initial = false;
+  for (int k = PQ_PNS_COUNT - 1; k >= 0 && best < 0; k--)
+    if (space_usable(c, (pq_pnspace)k)) best = k;
+  for (int k = 0; k < PQ_PNS_COUNT && best >= 0; k++) {
+    ssize_t n;
+    if (!space_usable(c, (pq_pnspace)k) || (c->hs_confirmed && k != best)) continue;
+    n = write_close(c, (pq_pnspace)k, buf + off, len - off, now);
+    if (n < 0) return off > 0 ? (ssize_t)off : n;
+    off += (size_t)n;
+    initial = initial || k == PQ_PNS_INITIAL;
+  }
+  if (initial && !c->is_server && off < PQ_CONN_MIN_INITIAL && len >= PQ_CONN_MIN_INITIAL) {
+    memset(buf + off, 0, PQ_CONN_MIN_INITIAL - off);
+    off = PQ_CONN_MIN_INITIAL;
+  }
+  return (ssize_t)off;
+}
+
 ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
                       pq_tstamp now) {
   size_t off = 0, cap;
@@ -1294,7 +1314,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     ssize_t n;
     if (!c->close_pending) return 0;
     c->close_pending = false;
-    n = write_close(c, buf, len, now);
+    n = write_closes(c, buf, len, now);
     if (n > 0) c->stats.bytes_sent += (uint64_t)n;
     return n;
   }

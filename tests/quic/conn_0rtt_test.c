@@ -385,6 +385,8 @@ static void test_pq_conn_0rtt_bad_blob_full_handshake(void) {
   world_free(&w);
 }
 
+static bool client_closed(world *w) { return w->capp.closed; }
+
 /* 0-RTT carrying a frame RFC 9000 Table 3 does not allow there (ACK, CRYPTO,
  * HANDSHAKE_DONE, NEW_TOKEN, PATH_RESPONSE): the server closes with
  * PROTOCOL_VIOLATION. A 0-RTT packet with PING only is fine. */
@@ -442,6 +444,10 @@ static void test_pq_conn_0rtt_disallowed_frame_closes(void) {
       CHECK_INT(PQ_TE_PROTOCOL_VIOLATION, ==, w.sapp.close.error_code);
       CHECK(!w.sapp.close.by_peer);
       CHECK(!pq_conn_is_established(w.sconn));
+      /* The close goes in Initial too: the client has no other keys yet. */
+      CHECK(run_until(&w, client_closed, w.now + 1000 * MS));
+      CHECK(w.capp.close.by_peer);
+      CHECK_INT(PQ_TE_PROTOCOL_VIOLATION, ==, w.capp.close.error_code);
     }
     world_free(&w);
   }
