@@ -373,7 +373,12 @@ static void submit_requests(client *cl) {
   while (cl->next < cl->ngroup) {
     req *r = cl->group[cl->next];
     int64_t sid;
-    int rv = pq_conn_open_stream(cl->conn, true, &sid);
+    int rv;
+    if (r->done) { /* failed on an earlier address (see unsubmit_requests) */
+      cl->next++;
+      continue;
+    }
+    rv = pq_conn_open_stream(cl->conn, true, &sid);
     if (rv == PQ_ERR_STREAM_LIMIT) return; /* streams_available tells when to go on */
     if (rv < 0) {
       req_fail(r, "cannot open a stream");
@@ -466,6 +471,19 @@ static pq_settings make_settings(const client *cl) {
   return s;
 }
 
+/* Requests sent in 0-RTT on an address that then failed go again on the next one. */
+static void unsubmit_requests(client *cl) {
+  for (size_t i = 0; i < cl->next && i < cl->ngroup; i++) {
+    req *r = cl->group[i];
+    if (r->done) continue;
+    r->sid = -1;
+    r->status = 0;
+    r->content_length = -1;
+    r->bytes = 0;
+  }
+  cl->next = 0; /* submit_requests skips the ones already done */
+}
+
 /* Connects to one address and runs the handshake. Returns 0 (established), -1 (try the
  * next address) or -2 (stop: certificate or TLS failure, message in close_msg). */
 static int try_address(client *cl, const struct addrinfo *ai, const char *host, bool last) {
@@ -528,6 +546,7 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
     return -2;
   }
   fprintf(stderr, "pluginop-client: %s: cannot connect: %s\n", addr, cl->close_msg);
+  unsubmit_requests(cl);
   return -1;
 }
 
