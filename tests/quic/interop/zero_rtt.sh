@@ -15,6 +15,9 @@
 #       ngtcp2-server  gtlsclient twice against pluginop-server with --session-file and
 #                 --tp-file: its log shows the request in 0RTT packets and no rejection,
 #                 the server reports 0-RTT accepted, sha256 equal
+#       ngtcp2-rejected  both directions with the server restarted between the runs:
+#                 0-RTT sent and rejected ("0-RTT: rejected" / gtlsclient's "Early data
+#                 was rejected by server"), the files still arrive whole
 . "$(dirname "$0")/common.sh"
 CLIENT=$1 SERVER=$2 CASE=$3
 mkdir -p "$WORK/www"
@@ -124,6 +127,35 @@ ngtcp2-server)
   grep 'connection closed' "$WORK/server.err"
   n=$(grep -c '(0-RTT accepted)' "$WORK/server.err")
   [ "$n" = 1 ] || fail "the server reports $n connections with 0-RTT, not 1"
+  ;;
+ngtcp2-rejected)
+  need_ngtcp2
+  make_cert
+  CA_ARGS=(--ca "$WORK/cert.pem")
+  for n in 1 2; do
+    port=$(free_udp_port)
+    start_gtlsserver "$port"
+    run_client $n "https://127.0.0.1:$port/f" "https://127.0.0.1:$port/big"
+    kill "${PIDS[-1]}"
+  done
+  grep -qx '0-RTT: rejected' "$WORK/client2.out" || fail "pluginop-client: 0-RTT should be rejected"
+  early_request_in_qlog 2
+  same_files "$WORK/www" "$WORK/out2" f big
+  for n in 1 2; do
+    start_pluginop_server "$SERVER" "$WORK/www" --verbose
+    mkdir -p "$WORK/gout$n"
+    timeout 30 "$GTLSCLIENT" --exit-on-all-streams-close --download="$WORK/gout$n" \
+      --timeout=10s --session-file="$WORK/gsession" --tp-file="$WORK/gtp" \
+      127.0.0.1 "$SERVER_PORT" "https://127.0.0.1:$SERVER_PORT/f" >"$WORK/g$n.log" 2>&1 ||
+      { tail -20 "$WORK/g$n.log"; fail "gtlsclient run $n failed"; }
+    stop_pluginop_server
+    same_files "$WORK/www" "$WORK/gout$n" f
+  done
+  grep -q 'frm tx .* 0RTT STREAM(0x0b) id=0x0 fin=1' "$WORK/g2.log" ||
+    fail "gtlsclient did not send its request in 0-RTT"
+  grep 'Early data was rejected by server' "$WORK/g2.log" ||
+    fail "gtlsclient does not say 0-RTT was rejected"
+  ! grep -q '(0-RTT accepted)' "$WORK/server.err" || fail "the restarted server accepted 0-RTT"
   ;;
 *) fail "unknown case $CASE" ;;
 esac
