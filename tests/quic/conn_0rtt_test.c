@@ -340,6 +340,48 @@ static void test_pq_conn_0rtt_before_initial(void) {
   world_free(&w);
 }
 
+static bool server_conn_closed(world *w) { return w->sconn && pq_conn_is_closed(w->sconn); }
+
+/* Anti-replay: an attacker replays a client's first datagram (Initial + 0-RTT) once the
+ * original connection is gone. The server makes a new connection for it, but TLS
+ * refuses 0-RTT for a ClientHello it has seen: the stream data is not delivered again. */
+static void test_pq_conn_0rtt_replay_refused(void) {
+  world w;
+  pq_sim_config link = sim_link(10 * MS);
+  uint8_t d1[1500];
+  ssize_t n1;
+  pq_conn *c = NULL;
+  world0_init(&w, 91, &link, true, false);
+  CHECK(first_connection(&w));
+  second_connection(&w, 92, &link, g_blob, g_blob_len, NULL);
+  write_early(&w, 3000);
+  n1 = pq_conn_write(w.client, NULL, d1, sizeof(d1), w.now);
+  CHECK(n1 >= 1200);
+  CHECK_INT(0, ==, pq_server_read(w.server, &w.spath, d1, (size_t)n1, w.now, &c));
+  CHECK(c != NULL);
+  w.sconn = c;
+  CHECK(g_early_rx > 0); /* the part of it in that datagram */
+  CHECK(run_until(&w, server_has_all, w.now + 5000 * MS));
+  CHECK(run_until(&w, both_established, w.now + 5000 * MS));
+  CHECK_INT(PQ_EARLY_ACCEPTED, ==, pq_conn_early_data(w.sconn));
+  pq_conn_close(w.client, 0, "", w.now);
+  CHECK(run_until(&w, server_conn_closed, w.now + 10000 * MS));
+  CHECK(pq_server_reap(w.server) >= 1);
+  /* the replay */
+  memset(&w.sapp, 0, sizeof(w.sapp));
+  g_early_rx = 0;
+  c = NULL;
+  pq_server_read(w.server, &w.spath, d1, (size_t)n1, w.now, &c);
+  CHECK(c != NULL);
+  if (c) {
+    CHECK(!c->has_early);
+    CHECK_INT(0, ==, c->stats.packets_0rtt);
+  }
+  CHECK_INT(0, ==, g_early_rx);
+  CHECK_INT(0, ==, w.sapp.rx_bytes[0]);
+  world_free(&w);
+}
+
 /* Retry: the 0-RTT packets sent before it are dropped by the server and sent again
  * after it; the retried ClientHello still carries 0-RTT. */
 static void test_pq_conn_0rtt_after_retry(void) {
@@ -533,6 +575,7 @@ int main(void) {
   RUN(test_pq_conn_0rtt_large_transfer);
   RUN(test_pq_conn_0rtt_rejected_data_arrives);
   RUN(test_pq_conn_0rtt_before_initial);
+  RUN(test_pq_conn_0rtt_replay_refused);
   RUN(test_pq_conn_0rtt_after_retry);
   RUN(test_pq_conn_0rtt_bad_blob_full_handshake);
   RUN(test_pq_conn_0rtt_disallowed_frame_closes);
