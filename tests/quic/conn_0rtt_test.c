@@ -234,6 +234,7 @@ static void test_pq_conn_0rtt_accepted(void) {
   world w;
   pq_sim_config link = sim_link(10 * MS);
   pq_conn_stats cs, ss;
+  pq_tstamp t0;
   world0_init(&w, 11, &link, true, false);
   CHECK(first_connection(&w));
   CHECK_INT(1, <=, g_tickets);
@@ -241,8 +242,14 @@ static void test_pq_conn_0rtt_accepted(void) {
   second_connection(&w, 12, &link, g_blob, g_blob_len, NULL);
   CHECK_INT(PQ_EARLY_OFFERED, ==, pq_conn_early_data(w.client));
   write_early(&w, 8000);
+  t0 = w.now;
   CHECK(run_until(&w, server_has_all, w.now + 5000 * MS));
   CHECK(all_bytes_ok(&w));
+  /* Within one round trip (20 ms): 1-RTT data could not arrive before 30 ms. */
+  if (getenv("PQ_VERBOSE"))
+    fprintf(stderr, "0-RTT: 8000 bytes at the server after %.1f ms\n",
+            (double)(w.now - t0) / MS);
+  CHECK(w.now - t0 < 20 * MS);
   /* All of it came in 0-RTT: before the server's handshake completed. */
   CHECK_INT(8000, ==, g_early_rx);
   CHECK(run_until(&w, both_established, w.now + 5000 * MS));
