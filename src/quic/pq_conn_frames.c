@@ -265,7 +265,7 @@ static int tx_ack(pq_conn *c, pq_tx_ctx *ctx) {
   pq_frame f;
   uint64_t delay;
   ssize_t n;
-  if (pq_ranges_empty(&sp->rcvd)) return 0;
+  if (pq_ranges_empty(&sp->rcvd) || ctx->zero_rtt) return 0;
   if (!sp->ack_now && sp->ack_deadline > ctx->now && sp->eliciting_unacked == 0) return 0;
   delay = (ctx->now - sp->largest_rcvd_time) / 1000 >> c->settings.ack_delay_exponent;
   if (pq_frame_ack_from_ranges(&f, &sp->rcvd, 0, delay)) return 0;
