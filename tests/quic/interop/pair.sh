@@ -14,6 +14,12 @@
 #       logs      SSLKEYLOGFILE gets the TLS secrets from both programs; --qlog-dir gets
 #                 one JSON-SEQ qlog per connection from each (ODCID_role.sqlog), every
 #                 record valid JSON, with the engine's packet events and the HTTP/3 ones
+#       addrs     --resolve: the server on 127.0.0.1 only; [::1] (refuses: ICMP) then
+#                 127.0.0.1 falls back at once, 127.0.0.2 (a silent socket) then
+#                 127.0.0.1 after the 2 s per-address limit, each failure and the address
+#                 used told on stderr; every address refusing exits 1 naming each; the
+#                 certificate is checked against HOST, not the address; bad syntax
+#                 exits 64
 #       errors    usage errors exit 64; 404, an untrusted certificate and a closed port
 #                 exit 1 with a clear message; HEAD-less paths outside the root get 404
 . "$(dirname "$0")/common.sh"
@@ -137,6 +143,87 @@ loss | loss2)
   # Tests assert correctness, not timings: the time is printed here and measured against
   # ngtcp2 by bench/quic/transfer.sh (the issue's 2 s figure is a benchmark target).
   echo "10 MB with loss: $ms ms"
+  ;;
+addrs)
+  "$CLIENT" --help | grep -q -- '--resolve HOST:PORT:ADDR' || fail "--help lacks --resolve"
+  for bad in localhost localhost:443 localhost:0:127.0.0.1 'localhost:443:[::1' \
+             localhost:443:127.0.0.1,,::1 localhost:443:example.com 'localhost:443:[127.0.0.1]'; do
+    "$CLIENT" --resolve "$bad" https://localhost/ 2>"$WORK/err" >/dev/null
+    rc=$?
+    [ $rc = 64 ] || fail "--resolve '$bad': exit 64 expected, got $rc"
+    grep -qF -- "--resolve '$bad': " "$WORK/err" || { cat "$WORK/err"; fail "--resolve '$bad': no message"; }
+  done
+  "$CLIENT" --resolve localhost:1:127.0.0.1 --resolve LOCALHOST:1:127.0.0.2 https://localhost/ \
+    2>"$WORK/err" >/dev/null
+  [ $? = 64 ] && grep -q 'given twice' "$WORK/err" || fail "a HOST:PORT given twice: exit 64 expected"
+  have_v6=1
+  python3 -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' \
+    2>/dev/null || have_v6=0
+  start_pluginop_server "$SERVER" "$WORK/www" # on 127.0.0.1 only
+  P=$SERVER_PORT
+  # 1. [::1] first: nothing listens there (the ICMP port unreachable comes back at once)
+  start=$(date +%s%N)
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out1" --resolve "localhost:$P:[::1],127.0.0.1" \
+    "https://localhost:$P/small2" "https://localhost:$P/small3" >"$WORK/out.txt" 2>"$WORK/err"
+  rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  cat "$WORK/err"
+  [ $rc = 0 ] || fail "fallback from [::1] to 127.0.0.1: exit $rc"
+  same_files "$WORK/www" "$WORK/out1" small2 small3
+  grep -q "^pluginop-client: \[::1\]:$P: cannot connect: " "$WORK/err" || fail "the failed [::1] is not told"
+  if [ $have_v6 = 1 ]; then
+    grep -q "\[::1\]:$P: cannot connect: Connection refused" "$WORK/err" || fail "[::1] not refused"
+    # refused at once: well under the 2 s a silent address gets
+    [ $ms -lt 1800 ] || fail "fallback after a refusal took $ms ms"
+  fi
+  grep -q "^pluginop-client: connected to 127.0.0.1:$P (localhost:$P, address 2 of 2)" "$WORK/err" ||
+    fail "the address used is not told"
+  echo "fallback after a refusal: $ms ms"
+  # 2. a silent address first (a bound socket that never answers: no ICMP)
+  python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.2", int(sys.argv[1])))
+print("bound", flush=True); time.sleep(60)' "$P" >"$WORK/silent.out" 2>&1 &
+  PIDS+=($!)
+  for i in $(seq 1 50); do grep -q bound "$WORK/silent.out" && break; sleep 0.1; done
+  grep -q bound "$WORK/silent.out" || skip "cannot bind 127.0.0.2"
+  start=$(date +%s%N)
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out2" --resolve "localhost:$P:127.0.0.2,127.0.0.1" \
+    "https://localhost:$P/small3" >/dev/null 2>"$WORK/err"
+  rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  cat "$WORK/err"
+  [ $rc = 0 ] || fail "fallback from a silent address: exit $rc"
+  same_files "$WORK/www" "$WORK/out2" small3
+  grep -q "^pluginop-client: 127.0.0.2:$P: cannot connect: no answer within 2 s" "$WORK/err" ||
+    fail "the silent address is not told"
+  grep -q "connected to 127.0.0.1:$P (localhost:$P, address 2 of 2)" "$WORK/err" || fail "address used not told"
+  [ $ms -ge 1900 ] && [ $ms -lt 8000 ] || fail "fallback from a silent address took $ms ms (2 s expected)"
+  echo "fallback after a silent address: $ms ms"
+  # 3. every address refuses: exit 1, each one named with its reason
+  port=$(free_udp_port)
+  start=$(date +%s%N)
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out3" --resolve "localhost:$port:[::1],127.0.0.1" \
+    "https://localhost:$port/small1" >/dev/null 2>"$WORK/err"
+  rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  cat "$WORK/err"
+  [ $rc = 1 ] || fail "no address works: exit 1 expected, got $rc"
+  grep -q "localhost:$port: all 2 addresses failed: \[::1\]:$port (.*), 127.0.0.1:$port (Connection refused)" \
+    "$WORK/err" || fail "the failed addresses are not all named"
+  grep -q "small1: every address failed" "$WORK/err" || fail "the URL's failure is not told"
+  [ $ms -lt 5000 ] || fail "refusals took $ms ms"
+  # 4. the certificate is checked against HOST: a name the certificate lacks fails even on
+  #    the right address
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out4" --resolve "other.example:$P:127.0.0.1" \
+    "https://other.example:$P/small1" >/dev/null 2>"$WORK/err"
+  rc=$?
+  cat "$WORK/err"
+  [ $rc = 1 ] || fail "wrong host name: exit 1 expected, got $rc"
+  grep -q "127.0.0.1:$P: TLS handshake failed" "$WORK/err" || fail "wrong host name: no TLS failure"
+  # 5. --resolve for another port leaves this one to the resolver (localhost -> 127.0.0.1)
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out5" --resolve "localhost:1:127.0.0.9" \
+    "https://localhost:$P/small1" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "other port's --resolve used"; }
+  same_files "$WORK/www" "$WORK/out5" small1
   ;;
 errors)
   "$CLIENT" >/dev/null 2>&1; [ $? = 64 ] || fail "no URL: exit 64 expected"
