@@ -468,17 +468,21 @@ int pq_conn_fail(pq_conn *c, int rv, uint64_t frame_type) {
   if (c->state >= PQ_CS_CLOSING) return rv;
   c->close_app = false;
   c->close_frame_type = frame_type;
+  c->close_reason[0] = 0;
   if (pq_err_is_transport(rv)) c->close_error = pq_err_transport_code(rv);
   else if (rv == PQ_ERR_TLS) {
     /* CRYPTO_ERROR carries the TLS alert (RFC 9001 §4.8); internal_error if none. */
     uint8_t alert = c->hs && c->hs->alert && c->hs_state ? c->hs->alert(c->hs_state) : 0;
+    const char *why = c->hs && c->hs->reason && c->hs_state ? c->hs->reason(c->hs_state) : NULL;
     c->close_error = PQ_TE_CRYPTO_ERROR_BASE + (alert ? alert : 80);
+    /* The driver's words for people: ours in close_info, the peer's in the frame. */
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", why ? why : "");
   }
   else c->close_error = PQ_TE_INTERNAL_ERROR;
   c->close_info.by_peer = false;
   c->close_info.application = false;
   c->close_info.error_code = c->close_error;
-  c->close_info.reason = "";
+  c->close_info.reason = c->close_reason;
   c->error = pq_err_is_transport(rv) ? PQ_ERR_PROTOCOL : rv;
   c->state = PQ_CS_CLOSING; /* timers set by the caller's time (read/expiry) */
   c->close_pending = true;
@@ -1049,7 +1053,7 @@ void pq_conn_pmtu_result(pq_conn *c, size_t size, bool acked) {
 static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) {
   pq_pnspace s = PQ_PNS_INITIAL;
   pq_frame f;
-  uint8_t tmp[128];
+  uint8_t tmp[PQ_CONN_REASON_MAX + 32]; /* the frame: type, codes, reason up to 255 bytes */
   ssize_t fl;
   int rv;
   pq_pkt_build b;
@@ -1073,6 +1077,13 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
     f.type = PQ_FT_CONNECTION_CLOSE;
     f.u.close.error_code = c->close_app ? PQ_TE_APPLICATION_ERROR : c->close_error;
     f.u.close.frame_type = c->close_frame_type;
+    /* A transport close says why (a TLS failure's reason); an application close
+     * converted to APPLICATION_ERROR keeps its reason out of Initial/Handshake packets
+     * (RFC 9000 §10.2.3). */
+    if (!c->close_app) {
+      f.u.close.reason = (const uint8_t *)c->close_reason;
+      f.u.close.reason_len = strlen(c->close_reason);
+    }
   }
   fl = pq_frame_write(&f, tmp, sizeof(tmp));
   if (fl < 0) return fl;

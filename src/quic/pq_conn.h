@@ -27,6 +27,7 @@
 #include "pq_tp.h"
 
 #define PQ_CONN_CID_LEN 8         /* length of the connection IDs we issue */
+#define PQ_CONN_REASON_MAX 256    /* close reasons kept (and sent) up to 255 bytes */
 #define PQ_CONN_MDS 1200          /* datagram size until a PMTU probe succeeds */
 #define PQ_CONN_PMTU_PROBE 1452   /* the one larger size we probe (RFC 9000 §14.3) */
 #define PQ_CONN_PMTU_TRIES 3
@@ -214,7 +215,7 @@ struct pq_conn {
   bool eliciting_since_rcvd;     /* sent an ack-eliciting packet since last receive */
   bool close_app;
   uint64_t close_error, close_frame_type;
-  char close_reason[64];
+  char close_reason[PQ_CONN_REASON_MAX]; /* ours (app close, TLS failure) or the peer's */
   bool close_pending;            /* (re)send CONNECTION_CLOSE */
   pq_close_info close_info;
   bool close_reported;

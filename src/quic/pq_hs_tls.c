@@ -136,6 +136,8 @@ static uint8_t alert(void *st) {
   return h->alert ? h->alert : pq_tls_alert(h->tls);
 }
 
+static const char *reason(void *st) { return pq_tls_reason(((hs_tls *)st)->tls); }
+
 const pq_hs_ops pq_hs_tls = {
     .name = "tls",
     .create = create,
@@ -143,4 +145,5 @@ const pq_hs_ops pq_hs_tls = {
     .start = start,
     .recv = recv_bytes,
     .alert = alert,
+    .reason = reason,
 };

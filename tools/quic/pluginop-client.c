@@ -48,7 +48,7 @@ typedef struct req {
   int64_t content_length;
   uint64_t bytes;
   bool submitted, ended, done;
-  char err[160];
+  char err[400];
 } req;
 
 typedef struct client {
@@ -67,7 +67,7 @@ typedef struct client {
   qt_qlog qlog;
   bool hs_done, closed, streams_more, sock_err;
   bool rx_any; /* a datagram came from this address */
-  char close_msg[200];
+  char close_msg[400];
   pq_tstamp t0, t_end, last_progress;
   uint64_t total_bytes;
   qt_plugins plugins; /* --plugin */
@@ -486,8 +486,13 @@ static int try_address(client *cl, const struct sockaddr *sa, socklen_t sa_len,
              (double)(hs_deadline(cl, last) - cl->t0) / 1e9);
   if (stop_requested) return -2;
   if (strstr(cl->close_msg, "TLS alert")) {
+    /* The reason after the alert says what failed (pq_close_info.reason); a hint for
+     * what a user can do about the common case, an issuer we do not trust. */
+    bool local = strstr(cl->close_msg, "(local)") && !cl->insecure;
     fprintf(stderr, "pluginop-client: %s: TLS handshake failed: %s%s\n", addr, cl->close_msg,
-            strstr(cl->close_msg, "(local)") && !cl->insecure
+            local && strstr(cl->close_msg, "issuer unknown")
+                ? "; use --ca FILE to trust its issuer, or --insecure"
+            : local && !strstr(cl->close_msg, "(local): ")
                 ? "; the server's certificate did not verify (use --ca FILE to trust its "
                   "issuer, or --insecure)"
                 : "");

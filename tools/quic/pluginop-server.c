@@ -316,7 +316,7 @@ static void on_stream_reset(pq_conn *c, int64_t sid, uint64_t err, void *user) {
 static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   server *s = user;
   sconn *sc = find_conn(s, c);
-  char msg[200];
+  char msg[400];
   if (sc) qt_qlog_closed(&sc->qlog, info, qt_now());
   qt_plugins_summary(stderr, "pluginop-server", c);
   if (!s->verbose) return;

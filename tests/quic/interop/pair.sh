@@ -20,6 +20,11 @@
 #                 used told on stderr; every address refusing exits 1 naming each; the
 #                 certificate is checked against HOST, not the address; bad syntax
 #                 exits 64
+#       tls       TLS failures say why on the client's stderr: a CA that did not issue the
+#                 certificate (issuer unknown), a host name the certificate lacks (name
+#                 mismatch), the system store (a hint to use --ca), no common cipher
+#                 suite (the server's reason, carried in its CONNECTION_CLOSE); the
+#                 server (--verbose) logs the client's reason
 #       errors    usage errors exit 64; 404, an untrusted certificate and a closed port
 #                 exit 1 with a clear message; HEAD-less paths outside the root get 404
 . "$(dirname "$0")/common.sh"
@@ -224,6 +229,45 @@ print("bound", flush=True); time.sleep(60)' "$P" >"$WORK/silent.out" 2>&1 &
   timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out5" --resolve "localhost:1:127.0.0.9" \
     "https://localhost:$P/small1" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "other port's --resolve used"; }
   same_files "$WORK/www" "$WORK/out5" small1
+  ;;
+tls)
+  # tls_fails NAME ARGS...: the client must exit 1; its stderr in $WORK/err
+  tls_fails() {
+    local what=$1 rc
+    shift
+    timeout 20 "$CLIENT" --output "$WORK/out" "$@" >/dev/null 2>"$WORK/err"
+    rc=$?
+    cat "$WORK/err"
+    [ $rc = 1 ] || fail "$what: exit 1 expected, got $rc"
+  }
+  has() { grep -qF -- "$1" "$WORK/err" || fail "$2: stderr lacks '$1'"; }
+  start_pluginop_server "$SERVER" "$WORK/www" --verbose
+  P=$SERVER_PORT
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=another-ca -keyout "$WORK/other.key" -out "$WORK/other.pem" 2>/dev/null ||
+    fail "openssl cannot make a certificate"
+  tls_fails "wrong CA" --ca "$WORK/other.pem" "https://localhost:$P/small1"
+  has "127.0.0.1:$P: TLS handshake failed: TLS alert 42 bad_certificate (local): certificate verification failed for \"localhost\": issuer unknown" "wrong CA"
+  has "The certificate issuer is unknown." "wrong CA"
+  has "use --ca FILE to trust its issuer" "wrong CA"
+  has "https://localhost:$P/small1: TLS alert 42 bad_certificate (local): certificate verification failed" "wrong CA"
+  tls_fails "wrong name" --ca "$SERVER_CERT" --resolve "wrong.example:$P:127.0.0.1" "https://wrong.example:$P/small1"
+  has "certificate verification failed for \"wrong.example\": name mismatch" "wrong name"
+  has "The name in the certificate does not match the expected." "wrong name"
+  ! grep -q 'use --ca' "$WORK/err" || fail "wrong name: the --ca hint does not fit a name mismatch"
+  tls_fails "wrong address" --ca "$SERVER_CERT" --resolve "127.0.0.9:$P:127.0.0.1" "https://127.0.0.9:$P/small1"
+  has "certificate verification failed for \"127.0.0.9\": name mismatch" "wrong address"
+  tls_fails "system store" "https://localhost:$P/small1"
+  has "issuer unknown" "system store"
+  has "use --ca FILE" "system store"
+  # the server heard each reason in the client's CONNECTION_CLOSE
+  grep -q 'connection closed: TLS alert 42 bad_certificate (peer): certificate verification failed for "wrong.example": name mismatch' \
+    "$WORK/server.err" || { cat "$WORK/server.err"; fail "the server did not log the client's reason"; }
+  stop_pluginop_server
+  start_pluginop_server "$SERVER" "$WORK/www" --ciphers CHACHA20-POLY1305
+  P=$SERVER_PORT
+  tls_fails "no common cipher" --ca "$SERVER_CERT" --ciphers AES-128-GCM "https://localhost:$P/small1"
+  has "TLS alert 40 handshake_failure (peer): no common cipher suite (server allows CHACHA20-POLY1305)" "no common cipher"
   ;;
 errors)
   "$CLIENT" >/dev/null 2>&1; [ $? = 64 ] || fail "no URL: exit 64 expected"
