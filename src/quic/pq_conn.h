@@ -12,6 +12,7 @@
 #define PLUGINOP_PQ_CONN_H
 
 #include "pluginop/quic.h"
+#include "pq_acktr.h"
 #include "pq_cc.h"
 #include "pq_crypto.h"
 #include "pq_err.h"
@@ -111,12 +112,7 @@ typedef struct pq_space {
   bool has_tx, has_rx;
   bool discarded;
   uint64_t next_pn;
-  uint64_t largest_rcvd;         /* PQ_PN_NONE until one is processed */
-  pq_tstamp largest_rcvd_time;
-  pq_ranges rcvd;                /* packet numbers received (to acknowledge) */
-  unsigned eliciting_unacked;    /* ack-eliciting packets since our last ACK */
-  bool ack_now;                  /* an ACK must go out at once */
-  pq_tstamp ack_deadline;        /* delayed ACK, NEVER if none */
+  pq_acktr ack;                  /* packet numbers received, duplicates, when to ACK */
   pq_strm_tx crypto_tx;
   pq_strm_rx crypto_rx;
 } pq_space;
