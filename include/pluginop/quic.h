@@ -6,7 +6,9 @@
  * validation, congestion reset for a new IP); a client does not migrate by itself.
  * Datagrams are 1200 bytes until one PMTU probe of 1452 bytes is acknowledged.
  * qlog events come out through pq_callbacks.qlog (the core writes no file).
- * Not yet: 0-RTT, ECN, preferred_address. Fields may still be added to the structs below.
+ * Session resumption and 0-RTT: see pq_callbacks.session_ticket, pq_settings.session,
+ * pq_settings.early_data and pq_conn_early_data.
+ * Not yet: ECN, preferred_address. Fields may still be added to the structs below.
  *
  * The core does no I/O and reads no clock: the application hands in each received
  * datagram with its path and the current time (pq_conn_read), asks for datagrams to send
@@ -117,6 +119,26 @@ typedef struct pq_settings {
   pop_store *plugin_store;
   const pq_plugin_spec *plugins;
   size_t n_plugins;
+  /* Server: issue TLS session tickets and accept 0-RTT from clients that resume one
+   * (default false). Tickets are sealed with a key made per pq_server, so they resume
+   * only on the server that issued them (and its transport parameters cannot have
+   * changed meanwhile, RFC 9000 §7.4.1). Anti-replay: 0-RTT data can be replayed by an
+   * attacker (RFC 9001 §9.2, RFC 8446 §8). GnuTLS refuses a ClientHello seen before
+   * within its time window (an in-memory table of the last 512 ClientHellos that
+   * carried 0-RTT, per pq_server; not shared between processes or servers), so replays
+   * to the same server are caught, but only accept 0-RTT if what the application does
+   * with early stream data is safe to repeat (e.g. HTTP GET of static files). Stream
+   * data from 0-RTT reaches stream_data before handshake_done. */
+  bool early_data;
+  /* Client: resume this session (a blob from an earlier connection's session_ticket
+   * callback; borrowed during pq_conn_client_new only) and send 0-RTT when its ticket
+   * allows: streams opened and written before the handshake completes go out in 0-RTT
+   * packets within the limits the blob remembers. A blob that does not parse or that
+   * TLS refuses is ignored (the handshake goes on without resumption, and
+   * pq_conn_early_data says PQ_EARLY_BAD_SESSION; pq_session_check says why).
+   * Use it only with the same server name it came from. NULL: no resumption. */
+  const uint8_t *session;
+  size_t session_len;
 } pq_settings;
 
 /* Fills |settings| with the defaults listed beside each field (every other field 0 /
@@ -181,6 +203,13 @@ typedef struct pq_callbacks {
    * pq_conn_read / pq_conn_write (for a server connection: inside pq_server_read).
    * Must not call into the connection. Unset: no cost but a NULL test per event. */
   void (*qlog)(pq_conn *conn, const char *record, size_t len, void *user);
+  /* Client: the server sent a session ticket (TLS NewSessionTicket, after the
+   * handshake; possibly more than one per connection, keep the last). |blob| / |len|
+   * (valid during the call only; copy it, e.g. to a file) is a versioned serialization
+   * of the ticket and of the server's transport parameters that bound 0-RTT; give it to
+   * pq_settings.session of a later connection to the same server. Setting this
+   * callback is what makes a client accept tickets. */
+  void (*session_ticket)(pq_conn *conn, const uint8_t *blob, size_t len, void *user);
 } pq_callbacks;
 
 /* Creates a client connection to |server_name| (SNI and certificate check) on |path|.
@@ -249,8 +278,10 @@ PQ_API ssize_t pq_conn_write(pq_conn *conn, pq_path *path_out, uint8_t *buf, siz
 PQ_API pq_tstamp pq_conn_expiry(const pq_conn *conn);
 PQ_API int pq_conn_handle_expiry(pq_conn *conn, pq_tstamp now);
 
-/* Streams. Opening needs the peer's transport parameters (after handshake_done) and
- * its stream limit: PQ_ERR_STREAM_LIMIT means wait for streams_available. */
+/* Streams. Opening needs the peer's transport parameters (after handshake_done, or
+ * at once on a client whose pq_conn_early_data is PQ_EARLY_OFFERED: the remembered
+ * ones, data going in 0-RTT) and its stream limit: PQ_ERR_STREAM_LIMIT means wait for
+ * streams_available (or for handshake_done). */
 PQ_API int pq_conn_open_stream(pq_conn *conn, bool bidi, int64_t *stream_id);
 /* Queues up to |len| bytes (copied); returns bytes accepted (may be fewer, even 0, when
  * the stream's send buffer is full) or a negative error. |fin| applies only if all bytes
@@ -277,6 +308,33 @@ PQ_API bool pq_conn_is_closed(const pq_conn *conn); /* draining over: delete it 
  * are enough). Returns its length, or 0 if |cap| is too small. */
 PQ_API size_t pq_conn_odcid(const pq_conn *conn, uint8_t *out, size_t cap);
 
+/* 0-RTT (RFC 9001 §4.6) as seen by one side of a connection. */
+typedef enum pq_early_data {
+  PQ_EARLY_NONE = 0,     /* client: no session given; server: no 0-RTT accepted */
+  PQ_EARLY_BAD_SESSION,  /* client: pq_settings.session was malformed or TLS refused
+                            it: full handshake, no 0-RTT */
+  PQ_EARLY_NOT_OFFERED,  /* client: resuming, but the ticket does not allow 0-RTT */
+  PQ_EARLY_OFFERED,      /* client: 0-RTT is being sent, the server has not answered */
+  PQ_EARLY_ACCEPTED,     /* the server accepted 0-RTT: its data was delivered */
+  PQ_EARLY_REJECTED,     /* client: the server refused 0-RTT (or did not resume); what
+                            was sent in 0-RTT is sent again in 1-RTT packets, with the
+                            limits of the new transport parameters */
+} pq_early_data;
+
+/* Where 0-RTT stands on |conn| (final once handshake_done was called). On a client,
+ * PQ_EARLY_OFFERED right after pq_conn_client_new means streams may be opened and
+ * written at once (they go in 0-RTT). A client that opened more streams or sent more
+ * data in 0-RTT than a rejecting server's new parameters allow closes with
+ * INTERNAL_ERROR (cannot happen with pluginop servers: tickets do not outlive them). */
+PQ_API pq_early_data pq_conn_early_data(const pq_conn *conn);
+/* A static lower-case name for |e| ("accepted", ...). */
+PQ_API const char *pq_early_data_str(pq_early_data e);
+
+/* Checks a session blob (pq_callbacks.session_ticket) before use: 0, or
+ * PQ_ERR_INVALID_ARG with *why (if not NULL) set to a static explanation (bad magic,
+ * unsupported version, truncated, trailing bytes, ...). The blob is only read. */
+PQ_API int pq_session_check(const uint8_t *blob, size_t len, const char **why);
+
 /* Counters and estimates, for summaries and tests. */
 typedef struct pq_conn_stats {
   uint64_t bytes_sent, bytes_received, packets_sent, packets_received, packets_lost;
@@ -284,6 +342,8 @@ typedef struct pq_conn_stats {
   uint64_t cwnd, bytes_in_flight;
   uint64_t plugin_calls;   /* plugin operations called (pop_handler_call) */
   uint64_t plugin_faults;  /* plugins disabled by a fault, or left out at attach */
+  uint64_t packets_0rtt;   /* 0-RTT packets sent (client) / received and processed
+                              (server) */
 } pq_conn_stats;
 PQ_API void pq_conn_get_stats(const pq_conn *conn, pq_conn_stats *stats);
 

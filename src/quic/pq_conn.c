@@ -11,6 +11,7 @@
 #include "pq_conn.h"
 #include "pq_plugin.h"
 #include "pq_qlog.h"
+#include "pq_session.h"
 
 /* ---- settings ---- */
 
@@ -64,6 +65,104 @@ static void discard_space(pq_conn *c, pq_pnspace s, pq_tstamp now) {
   pq_strm_rx_free(&sp->crypto_rx);
   pq_acktr_free(&sp->ack);
   pq_acktr_on_ack_sent(&sp->ack); /* nothing owed any more */
+}
+
+/* ---- 0-RTT helpers ---- */
+
+static void drop_early_keys(pq_conn *c) {
+  if (!c->has_early) return;
+  pq_keys_free(&c->early);
+  c->has_early = false;
+}
+
+/* Client: 0-RTT packets may be sent (keys, and no 1-RTT keys yet). */
+static bool early_sendable(const pq_conn *c) {
+  return !c->is_server && c->has_early && !c->spaces[PQ_PNS_APP].has_tx &&
+         !c->spaces[PQ_PNS_APP].discarded;
+}
+
+/* Sets the send limit of every stream we may send on from the peer's parameters in
+ * c->peer_tp: raised only, or set exactly (|exact|: 0-RTT was rejected and the new
+ * parameters replace the remembered ones). */
+static void set_stream_limits(pq_conn *c, bool exact) {
+  for (size_t i = 0; i < c->nstreams; i++) {
+    pq_stream *s = c->streams[i];
+    bool local = pq_stream_is_local(s->id, c->is_server);
+    uint64_t max;
+    if (!s->can_send) continue;
+    if (pq_stream_is_uni(s->id)) max = c->peer_tp.initial_max_stream_data_uni;
+    else if (local) max = c->peer_tp.initial_max_stream_data_bidi_remote;
+    else max = c->peer_tp.initial_max_stream_data_bidi_local;
+    if (exact) s->ftx.max = max;
+    else pq_flow_tx_on_max(&s->ftx, max);
+  }
+}
+
+/* Client, at creation: parses the session blob and hands its ticket to TLS. Any
+ * failure leaves a full handshake (PQ_EARLY_BAD_SESSION). */
+static void load_session(pq_conn *c, const uint8_t *blob, size_t len) {
+  pq_session sess;
+  c->early_status = PQ_EARLY_BAD_SESSION;
+  if (pq_session_decode(&sess, blob, len, NULL)) return;
+  if (!c->hs->set_session || c->hs->set_session(c->hs_state, sess.ticket, sess.ticket_len))
+    return;
+  c->remembered_tp = sess.tp;
+  c->early_status = PQ_EARLY_OFFERED; /* confirmed by start_0rtt */
+}
+
+/* Client, after the ClientHello: with 0-RTT keys, the remembered parameters set the
+ * limits for streams and data until the handshake (RFC 9000 §7.4.1). */
+static void start_0rtt(pq_conn *c) {
+  const pq_tp *r = &c->remembered_tp;
+  if (!c->has_early) {
+    c->early_status = PQ_EARLY_NOT_OFFERED; /* resumption only */
+    return;
+  }
+  c->peer_tp.active_connection_id_limit = r->active_connection_id_limit;
+  c->peer_tp.initial_max_data = r->initial_max_data;
+  c->peer_tp.initial_max_stream_data_bidi_local = r->initial_max_stream_data_bidi_local;
+  c->peer_tp.initial_max_stream_data_bidi_remote = r->initial_max_stream_data_bidi_remote;
+  c->peer_tp.initial_max_stream_data_uni = r->initial_max_stream_data_uni;
+  c->peer_tp.initial_max_streams_bidi = r->initial_max_streams_bidi;
+  c->peer_tp.initial_max_streams_uni = r->initial_max_streams_uni;
+  c->peer_tp.max_datagram_frame_size = r->max_datagram_frame_size;
+  pq_flow_tx_on_max(&c->ftx, r->initial_max_data);
+  pq_streams_tx_on_max(&c->stx_bidi, r->initial_max_streams_bidi);
+  pq_streams_tx_on_max(&c->stx_uni, r->initial_max_streams_uni);
+  c->use_remembered = true;
+}
+
+/* Marks everything sent in application packets so far (0-RTT ones) for sending again
+ * and forgets those packets without a congestion signal: 0-RTT was rejected, or a
+ * Retry made the server drop them (RFC 9001 §4.6.2, RFC 9002 §6.3). */
+static void requeue_0rtt(pq_conn *c, pq_tstamp now) {
+  pq_sent_list *l = &c->rec.spaces[PQ_PNS_APP].sent;
+  for (size_t i = 0; i < l->n; i++) {
+    pq_pkt_rtx *r = l->v[i].frames;
+    if (!r) continue;
+    for (size_t k = 0; k < r->n; k++) pq_conn_rtx_lost(c, &r->items[k]);
+  }
+  pq_recovery_forget_space(&c->rec, PQ_PNS_APP, now);
+}
+
+/* Client, after the datagram that completed a handshake whose 0-RTT was rejected:
+ * the new parameters replace the remembered ones exactly and the 0-RTT data goes out
+ * again in 1-RTT. Returns 0 or an error (we already used more than the server now
+ * allows: cannot be undone). */
+static int finish_0rtt(pq_conn *c, pq_tstamp now) {
+  bool over;
+  if (c->early_status != PQ_EARLY_REJECTED || c->early_done) return 0;
+  c->early_done = true;
+  requeue_0rtt(c, now);
+  c->ftx.max = c->peer_tp.initial_max_data;
+  c->stx_bidi.max = c->peer_tp.initial_max_streams_bidi;
+  c->stx_uni.max = c->peer_tp.initial_max_streams_uni;
+  set_stream_limits(c, true);
+  over = c->ftx.sent > c->ftx.max || c->stx_bidi.opened > c->stx_bidi.max ||
+         c->stx_uni.opened > c->stx_uni.max;
+  for (size_t i = 0; i < c->nstreams && !over; i++)
+    over = c->streams[i]->can_send && c->streams[i]->ftx.sent > c->streams[i]->ftx.max;
+  return over ? pq_conn_fail(c, PQ_ERR_TRANSPORT(PQ_TE_INTERNAL_ERROR), 0) : 0;
 }
 
 /* ---- recovery callbacks: a sent packet comes back ---- */
@@ -137,6 +236,35 @@ static int hs_set_secret(void *conn, pq_level level, bool tx, pq_aead_alg alg,
   if (tx) sp->has_tx = true;
   else sp->has_rx = true;
   if (level == PQ_LEVEL_HANDSHAKE && tx) c->rec.has_handshake_keys = true;
+  /* A client sends no more 0-RTT once it can send 1-RTT (RFC 9001 §4.9.3). */
+  if (level == PQ_LEVEL_APP && tx && !c->is_server) drop_early_keys(c);
+  return 0;
+}
+
+/* The 0-RTT secret: the client's to send, the server's to receive. */
+static int hs_set_early_secret(void *conn, bool tx, pq_aead_alg alg, const uint8_t *secret,
+                               size_t len) {
+  pq_conn *c = conn;
+  int rv;
+  if (tx == c->is_server) return 0; /* the other direction has no use */
+  if (!c->is_server && c->spaces[PQ_PNS_APP].has_tx) return 0; /* too late */
+  drop_early_keys(c);
+  if ((rv = pq_keys_init(&c->early, alg, secret, len))) return rv;
+  c->has_early = true;
+  return 0;
+}
+
+/* Client: a session ticket arrived; serialize it with the server's parameters that
+ * bound 0-RTT and hand it to the application. */
+static int hs_session_ticket(void *conn, const uint8_t *data, size_t len) {
+  pq_conn *c = conn;
+  uint8_t *blob;
+  ssize_t n;
+  if (c->is_server || !c->cb.session_ticket || !c->has_peer_tp) return 0;
+  if (!(blob = malloc(PQ_SESSION_MAX))) return 0; /* no ticket is not an error */
+  n = pq_session_encode(data, len, &c->peer_tp, blob, PQ_SESSION_MAX);
+  if (n > 0) c->cb.session_ticket(c, blob, (size_t)n, c->user);
+  free(blob);
   return 0;
 }
 
@@ -167,6 +295,7 @@ static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
   pq_flow_tx_on_max(&c->ftx, tp->initial_max_data);
   pq_streams_tx_on_max(&c->stx_bidi, tp->initial_max_streams_bidi);
   pq_streams_tx_on_max(&c->stx_uni, tp->initial_max_streams_uni);
+  set_stream_limits(c, false); /* streams opened in 0-RTT */
   c->rec.peer_max_ack_delay = tp->max_ack_delay * PQ_MS;
   if (tp->max_idle_timeout) {
     uint64_t peer = tp->max_idle_timeout * PQ_MS;
@@ -176,8 +305,27 @@ static int hs_peer_params(void *conn, const uint8_t *data, size_t len) {
   return 0;
 }
 
+/* Client, handshake complete after offering 0-RTT: accepted, the new parameters must
+ * not be below the remembered ones (RFC 9000 §7.4.1); rejected, the 0-RTT data goes
+ * again in 1-RTT (finish_0rtt, at the end of the datagram being read). */
+static int early_outcome(pq_conn *c) {
+  bool accepted = c->hs->early_accepted && c->hs->early_accepted(c->hs_state) == 1;
+  c->use_remembered = false;
+  if (!accepted) {
+    c->early_status = PQ_EARLY_REJECTED;
+    return 0;
+  }
+  c->early_status = PQ_EARLY_ACCEPTED;
+  return pq_tp_check_0rtt(&c->remembered_tp, &c->peer_tp);
+}
+
 static int hs_complete(void *conn) {
   pq_conn *c = conn;
+  int rv;
+  if (!c->is_server && c->early_status == PQ_EARLY_OFFERED && (rv = early_outcome(c)))
+    return rv;
+  if (c->is_server && c->hs->early_accepted && c->hs->early_accepted(c->hs_state) == 1)
+    c->early_status = PQ_EARLY_ACCEPTED;
   c->hs_complete = true;
   if (c->state == PQ_CS_HANDSHAKE) c->state = PQ_CS_ESTABLISHED;
   if (c->is_server) {
@@ -191,8 +339,9 @@ static int hs_complete(void *conn) {
   return pq_conn_issue_cids(c);
 }
 
-static const pq_hs_host hs_host = {hs_write_crypto, hs_set_secret, hs_peer_params,
-                                   hs_complete};
+static const pq_hs_host hs_host = {hs_write_crypto,   hs_set_secret,
+                                   hs_peer_params,    hs_complete,
+                                   hs_set_early_secret, hs_session_ticket};
 
 /* ---- creation ---- */
 
@@ -250,6 +399,9 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
   c->settings = *settings;
   c->settings.alpn = c->settings.cc_algorithm = NULL; /* borrowed: not kept */
   c->settings.keylog_file = c->settings.qlog_dir = NULL;
+  c->settings.session = NULL; /* borrowed during creation only */
+  c->settings.session_len = 0;
+  c->early_discard_at = PQ_TSTAMP_NEVER;
   if (cbs) c->cb = *cbs;
   c->user = user;
   if (path) c->path = *path;
@@ -327,7 +479,9 @@ int pq_conn_client_new_ex(pq_conn **out, const pq_settings *settings,
   }
   memcpy(c->odcid, c->dcid, c->dcid_len);
   rv = conn_init(c, settings, callbacks, path, hs, hs_cfg, user, now);
+  if (rv == 0 && settings->session) load_session(c, settings->session, settings->session_len);
   if (rv == 0) rv = hs->start(c->hs_state);
+  if (rv == 0 && c->early_status == PQ_EARLY_OFFERED) start_0rtt(c);
   if (rv) {
     pq_conn_del(c);
     return rv < PQ_ERR_FATAL || rv == PQ_ERR_INVALID_ARG ? rv : PQ_ERR_TLS;
@@ -349,6 +503,8 @@ int pq_conn_client_new(pq_conn **out, const pq_settings *settings,
   cfg.insecure = insecure;
   cfg.ciphers = settings->ciphers;
   cfg.keylog_file = settings->keylog_file;
+  cfg.resumption = callbacks && callbacks->session_ticket;
+  cfg.early_data = settings->session != NULL;
   return pq_conn_client_new_ex(out, settings, callbacks, path, &pq_hs_tls, &cfg, user, now);
 }
 
@@ -427,6 +583,7 @@ void pq_conn_del(pq_conn *c) {
   for (size_t i = 0; i < c->nstreams; i++) pq_stream_free(c->streams[i]);
   free(c->streams);
   if (c->has_rx_prev) pq_keys_free(&c->rx_prev);
+  drop_early_keys(c);
   free(c->rxbuf);
   free(c);
 }
@@ -667,6 +824,7 @@ static int on_retry(pq_conn *c, const uint8_t *pkt, const pq_pkt_hdr *h, pq_tsta
   memcpy(c->peer_cids[0].id, h->scid, h->scid_len);
   pq_conn_requeue_space(c, PQ_PNS_INITIAL);
   pq_recovery_forget_space(&c->rec, PQ_PNS_INITIAL, now);
+  requeue_0rtt(c, now); /* 0-RTT goes again, to the new CID (RFC 9000 §17.2.5.3) */
   pq_keys_free(&sp->tx);
   pq_keys_free(&sp->rx);
   rv = pq_keys_init_initial(&sp->tx, &sp->rx, PQ_VERSION_1, c->dcid, c->dcid_len, 0);
@@ -698,28 +856,45 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   pq_pnspace s;
   pq_space *sp;
   pq_rx_ctx ctx;
+  uint64_t largest;
   int rv;
   if (h->type == PQ_PKT_VERSION_NEGOTIATION) return on_version_negotiation(c, h, now);
   if (h->type == PQ_PKT_RETRY) return on_retry(c, pkt, h, now);
-  if (h->type != PQ_PKT_INITIAL && h->type != PQ_PKT_HANDSHAKE && h->type != PQ_PKT_1RTT)
-    return 0; /* 0-RTT: not supported */
+  if (h->type != PQ_PKT_INITIAL && h->type != PQ_PKT_HANDSHAKE && h->type != PQ_PKT_1RTT &&
+      h->type != PQ_PKT_0RTT)
+    return 0;
   if (h->version != 0 && h->version != PQ_VERSION_1) return 0;
   if (!pq_conn_owns_cid(c, h->dcid, h->dcid_len)) return 0;
   s = pkt_space(h->type);
   sp = &c->spaces[s];
-  if (sp->discarded || !sp->has_rx) return 0; /* no keys (yet, or any more) */
-  if (pq_pkt_unprotect(pkt, h, &sp->rx.hp,
-                       sp->ack.has_largest ? sp->ack.largest : PQ_PN_NONE))
-    return 0;
-  if (s == PQ_PNS_APP) {
-    if ((rv = decrypt_1rtt(c, sp, pkt, h, now)) != 0) return rv > 0 ? 0 : rv;
-  } else if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) {
-    return 0;
+  largest = sp->ack.has_largest ? sp->ack.largest : PQ_PN_NONE; /* decodes the number */
+  if (h->type == PQ_PKT_0RTT) {
+    /* Server only, with 0-RTT keys: without them (refused, not derived yet, or
+     * discarded) the packet is dropped; the client sends its data again. */
+    if (!c->is_server || !c->has_early || sp->discarded) return 0;
+    if (pq_pkt_unprotect(pkt, h, &c->early.hp, largest)) return 0;
+    if (pq_pkt_decrypt(pkt, h, &c->early.aead)) return 0;
+  } else {
+    if (sp->discarded || !sp->has_rx) return 0; /* no keys (yet, or any more) */
+    if (pq_pkt_unprotect(pkt, h, &sp->rx.hp, largest)) return 0;
+    if (s == PQ_PNS_APP) {
+      if ((rv = decrypt_1rtt(c, sp, pkt, h, now)) != 0) return rv > 0 ? 0 : rv;
+      /* The server keeps 0-RTT keys for reordered packets a while (RFC 9001 §4.9.3). */
+      if (c->is_server && c->has_early && c->early_discard_at == PQ_TSTAMP_NEVER)
+        c->early_discard_at = now + three_pto(c);
+    } else if (pq_pkt_decrypt(pkt, h, &sp->rx.aead)) {
+      return 0;
+    }
   }
   if (h->reserved) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0);
   if (pq_acktr_is_duplicate(&sp->ack, h->pn)) return 0;
   c->stats.packets_received++;
-  if (c->qlog) pq_qlog_packet(c, false, s, h->pn, h->payload, h->payload_len, h->len, now);
+  if (h->type == PQ_PKT_0RTT) c->stats.packets_0rtt++;
+  if (c->qlog) {
+    c->qlog_0rtt = h->type == PQ_PKT_0RTT;
+    pq_qlog_packet(c, false, s, h->pn, h->payload, h->payload_len, h->len, now);
+    c->qlog_0rtt = false;
+  }
   if (c->state == PQ_CS_CLOSING) {
     c->close_pending = true; /* answer with CONNECTION_CLOSE again */
     return 0;
@@ -834,6 +1009,7 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
   }
   buf = c->rxbuf;
   memcpy(buf, data, len);
+  if (c->has_early && c->is_server && now >= c->early_discard_at) drop_early_keys(c);
   received_before = c->stats.packets_received;
   n = pq_pkt_split(buf, len, PQ_CONN_CID_LEN, hdrs, sizeof(hdrs) / sizeof(hdrs[0]));
   for (int i = 0; i < n && rv == 0; i++) {
@@ -856,6 +1032,7 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
    * packet that completed it is processed (RFC 9001 §4.9.2). */
   if (c->is_server && c->hs_confirmed && c->state < PQ_CS_CLOSING)
     discard_space(c, PQ_PNS_HANDSHAKE, now);
+  if (rv == 0 && c->state < PQ_CS_CLOSING) rv = finish_0rtt(c, now);
   if (c->state == PQ_CS_CLOSING && c->timers.at[PQ_TIMER_DRAIN] == PQ_TSTAMP_NEVER)
     pq_timers_set(&c->timers, PQ_TIMER_DRAIN, now + three_pto(c));
   if (rv) report_close(c);
@@ -870,7 +1047,7 @@ int pq_conn_read(pq_conn *c, const pq_path *path, const uint8_t *data, size_t le
 static bool space_has_data(pq_conn *c, pq_pnspace s) {
   pq_space *sp = &c->spaces[s];
   if (pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX)) return true;
-  if (s != PQ_PNS_APP || !c->spaces[PQ_PNS_APP].has_tx) return false;
+  if (s != PQ_PNS_APP || (!c->spaces[PQ_PNS_APP].has_tx && !early_sendable(c))) return false;
   if (c->handshake_done_pending || c->new_token_pending || c->path_response_pending ||
       c->path_challenge_pending ||
       c->max_data_pending ||
@@ -904,6 +1081,8 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
                         bool cc_ok, bool pmtu_probe, pq_tstamp now) {
   static const pq_pkt_type types[3] = {PQ_PKT_INITIAL, PQ_PKT_HANDSHAKE, PQ_PKT_1RTT};
   pq_space *sp = &c->spaces[s];
+  bool zero_rtt = s == PQ_PNS_APP && !sp->has_tx; /* the caller checked early_sendable */
+  pq_keys *keys = zero_rtt ? &c->early : &sp->tx;
   pq_recovery_space *rs = &c->rec.spaces[s];
   pq_pkt_build b;
   pq_pkt_hdr h;
@@ -913,7 +1092,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   size_t payload_len;
   int hlen, plen, rv;
   memset(&b, 0, sizeof(b));
-  b.type = types[s];
+  b.type = zero_rtt ? PQ_PKT_0RTT : types[s];
   b.version = PQ_VERSION_1;
   b.dcid = c->dcid;
   b.dcid_len = c->dcid_len;
@@ -933,6 +1112,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
   ctx->nrtx = 0; /* only the scalar fields need clearing: rtx[] fills as used */
   ctx->ack_eliciting = ctx->in_flight = false;
   ctx->pmtu_probe = pmtu_probe;
+  ctx->zero_rtt = zero_rtt;
   payload = buf + hlen;
   ctx->space = s;
   ctx->p = payload;
@@ -968,10 +1148,13 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
     payload_len = want;
     ctx->in_flight = true;
   }
-  if (c->qlog) /* before sealing encrypts the payload */
+  if (c->qlog) { /* before sealing encrypts the payload */
+    c->qlog_0rtt = zero_rtt;
     pq_qlog_packet(c, true, s, sp->next_pn, payload, payload_len,
                    (size_t)hlen + payload_len + PQ_AEAD_TAG_LEN, now);
-  plen = pq_pkt_seal(buf, cap, &h, payload_len, &sp->tx.aead, &sp->tx.hp);
+    c->qlog_0rtt = false;
+  }
+  plen = pq_pkt_seal(buf, cap, &h, payload_len, &keys->aead, &keys->hp);
   if (plen < 0) {
     return plen;
   }
@@ -1006,6 +1189,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
                     now + (c->idle_timeout > three_pto(c) ? c->idle_timeout : three_pto(c)));
   }
   c->stats.packets_sent++;
+  if (zero_rtt) c->stats.packets_0rtt++;
   return plen;
 }
 
@@ -1030,9 +1214,9 @@ void pq_conn_pmtu_result(pq_conn *c, size_t size, bool acked) {
   c->pacer.burst = PQ_PACER_BURST_PACKETS * size;
 }
 
-/* CONNECTION_CLOSE in the best level we have keys for. */
-static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) {
-  pq_pnspace s = PQ_PNS_INITIAL;
+/* One packet with CONNECTION_CLOSE in space |s| (keys checked by the caller). */
+static ssize_t write_close(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t len,
+                           pq_tstamp now) {
   pq_frame f;
   uint8_t tmp[PQ_CONN_REASON_MAX + 32]; /* the frame: type, codes, reason up to 255 bytes */
   ssize_t fl;
@@ -1040,12 +1224,6 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
   pq_pkt_build b;
   pq_pkt_hdr h;
   int hlen;
-  for (int k = PQ_PNS_COUNT - 1; k >= 0; k--)
-    if (space_usable(c, (pq_pnspace)k)) {
-      s = (pq_pnspace)k;
-      break;
-    }
-  if (!space_usable(c, s)) return 0;
   memset(&f, 0, sizeof(f));
   /* An application close before 1-RTT keys becomes a transport APPLICATION_ERROR
    * (RFC 9000 §10.2.3). */
@@ -1058,8 +1236,9 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
     f.type = PQ_FT_CONNECTION_CLOSE;
     f.u.close.error_code = c->close_app ? PQ_TE_APPLICATION_ERROR : c->close_error;
     f.u.close.frame_type = c->close_frame_type;
-    /* A transport close says why (a TLS failure's reason); an application close
-     * converted to APPLICATION_ERROR keeps its reason out of Initial/Handshake packets
+    /* A transport close says why (a TLS failure's reason; in every level it goes in,
+     * as the peer acts on the first it opens); an application close converted to
+     * APPLICATION_ERROR keeps its reason out of Initial/Handshake packets
      * (RFC 9000 §10.2.3). */
     if (!c->close_app) {
       f.u.close.reason = (const uint8_t *)c->close_reason;
@@ -1090,6 +1269,32 @@ static ssize_t write_close(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) 
   return rv;
 }
 
+/* CONNECTION_CLOSE in the best level we have keys for; before the handshake is
+ * confirmed the peer may not have those keys yet (a server failing a client's 0-RTT
+ * before sending its flight, a client failing before its Finished got through), so it
+ * goes in every level we still have, coalesced (RFC 9000 §10.2.3). A client's datagram
+ * with an Initial is padded to 1200 bytes. */
+static ssize_t write_closes(pq_conn *c, uint8_t *buf, size_t len, pq_tstamp now) {
+  int best = -1;
+  size_t off = 0;
+  bool initial = false;
+  for (int k = PQ_PNS_COUNT - 1; k >= 0 && best < 0; k--)
+    if (space_usable(c, (pq_pnspace)k)) best = k;
+  for (int k = 0; k < PQ_PNS_COUNT && best >= 0; k++) {
+    ssize_t n;
+    if (!space_usable(c, (pq_pnspace)k) || (c->hs_confirmed && k != best)) continue;
+    n = write_close(c, (pq_pnspace)k, buf + off, len - off, now);
+    if (n < 0) return off > 0 ? (ssize_t)off : n;
+    off += (size_t)n;
+    initial = initial || k == PQ_PNS_INITIAL;
+  }
+  if (initial && !c->is_server && off < PQ_CONN_MIN_INITIAL && len >= PQ_CONN_MIN_INITIAL) {
+    memset(buf + off, 0, PQ_CONN_MIN_INITIAL - off);
+    off = PQ_CONN_MIN_INITIAL;
+  }
+  return (ssize_t)off;
+}
+
 ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
                       pq_tstamp now) {
   size_t off = 0, cap;
@@ -1102,7 +1307,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     ssize_t n;
     if (!c->close_pending) return 0;
     c->close_pending = false;
-    n = write_close(c, buf, len, now);
+    n = write_closes(c, buf, len, now);
     if (n > 0) c->stats.bytes_sent += (uint64_t)n;
     return n;
   }
@@ -1139,7 +1344,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
   }
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     pq_space *sp = &c->spaces[s];
-    if (!space_usable(c, (pq_pnspace)s)) continue;
+    if (!space_usable(c, (pq_pnspace)s) && !(s == PQ_PNS_APP && early_sendable(c))) continue;
     /* Handshake data ignores the window: 1-RTT data sent before the handshake is
      * confirmed has no PTO (RFC 9002 §6.2.1) and must not block the handshake. */
     want[s] = (space_wants_ack(sp, now) && !pq_ranges_empty(&sp->ack.rcvd)) ||
@@ -1232,7 +1437,7 @@ static void update_timers(pq_conn *c, pq_tstamp now) {
   pq_timers_set(&c->timers, PQ_TIMER_ACK, ack);
   /* Pacing: wake up when the next packet may leave, if data waits for it. */
   if (c->settings.pacing && pq_cc_available(&c->cc) >= c->mds &&
-      space_usable(c, PQ_PNS_APP) && space_has_data(c, PQ_PNS_APP)) {
+      (space_usable(c, PQ_PNS_APP) || early_sendable(c)) && space_has_data(c, PQ_PNS_APP)) {
     pq_tstamp t = pq_pacer_next_time(&c->pacer, c->cc.cwnd,
                                      c->rec.rtt.has_sample ? c->rec.rtt.smoothed : 0, now);
     pq_timers_set(&c->timers, PQ_TIMER_PACING, t > now ? t : PQ_TSTAMP_NEVER);
@@ -1313,4 +1518,20 @@ size_t pq_conn_odcid(const pq_conn *c, uint8_t *out, size_t cap) {
   if (len > cap) return 0;
   memcpy(out, id, len);
   return len;
+}
+
+pq_early_data pq_conn_early_data(const pq_conn *c) {
+  return c ? c->early_status : PQ_EARLY_NONE;
+}
+
+const char *pq_early_data_str(pq_early_data e) {
+  switch (e) {
+  case PQ_EARLY_NONE: return "none";
+  case PQ_EARLY_BAD_SESSION: return "bad session";
+  case PQ_EARLY_NOT_OFFERED: return "not offered";
+  case PQ_EARLY_OFFERED: return "offered";
+  case PQ_EARLY_ACCEPTED: return "accepted";
+  case PQ_EARLY_REJECTED: return "rejected";
+  }
+  return "?";
 }

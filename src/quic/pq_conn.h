@@ -167,6 +167,20 @@ struct pq_conn {
   bool handshake_done_pending;   /* server: send HANDSHAKE_DONE */
   bool has_peer_tp;
   pq_tp peer_tp;
+  /* 0-RTT (RFC 9001 §4.6, §4.9.3): the client's send keys or the server's receive
+   * keys for 0-RTT packets, which use the application packet number space. A client
+   * discards them when it gets 1-RTT keys, a server three PTOs after its first 1-RTT
+   * packet (early_discard_at). */
+  pq_keys early;
+  bool has_early;
+  pq_early_data early_status;
+  pq_tstamp early_discard_at;
+  /* Client: the server's parameters from the session blob; in force for streams and
+   * flow control until the handshake brings the new ones (RFC 9000 §7.4.1). */
+  pq_tp remembered_tp;
+  bool use_remembered;
+  bool early_done;               /* client: rejected 0-RTT already sent again */
+  bool qlog_0rtt;                /* the packet being logged is a 0-RTT one */
   const pq_tp_ext *tp_ext;       /* parameters outside pq_tp's table (the plugin
                                     runtime's seam); NULL for now */
   /* Recovery, congestion, pacing, timers. */
@@ -266,6 +280,7 @@ typedef struct pq_tx_ctx {
   bool ack_eliciting, in_flight;
   bool probe;              /* PTO probe: ignore cwnd */
   bool pmtu_probe;         /* PMTU probe: PING and PADDING only, outside cwnd accounting */
+  bool zero_rtt;           /* a 0-RTT packet: no ACK (RFC 9000 Table 3) */
   bool cc_ok;              /* congestion window and pacing allow ack-eliciting data */
   pq_tstamp now;
 } pq_tx_ctx;

@@ -264,6 +264,7 @@ static int tx_ack(pq_conn *c, pq_tx_ctx *ctx) {
   pq_space *sp = &c->spaces[ctx->space];
   pq_frame f;
   ssize_t n;
+  if (ctx->zero_rtt) return 0; /* no ACK frames in 0-RTT packets (RFC 9000 §12.4) */
   /* Due, or at least one ack-eliciting packet unacknowledged: it rides along. Packets
    * that only elicit nothing wait for something else (RFC 9000 §13.2.1). */
   if (!pq_acktr_should_send(&sp->ack, ctx->now) && sp->ack.unacked_eliciting == 0) return 0;

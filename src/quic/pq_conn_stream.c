@@ -122,7 +122,7 @@ int pq_conn_open_stream(pq_conn *c, bool bidi, int64_t *stream_id) {
   int rv;
   if (!c || !stream_id) return PQ_ERR_INVALID_ARG;
   if (c->state >= PQ_CS_CLOSING) return PQ_ERR_CLOSED;
-  if (!c->has_peer_tp) return PQ_ERR_STREAM_LIMIT;
+  if (!c->has_peer_tp && !c->use_remembered) return PQ_ERR_STREAM_LIMIT;
   rv = pq_streams_tx_open(bidi ? &c->stx_bidi : &c->stx_uni, c->is_server, !bidi, &id);
   if (rv) return PQ_ERR_STREAM_LIMIT;
   if ((rv = pq_stream_create(c, id, &s))) return rv;

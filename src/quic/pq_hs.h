@@ -8,7 +8,8 @@
  * streams at three levels, secrets installed per level and direction, transport
  * parameters, completion) without certificates.
  *
- * Levels match the packet number spaces: Initial, Handshake, 1-RTT (0-RTT later).
+ * Levels match the packet number spaces: Initial, Handshake, 1-RTT. 0-RTT secrets have
+ * their own host callback (0-RTT packets share the 1-RTT packet number space).
  */
 #ifndef PLUGINOP_PQ_HS_H
 #define PLUGINOP_PQ_HS_H
@@ -38,6 +39,11 @@ typedef struct pq_hs_host {
   int (*peer_params)(void *conn, const uint8_t *data, size_t len);
   /* The handshake completed (RFC 9001 §4.1.1). */
   int (*complete)(void *conn);
+  /* Optional: a 0-RTT traffic secret (client: |tx|, server: receive), copied. */
+  int (*set_early_secret)(void *conn, bool tx, pq_aead_alg alg, const uint8_t *secret,
+                          size_t len);
+  /* Optional (client): a resumable session (opaque TLS data, borrowed for the call). */
+  int (*session_ticket)(void *conn, const uint8_t *data, size_t len);
 } pq_hs_host;
 
 typedef struct pq_hs_config {
@@ -52,6 +58,8 @@ typedef struct pq_hs_config {
   const char *keylog_file;
   void *tls_ctx;               /* pq_hs_tls: a shared pq_tls_ctx (borrowed, must
                                   outlive the connection); NULL = make one */
+  bool resumption;             /* client without tls_ctx: accept session tickets */
+  bool early_data;             /* client without tls_ctx: offer 0-RTT when resuming */
 } pq_hs_config;
 
 typedef struct pq_hs_ops {
@@ -72,6 +80,11 @@ typedef struct pq_hs_ops {
    * owned by the driver, valid until it is destroyed. It becomes the connection's
    * close reason (pq_close_info.reason, and the reason phrase of the CONNECTION_CLOSE). */
   const char *(*reason)(void *st);
+  /* Optional (client, before start): resume the opaque TLS session |data|. Returns 0
+   * or PQ_ERR_TLS (unusable: the handshake goes on without it). */
+  int (*set_session)(void *st, const uint8_t *data, size_t len);
+  /* Optional: 1 if 0-RTT was accepted (valid once complete), else 0. */
+  int (*early_accepted)(void *st);
 } pq_hs_ops;
 
 /* The insecure test driver. */

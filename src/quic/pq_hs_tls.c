@@ -15,6 +15,7 @@ typedef struct hs_tls {
   pq_hs_host host;
   void *conn;
   bool is_server, done;
+  bool tp_given;         /* the peer's transport parameters went to the host */
   uint8_t alert;
 } hs_tls;
 
@@ -26,7 +27,7 @@ static int from_tls(pq_tls_level l, pq_level *out) {
   case PQ_TLS_LEVEL_INITIAL: *out = PQ_LEVEL_INITIAL; return 0;
   case PQ_TLS_LEVEL_HANDSHAKE: *out = PQ_LEVEL_HANDSHAKE; return 0;
   case PQ_TLS_LEVEL_APPLICATION: *out = PQ_LEVEL_APP; return 0;
-  default: return -1; /* 0-RTT is not used by the connection yet */
+  default: return -1; /* no CRYPTO data at the 0-RTT level */
   }
 }
 
@@ -41,7 +42,13 @@ static int cb_set_secrets(void *user, pq_tls_level level, pq_aead_alg alg, const
                           const uint8_t *tx, size_t len) {
   hs_tls *h = user;
   pq_level l;
-  if (level == PQ_TLS_LEVEL_EARLY) return 0; /* no 0-RTT yet */
+  if (level == PQ_TLS_LEVEL_EARLY) {
+    /* Client: tx (0-RTT packets to send); server: rx. Ignored if the host has no use. */
+    if (!h->host.set_early_secret) return 0;
+    if (tx && h->host.set_early_secret(h->conn, true, alg, tx, len)) return -1;
+    if (rx && h->host.set_early_secret(h->conn, false, alg, rx, len)) return -1;
+    return 0;
+  }
   if (from_tls(level, &l)) return -1;
   if (rx && h->host.set_secret(h->conn, l, false, alg, rx, len)) return -1;
   if (tx && h->host.set_secret(h->conn, l, true, alg, tx, len)) return -1;
@@ -52,7 +59,13 @@ static void cb_alert(void *user, pq_tls_level level, uint8_t alert) {
   ((hs_tls *)user)->alert = alert;
 }
 
-static const pq_tls_callbacks tls_cbs = {cb_send_crypto, cb_set_secrets, cb_alert, NULL};
+static int cb_ticket(void *user, const uint8_t *data, size_t len) {
+  hs_tls *h = user;
+  return h->host.session_ticket && h->host.session_ticket(h->conn, data, len) ? -1 : 0;
+}
+
+static const pq_tls_callbacks tls_cbs = {cb_send_crypto, cb_set_secrets, cb_alert,
+                                         cb_ticket};
 
 static int create(void **st, const pq_hs_config *cfg, const pq_hs_host *host, void *conn) {
   hs_tls *h = calloc(1, sizeof(*h));
@@ -73,6 +86,8 @@ static int create(void **st, const pq_hs_config *cfg, const pq_hs_host *host, vo
     tc.insecure = cfg->insecure;
     tc.ciphers = cfg->ciphers;
     tc.keylog_file = cfg->keylog_file;
+    tc.resumption = cfg->resumption || cfg->early_data;
+    tc.early_data = cfg->early_data;
     if ((rv = pq_tls_ctx_new(&h->own_ctx, &tc))) {
       free(h);
       return rv;
@@ -99,17 +114,30 @@ static void destroy(void *st) {
   free(h);
 }
 
-/* Once TLS is done: the peer's parameters, then completion (in that order: streams
- * need the peer's limits before the application hears the handshake is over). */
-static int check_done(hs_tls *h) {
+/* Hands the peer's transport parameters to the host once. */
+static int give_tp(hs_tls *h) {
   const uint8_t *tp;
   size_t len = 0;
-  int rv;
-  if (h->done || !pq_tls_is_done(h->tls)) return 0;
-  h->done = true;
+  if (h->tp_given) return 0;
   tp = pq_tls_peer_tp(h->tls, &len);
   if (!tp) return PQ_ERR_TLS;
-  if ((rv = h->host.peer_params(h->conn, tp, len))) return rv;
+  h->tp_given = true;
+  return h->host.peer_params(h->conn, tp, len);
+}
+
+/* Once TLS is done: the peer's parameters, then completion (in that order: streams
+ * need the peer's limits before the application hears the handshake is over). A
+ * server takes the client's parameters from the ClientHello at once: streams the
+ * client opens in 0-RTT need its limits before the handshake completes. */
+static int check_done(hs_tls *h) {
+  int rv;
+  size_t len;
+  if (h->is_server && !h->tp_given && pq_tls_peer_tp(h->tls, &len) &&
+      (rv = give_tp(h)))
+    return rv;
+  if (h->done || !pq_tls_is_done(h->tls)) return 0;
+  h->done = true;
+  if ((rv = give_tp(h))) return rv;
   return h->host.complete(h->conn);
 }
 
@@ -138,6 +166,14 @@ static uint8_t alert(void *st) {
 
 static const char *reason(void *st) { return pq_tls_reason(((hs_tls *)st)->tls); }
 
+static int set_session(void *st, const uint8_t *data, size_t len) {
+  return pq_tls_set_session(((hs_tls *)st)->tls, data, len) ? PQ_ERR_TLS : 0;
+}
+
+static int early_accepted(void *st) {
+  return pq_tls_early_data_accepted(((hs_tls *)st)->tls);
+}
+
 const pq_hs_ops pq_hs_tls = {
     .name = "tls",
     .create = create,
@@ -146,4 +182,6 @@ const pq_hs_ops pq_hs_tls = {
     .recv = recv_bytes,
     .alert = alert,
     .reason = reason,
+    .set_session = set_session,
+    .early_accepted = early_accepted,
 };

@@ -163,7 +163,8 @@ static void header(pq_conn *c) {
 
 /* ---- frames ---- */
 
-static const char *packet_type(pq_pnspace s) {
+static const char *packet_type(const pq_conn *c, pq_pnspace s) {
+  if (s == PQ_PNS_APP && c->qlog_0rtt) return "0RTT";
   return s == PQ_PNS_INITIAL ? "initial" : s == PQ_PNS_HANDSHAKE ? "handshake" : "1RTT";
 }
 
@@ -327,7 +328,7 @@ void pq_qlog_packet(pq_conn *c, bool sent, pq_pnspace s, uint64_t pn, const uint
   pq_qlog *q = c->qlog;
   begin(c, sent ? "transport:packet_sent" : "transport:packet_received", now);
   put(q, "{\"header\":{\"packet_type\":\"%s\",\"packet_number\":%llu},\"raw\":{\"length\":%zu,"
-      "\"payload_length\":%zu},\"frames\":[", packet_type(s), (unsigned long long)pn, raw_len,
+      "\"payload_length\":%zu},\"frames\":[", packet_type(c, s), (unsigned long long)pn, raw_len,
       len);
   frames(c, payload, len, sent);
   put(q, "]}");
@@ -336,7 +337,7 @@ void pq_qlog_packet(pq_conn *c, bool sent, pq_pnspace s, uint64_t pn, const uint
 
 void pq_qlog_lost(pq_conn *c, pq_pnspace s, uint64_t pn, pq_tstamp now) {
   begin(c, "recovery:packet_lost", now);
-  put(c->qlog, "{\"header\":{\"packet_type\":\"%s\",\"packet_number\":%llu}}", packet_type(s),
+  put(c->qlog, "{\"header\":{\"packet_type\":\"%s\",\"packet_number\":%llu}}", packet_type(c, s),
       (unsigned long long)pn);
   emit(c);
 }

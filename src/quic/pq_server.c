@@ -17,6 +17,9 @@
 #define PQ_SERVER_RETRY_TOKEN_AGE (UINT64_C(60) * 1000000000) /* 60 s */
 #define PQ_SERVER_NEW_TOKEN_AGE (UINT64_C(86400) * 1000000000) /* a day */
 #define PQ_SERVER_ANSWERS 16 /* more pending answers are dropped (no amplification) */
+#define PQ_SERVER_EARLY_SLOTS 4    /* 0-RTT datagrams kept for a connection not there yet */
+#define PQ_SERVER_EARLY_MAX 1500   /* larger ones are not kept */
+#define PQ_SERVER_EARLY_AGE (UINT64_C(1000000000)) /* 1 s */
 
 struct pq_server {
   pq_settings settings;
@@ -37,6 +40,17 @@ struct pq_server {
     uint8_t data[PQ_CONN_MIN_INITIAL];
   } answers[PQ_SERVER_ANSWERS];
   size_t nanswers;
+  /* 0-RTT datagrams that arrived before the client's Initial (reordering), replayed
+   * to the connection that Initial creates (RFC 9001 §4.7: servers MAY buffer them).
+   * A small ring, oldest overwritten; only with early_data. */
+  struct early_dgram {
+    pq_path path;
+    pq_tstamp when;
+    size_t len, dcid_len;         /* len 0: free slot */
+    uint8_t dcid[PQ_MAX_CID_LEN];
+    uint8_t data[PQ_SERVER_EARLY_MAX];
+  } *early;
+  size_t early_next;
 };
 
 void pq_reset_token(const uint8_t key[32], const uint8_t *cid, size_t len,
@@ -63,6 +77,7 @@ int pq_server_new(pq_server **out, const pq_settings *settings,
   tc.key_file = key_file;
   tc.ciphers = settings->ciphers;
   tc.keylog_file = settings->keylog_file;
+  tc.resumption = tc.early_data = settings->early_data;
   /* Without a certificate there is no TLS: only the internal test driver works. */
   if (cert_file || key_file) {
     if ((rv = pq_tls_ctx_new(&s->tls_ctx, &tc))) {
@@ -101,6 +116,7 @@ void pq_server_del(pq_server *s) {
   for (size_t i = 0; i < s->n; i++) pq_conn_del(s->conns[i]);
   free(s->conns);
   pq_tls_ctx_del(s->tls_ctx);
+  free(s->early);
   if (s->has_token_key) pq_aead_free(&s->token_key);
   memset(s->reset_key, 0, sizeof(s->reset_key));
   free(s);
@@ -198,6 +214,39 @@ static void answer_retry(pq_server *s, const pq_path *path, const pq_pkt_hdr *h,
   s->nanswers++;
 }
 
+/* Keeps a 0-RTT datagram whose connection does not exist yet. */
+static void keep_early(pq_server *s, const pq_path *path, const pq_pkt_hdr *h,
+                       const uint8_t *data, size_t len, pq_tstamp now) {
+  struct early_dgram *e;
+  if (!s->settings.early_data || len > PQ_SERVER_EARLY_MAX || h->dcid_len > PQ_MAX_CID_LEN ||
+      h->version != PQ_VERSION_1)
+    return;
+  if (!s->early && !(s->early = calloc(PQ_SERVER_EARLY_SLOTS, sizeof(*s->early)))) return;
+  e = &s->early[s->early_next];
+  s->early_next = (s->early_next + 1) % PQ_SERVER_EARLY_SLOTS;
+  if (path) e->path = *path;
+  else memset(&e->path, 0, sizeof(e->path));
+  e->when = now;
+  e->len = len;
+  e->dcid_len = h->dcid_len;
+  memcpy(e->dcid, h->dcid, h->dcid_len);
+  memcpy(e->data, data, len);
+}
+
+/* Feeds |c| the kept 0-RTT datagrams addressed to its first DCID (recent ones). */
+static void replay_early(pq_server *s, pq_conn *c, pq_tstamp now) {
+  if (!s->early) return;
+  for (size_t i = 0; i < PQ_SERVER_EARLY_SLOTS; i++) {
+    struct early_dgram *e = &s->early[i];
+    if (e->len == 0) continue;
+    if (now - e->when <= PQ_SERVER_EARLY_AGE && e->dcid_len == c->odcid_len &&
+        memcmp(e->dcid, c->odcid, e->dcid_len) == 0 && !pq_conn_is_closed(c))
+      pq_conn_read(c, &e->path, e->data, e->len, now);
+    if (now - e->when > PQ_SERVER_EARLY_AGE || pq_conn_owns_cid(c, e->dcid, e->dcid_len))
+      e->len = 0;
+  }
+}
+
 ssize_t pq_server_write(pq_server *s, pq_path *path_out, uint8_t *buf, size_t len) {
   size_t n;
   if (!s || !buf) return PQ_ERR_INVALID_ARG;
@@ -238,6 +287,10 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
    * Version negotiation and stateless resets were answered above. */
   if (h.type == PQ_PKT_1RTT) {
     answer_stateless_reset(s, path, data, len);
+    return PQ_ERR_DROP;
+  }
+  if (h.type == PQ_PKT_0RTT) {
+    keep_early(s, path, &h, data, len, now);
     return PQ_ERR_DROP;
   }
   if (h.type != PQ_PKT_INITIAL || h.version != PQ_VERSION_1 || len < PQ_CONN_MIN_INITIAL)
@@ -286,6 +339,7 @@ int pq_server_read(pq_server *s, const pq_path *path, const uint8_t *data, size_
     return PQ_ERR_NOMEM;
   }
   if (conn_out) *conn_out = c;
+  if (rv == 0) replay_early(s, c, now);
   return rv;
 }
 

@@ -2,11 +2,14 @@
  * pluginop-client: downloads URLs over HTTP/3 with the pluginop QUIC stack.
  *
  *   pluginop-client [--output DIR] [--ciphers LIST] [--ca FILE] [--insecure]
- *                   [--qlog-dir DIR] [--resolve HOST:PORT:ADDR[,ADDR...]] URL...
+ *                   [--qlog-dir DIR] [--session-file FILE]
+ *                   [--resolve HOST:PORT:ADDR[,ADDR...]] URL...
  *
  * URLs with the same host and port share one connection and are fetched at once (as
  * many streams as the server allows). Each body goes to DIR/BASENAME. Exit status 0
  * only when every URL answered 200 with its whole body; 64 for wrong usage, 1 otherwise.
+ * With --session-file, a saved session resumes with 0-RTT: the requests go out before
+ * the handshake completes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +76,8 @@ typedef struct client {
   qt_plugins plugins; /* --plugin */
   qt_resolve resolve[MAX_RESOLVE]; /* --resolve */
   size_t nresolve;
+  const char *session_file;     /* --session-file */
+  pq_early_data early;          /* 0-RTT on the last connection */
 } client;
 
 static volatile sig_atomic_t stop_requested;
@@ -89,6 +94,11 @@ static void usage(FILE *f) {
           "  --ca FILE        also trust the CA certificate(s) in FILE (PEM)\n"
           "  --insecure       do not verify the server's certificate\n"
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
+          "  --session-file FILE\n"
+          "                   resume the TLS session saved in FILE (if it exists) and send\n"
+          "                   the requests in 0-RTT; session tickets from the server are\n"
+          "                   saved there (use one file per server); the summary says\n"
+          "                   whether 0-RTT was accepted\n"
           "  --cc NAME        congestion control: newreno (default) or cubic\n"
           "  --resolve HOST:PORT:ADDR[,ADDR...]\n"
           "                   connect to these addresses (IPv6 in brackets, e.g.\n"
@@ -319,6 +329,47 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   qt_qlog_closed(&cl->qlog, info, qt_now());
 }
 
+/* A session ticket: saved for the next run (written aside, then renamed over). */
+static void on_session_ticket(pq_conn *c, const uint8_t *blob, size_t len, void *user) {
+  client *cl = user;
+  char tmp[4200];
+  FILE *f;
+  bool ok;
+  snprintf(tmp, sizeof(tmp), "%s.tmp", cl->session_file);
+  if (!(f = fopen(tmp, "wb"))) {
+    fprintf(stderr, "pluginop-client: cannot write %s: %s\n", tmp, strerror(errno));
+    return;
+  }
+  ok = fwrite(blob, 1, len, f) == len;
+  ok = fclose(f) == 0 && ok;
+  if (!ok || rename(tmp, cl->session_file) < 0) {
+    fprintf(stderr, "pluginop-client: cannot save the session in %s\n", cl->session_file);
+    unlink(tmp);
+  }
+}
+
+/* Reads --session-file into |buf| (|cap| bytes). Returns its length (0: none). An
+ * unusable one is reported here and still handed over: the connection refuses it too
+ * (full handshake, "0-RTT: bad session" in the summary). */
+static size_t load_session(const client *cl, uint8_t *buf, size_t cap) {
+  FILE *f = fopen(cl->session_file, "rb");
+  const char *why = "";
+  size_t n;
+  if (!f) {
+    if (errno != ENOENT)
+      fprintf(stderr, "pluginop-client: cannot read %s: %s\n", cl->session_file,
+              strerror(errno));
+    return 0;
+  }
+  n = fread(buf, 1, cap, f);
+  if (n == cap) why = "too large";
+  fclose(f);
+  if (n == cap || pq_session_check(buf, n, &why) < 0)
+    fprintf(stderr, "pluginop-client: %s: unusable session (%s); no resumption\n",
+            cl->session_file, why);
+  return n == cap ? 0 : n;
+}
+
 /* The engine's qlog records go to the connection's file (set only with --qlog-dir). */
 static void on_qlog(pq_conn *c, const char *rec, size_t len, void *user) {
   qt_qlog_record(&((client *)user)->qlog, rec, len);
@@ -340,7 +391,12 @@ static void submit_requests(client *cl) {
   while (cl->next < cl->ngroup) {
     req *r = cl->group[cl->next];
     int64_t sid;
-    int rv = pq_conn_open_stream(cl->conn, true, &sid);
+    int rv;
+    if (r->done) { /* failed on an earlier address (see unsubmit_requests) */
+      cl->next++;
+      continue;
+    }
+    rv = pq_conn_open_stream(cl->conn, true, &sid);
     if (rv == PQ_ERR_STREAM_LIMIT) return; /* streams_available tells when to go on */
     if (rv < 0) {
       req_fail(r, "cannot open a stream");
@@ -399,7 +455,10 @@ static bool step(client *cl, pq_tstamp deadline) {
   now = qt_now();
   exp = pq_conn_expiry(cl->conn);
   if (exp <= now) pq_conn_handle_expiry(cl->conn, now);
-  if (cl->hs_done && !cl->h3.started && qt_h3_start(&cl->h3) == 0) cl->streams_more = true;
+  /* With 0-RTT, HTTP/3 starts at once: the requests go out in 0-RTT packets. */
+  if ((cl->hs_done || cl->early == PQ_EARLY_OFFERED) && !cl->h3.started &&
+      qt_h3_start(&cl->h3) == 0)
+    cl->streams_more = true;
   if (cl->h3.started) {
     if (cl->streams_more) {
       cl->streams_more = false;
@@ -436,6 +495,19 @@ static pq_tstamp hs_deadline(const client *cl, bool last) {
   return cl->t0 + (last || cl->rx_any ? HS_TIMEOUT_LAST : HS_TIMEOUT_MORE_ADDRS);
 }
 
+/* Requests sent in 0-RTT on an address that then failed go again on the next one. */
+static void unsubmit_requests(client *cl) {
+  for (size_t i = 0; i < cl->next && i < cl->ngroup; i++) {
+    req *r = cl->group[i];
+    if (r->done) continue;
+    r->sid = -1;
+    r->status = 0;
+    r->content_length = -1;
+    r->bytes = 0;
+  }
+  cl->next = 0; /* submit_requests skips the ones already done */
+}
+
 /* Connects to one address and runs the handshake. Returns 0 (established), -1 (try the
  * next address) or -2 (stop: certificate or TLS failure, message in close_msg). */
 static int try_address(client *cl, const struct sockaddr *sa, socklen_t sa_len,
@@ -461,6 +533,12 @@ static int try_address(client *cl, const struct sockaddr *sa, socklen_t sa_len,
   cl->hs_done = cl->closed = cl->sock_err = cl->rx_any = false;
   cl->t0 = cl->last_progress = qt_now();
   if (cl->qlog_dir) cbs.qlog = on_qlog;
+  if (cl->session_file) {
+    static uint8_t sess[32768];
+    cbs.session_ticket = on_session_ticket;
+    s.session_len = load_session(cl, sess, sizeof(sess));
+    s.session = s.session_len ? sess : NULL;
+  }
   qt_qlog_close(&cl->qlog); /* an earlier address's attempt */
   rv = pq_conn_client_new(&cl->conn, &s, &cbs, &path, host,
                           cl->ca, cl->insecure, cl, cl->t0);
@@ -471,6 +549,7 @@ static int try_address(client *cl, const struct sockaddr *sa, socklen_t sa_len,
     qt_udp_close(&cl->udp);
     return -2;
   }
+  cl->early = pq_conn_early_data(cl->conn);
   if ((rv = qt_qlog_open(&cl->qlog, cl->qlog_dir, false, cl->conn, &path, cl->t0)) < 0)
     fprintf(stderr, "pluginop-client: no qlog in %s: %s\n", cl->qlog_dir, strerror(-rv));
   if (qt_h3_init(&cl->h3, cl->conn, false, 0, &h3_cbs, cl) < 0) {
@@ -499,6 +578,7 @@ static int try_address(client *cl, const struct sockaddr *sa, socklen_t sa_len,
     return -2;
   }
   fprintf(stderr, "pluginop-client: %s: cannot connect: %s\n", addr, cl->close_msg);
+  unsubmit_requests(cl);
   return -1;
 }
 
@@ -506,6 +586,7 @@ static void end_connection(client *cl) {
   if (cl->conn) {
     pq_tstamp now = qt_now();
     if (cl->verbose) qt_print_stats("pluginop-client", cl->conn, &cl->udp);
+    cl->early = pq_conn_early_data(cl->conn);
     qt_plugins_summary(stderr, "pluginop-client", cl->conn);
     if (pq_conn_close(cl->conn, 0x100 /* H3_NO_ERROR */, "", now) == 0)
       qt_drive_send(&cl->udp, cl->conn, now); /* the close goes out; no need to drain */
@@ -615,6 +696,7 @@ static void summary(client *cl, pq_tstamp start) {
   }
   printf("%zu/%zu OK, %llu bytes in %.3f s, goodput %.1f Mbit/s\n", ok, cl->nreqs,
          (unsigned long long)bytes, secs, secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0);
+  if (cl->session_file) printf("0-RTT: %s\n", pq_early_data_str(cl->early));
 }
 
 /* Prepares the output folder and buffers (each file is created when its 200 response
@@ -677,6 +759,7 @@ static int parse_args(client *cl, int argc, char **argv) {
       {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'r'},
       {"verbose", no_argument, NULL, 'v'}, {"cc", required_argument, NULL, 'C'},
       {"plugin", required_argument, NULL, 'P'}, {"resolve", required_argument, NULL, 'R'},
+      {"session-file", required_argument, NULL, 'S'},
       {NULL, 0, NULL, 0}};
   char bad[64];
   int ch;
@@ -700,6 +783,7 @@ static int parse_args(client *cl, int argc, char **argv) {
     case 'R':
       if (add_resolve(cl, optarg) < 0) return EXIT_USAGE;
       break;
+    case 'S': cl->session_file = optarg; break;
     case 't':
     case 'r':
       if (parse_prob(optarg, ch == 't' ? &cl->tx_loss : &cl->rx_loss) < 0) return EXIT_USAGE;

@@ -3,7 +3,7 @@
  * stack.
  *
  *   pluginop-server [--cert F --key F] [--root DIR] [--ciphers LIST] [--qlog-dir DIR]
- *                   [--cc NAME] [--retry] [--verbose] ADDR PORT
+ *                   [--cc NAME] [--retry] [--no-0rtt] [--verbose] ADDR PORT
  *
  * GET and HEAD of https://HOST:PORT/PATH answer DIR/PATH (index.html for a folder);
  * paths leaving DIR ("..") get 404. Without --cert/--key a self-signed certificate for
@@ -60,6 +60,7 @@ typedef struct sconn {
 typedef struct server {
   const char *root, *qlog_dir, *cert, *key, *cc;
   bool retry;
+  bool no_early;   /* --no-0rtt */
   qt_udp udp;
   pq_server *ps;
   sconn *conns;
@@ -91,6 +92,10 @@ static void usage(FILE *f) {
           "  --qlog-dir DIR   write a qlog (JSON-SEQ) per connection into DIR\n"
           "  --cc NAME        congestion control: newreno (default) or cubic\n"
           "  --retry          validate client addresses with a Retry first\n"
+          "  --no-0rtt        issue no session tickets, accept no 0-RTT (by default a\n"
+          "                   client resuming a ticket of this process may send its\n"
+          "                   requests in 0-RTT; replays of a ClientHello are refused,\n"
+          "                   and only GET of files is served, which is safe to repeat)\n"
           "  --verbose        one line per request on stderr\n"
           "  --plugin FILE.wasm[:KEY=VALUE,...]\n"
           "                   load a WebAssembly plugin into every connection\n"
@@ -320,7 +325,8 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   if (sc) qt_qlog_closed(&sc->qlog, info, qt_now());
   qt_plugins_summary(stderr, "pluginop-server", c);
   if (!s->verbose) return;
-  fprintf(stderr, "connection closed: %s\n", qt_close_str(info, msg, sizeof(msg)));
+  fprintf(stderr, "connection closed: %s%s\n", qt_close_str(info, msg, sizeof(msg)),
+          pq_conn_early_data(c) == PQ_EARLY_ACCEPTED ? " (0-RTT accepted)" : "");
   qt_print_stats("connection", c, &s->udp);
 }
 
@@ -476,6 +482,7 @@ static int parse_args(server *s, int argc, char **argv) {
       {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
       {"ciphers", required_argument, NULL, 'C'}, {"cc", required_argument, NULL, 'c' + 256},
       {"retry", no_argument, NULL, 'Y'},
+      {"no-0rtt", no_argument, NULL, 'Z'},
       {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'R'},
       {"plugin", required_argument, NULL, 'P'},
       {NULL, 0, NULL, 0}};
@@ -500,6 +507,7 @@ static int parse_args(server *s, int argc, char **argv) {
       }
       break;
     case 'Y': s->retry = true; break;
+    case 'Z': s->no_early = true; break;
     case 't':
     case 'R':
       if (parse_prob(optarg, ch == 't' ? &s->tx_loss : &s->rx_loss) < 0) return EXIT_USAGE;
@@ -581,6 +589,7 @@ int main(int argc, char **argv) {
   set.qlog_dir = s.qlog_dir;
   set.ciphers = s.ciphers;
   set.retry = s.retry;
+  set.early_data = !s.no_early;
   if (s.cc) set.cc_algorithm = s.cc;
   s.bidi_window = set.initial_max_streams_bidi;
   set.initial_max_data = 64ull << 20;
