@@ -19,7 +19,8 @@
 #                 127.0.0.1 after the 2 s per-address limit, each failure and the address
 #                 used told on stderr; every address refusing exits 1 naming each; the
 #                 certificate is checked against HOST, not the address; bad syntax
-#                 exits 64
+#                 exits 64; with --session-file, requests sent in 0-RTT to the silent
+#                 address go again (once, in 0-RTT) to the next one
 #       tls       TLS failures say why on the client's stderr: a CA that did not issue the
 #                 certificate (issuer unknown), a host name the certificate lacks (name
 #                 mismatch), the system store (a hint to use --ca), no common cipher
@@ -164,7 +165,7 @@ addrs)
   have_v6=1
   python3 -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' \
     2>/dev/null || have_v6=0
-  start_pluginop_server "$SERVER" "$WORK/www" # on 127.0.0.1 only
+  start_pluginop_server "$SERVER" "$WORK/www" --verbose # on 127.0.0.1 only
   P=$SERVER_PORT
   # 1. [::1] first: nothing listens there (the ICMP port unreachable comes back at once)
   start=$(date +%s%N)
@@ -229,6 +230,25 @@ print("bound", flush=True); time.sleep(60)' "$P" >"$WORK/silent.out" 2>&1 &
   timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out5" --resolve "localhost:1:127.0.0.9" \
     "https://localhost:$P/small1" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "other port's --resolve used"; }
   same_files "$WORK/www" "$WORK/out5" small1
+  # 6. with a saved session the requests leave in 0-RTT with the first Initial, to the
+  #    silent address; after its 2 s they go again, once, on 127.0.0.1, still in 0-RTT
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --session-file "$WORK/session" --output "$WORK/out6a" \
+    "https://localhost:$P/small1" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "first 0-RTT run"; }
+  [ -s "$WORK/session" ] || fail "no session saved"
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --session-file "$WORK/session" --output "$WORK/out6" \
+    --resolve "localhost:$P:127.0.0.2,127.0.0.1" "https://localhost:$P/many/7" \
+    "https://localhost:$P/many/8" >"$WORK/out.txt" 2>"$WORK/err"
+  rc=$?
+  cat "$WORK/out.txt" "$WORK/err"
+  [ $rc = 0 ] || fail "0-RTT after a silent address: exit $rc"
+  same_files "$WORK/www/many" "$WORK/out6" 7 8
+  grep -q '^2/2 OK' "$WORK/out.txt" || fail "0-RTT after a silent address: summary"
+  grep -q '^0-RTT: accepted' "$WORK/out.txt" || fail "0-RTT not accepted on the second address"
+  grep -q "127.0.0.2:$P: cannot connect: no answer within 2 s" "$WORK/err" || fail "silent address not told"
+  for f in 7 8; do # requested nowhere else in this test
+    n=$(grep -c "^GET /many/$f " "$WORK/server.err")
+    [ "$n" = 1 ] || fail "the server got $n requests for $f"
+  done
   ;;
 tls)
   # tls_fails NAME ARGS...: the client must exit 1; its stderr in $WORK/err
