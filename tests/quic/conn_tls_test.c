@@ -102,6 +102,36 @@ static void test_pq_conn_tls_wrong_name_reason(void) {
   world_free(&w);
 }
 
+/* The server refuses (no common cipher suite): the client's close is by the peer and
+ * carries the server's reason from its CONNECTION_CLOSE. */
+static void test_pq_conn_tls_peer_reason(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  pq_settings sst, cst;
+  pq_path path;
+  pq_settings_default(&sst);
+  sst.ciphers = PQ_CIPHER_CHACHA20_POLY1305;
+  world_init_ex(&w, 7, &c, &c, true, &sst);
+  pq_conn_del(w.client);
+  pq_settings_default(&cst);
+  cst.ciphers = PQ_CIPHER_AES_128_GCM;
+  memset(&path, 0, sizeof(path));
+  CHECK_INT(0, ==, pq_conn_client_new(&w.client, &cst, &cbs, &path, "localhost", harness_cert,
+                                      false, &w.capp, 0));
+  CHECK(run_until(&w, both_closed, 10000 * MS));
+  CHECK(!w.capp.established);
+  CHECK(w.capp.close.by_peer);
+  CHECK_INT(0x100 + 40, ==, w.capp.close.error_code); /* handshake_failure */
+  if (!strstr(w.capp.close_reason, "no common cipher suite") ||
+      !strstr(w.capp.close_reason, "CHACHA20-POLY1305")) {
+    fprintf(stderr, "  client's reason: '%s'\n", w.capp.close_reason);
+    CHECK(!"the server's reason reached the client");
+  }
+  CHECK(!w.sapp.close.by_peer);
+  CHECK_STR(w.sapp.close_reason, w.capp.close_reason);
+  world_free(&w);
+}
+
 /* A close that is not a TLS failure has no reason (nothing stale from the driver). */
 static void test_pq_conn_tls_app_close_reason(void) {
   world w;
@@ -153,6 +183,7 @@ int main(void) {
   RUN(test_pq_conn_tls_bad_certificate_closes);
   RUN(test_pq_conn_tls_wrong_name_reason);
   RUN(test_pq_conn_tls_app_close_reason);
+  RUN(test_pq_conn_tls_peer_reason);
   RUN(test_pq_conn_tls_retry);
   RUN(test_pq_conn_tls_sim_seeds);
   unlink(harness_cert);
