@@ -647,7 +647,8 @@ static int send_one(pq_plug *p, const pop_frame_reg *reg, pq_tx_ctx *ctx) {
   if (!wants(p, POP_OP_WRITE_FRAME, type) || room < 2) return 0;
   if (reg->ack_eliciting && !ctx->cc_ok) return 0;
   if (reg->ack_eliciting && ctx->nrtx >= PQ_CONN_MAX_RTX) return 0;
-  in[0] = val_u64(POP_VAL_PKT_TYPE, ctx->space == PQ_PNS_APP      ? POP_PKT_SHORT
+  in[0] = val_u64(POP_VAL_PKT_TYPE, ctx->space == PQ_PNS_APP
+                                        ? (ctx->zero_rtt ? POP_PKT_0RTT : POP_PKT_SHORT)
                                     : ctx->space == PQ_PNS_INITIAL ? POP_PKT_INITIAL
                                                                    : POP_PKT_HANDSHAKE);
   in[1] = val_u64(POP_VAL_PN_SPACE, ctx->space);

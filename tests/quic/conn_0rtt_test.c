@@ -234,6 +234,7 @@ static void test_pq_conn_0rtt_accepted(void) {
   world w;
   pq_sim_config link = sim_link(10 * MS);
   pq_conn_stats cs, ss;
+  pq_tstamp t0;
   world0_init(&w, 11, &link, true, false);
   CHECK(first_connection(&w));
   CHECK_INT(1, <=, g_tickets);
@@ -241,8 +242,14 @@ static void test_pq_conn_0rtt_accepted(void) {
   second_connection(&w, 12, &link, g_blob, g_blob_len, NULL);
   CHECK_INT(PQ_EARLY_OFFERED, ==, pq_conn_early_data(w.client));
   write_early(&w, 8000);
+  t0 = w.now;
   CHECK(run_until(&w, server_has_all, w.now + 5000 * MS));
   CHECK(all_bytes_ok(&w));
+  /* Within one round trip (20 ms): 1-RTT data could not arrive before 30 ms. */
+  if (getenv("PQ_VERBOSE"))
+    fprintf(stderr, "0-RTT: 8000 bytes at the server after %.1f ms\n",
+            (double)(w.now - t0) / MS);
+  CHECK(w.now - t0 < 20 * MS);
   /* All of it came in 0-RTT: before the server's handshake completed. */
   CHECK_INT(8000, ==, g_early_rx);
   CHECK(run_until(&w, both_established, w.now + 5000 * MS));
@@ -427,6 +434,40 @@ static void test_pq_conn_0rtt_bad_blob_full_handshake(void) {
   world_free(&w);
 }
 
+/* A client that resumes without offering 0-RTT (pq_hs_config.early_data off): no
+ * 0-RTT keys, no early streams, a resumed handshake. */
+static void test_pq_conn_0rtt_not_offered(void) {
+  world w;
+  pq_sim_config link = sim_link(10 * MS);
+  pq_settings st;
+  pq_callbacks cb = cbs0();
+  pq_hs_config cfg;
+  pq_path path;
+  int64_t id;
+  world0_init(&w, 101, &link, true, false);
+  CHECK(first_connection(&w));
+  second_connection(&w, 102, &link, g_blob, g_blob_len, NULL);
+  pq_conn_del(w.client);
+  pq_settings_default(&st);
+  st.session = g_blob;
+  st.session_len = g_blob_len;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.server_name = "localhost";
+  cfg.ca_file = harness_cert;
+  cfg.resumption = true;
+  memset(&path, 0, sizeof(path));
+  CHECK_INT(0, ==, pq_conn_client_new_ex(&w.client, &st, &cb, &path, &pq_hs_tls, &cfg,
+                                         &w.capp, w.now));
+  CHECK_INT(PQ_EARLY_NOT_OFFERED, ==, pq_conn_early_data(w.client));
+  CHECK(!w.client->has_early);
+  CHECK_INT(PQ_ERR_STREAM_LIMIT, ==, pq_conn_open_stream(w.client, true, &id));
+  CHECK(run_until(&w, both_established, w.now + 5000 * MS));
+  CHECK_INT(PQ_EARLY_NOT_OFFERED, ==, pq_conn_early_data(w.client));
+  CHECK_INT(PQ_EARLY_NONE, ==, pq_conn_early_data(w.sconn));
+  CHECK_INT(0, ==, w.client->stats.packets_0rtt);
+  world_free(&w);
+}
+
 static bool client_closed(world *w) { return w->capp.closed; }
 
 /* 0-RTT carrying a frame RFC 9000 Table 3 does not allow there (ACK, CRYPTO,
@@ -578,6 +619,7 @@ int main(void) {
   RUN(test_pq_conn_0rtt_replay_refused);
   RUN(test_pq_conn_0rtt_after_retry);
   RUN(test_pq_conn_0rtt_bad_blob_full_handshake);
+  RUN(test_pq_conn_0rtt_not_offered);
   RUN(test_pq_conn_0rtt_disallowed_frame_closes);
   RUN(test_pq_conn_0rtt_sim_seeds);
   unlink(harness_cert);
