@@ -29,9 +29,14 @@ function(pluginop_add_wasm name)
   endforeach()
   set(args --target=wasm32 -nostdlib -O2 -mbulk-memory -mmutable-globals -msign-ext
       -fno-builtin-printf -Wall -Wl,--no-entry -Wl,--strip-debug)
+  set(hdrs "")
   foreach(i ${W_INCLUDES})
     get_filename_component(abs ${i} ABSOLUTE)
     list(APPEND args -I${abs})
+    # IMPLICIT_DEPENDS does not follow <...> includes into these folders: depend on
+    # their headers by name, so that a pdk header change rebuilds every plugin.
+    file(GLOB_RECURSE h CONFIGURE_DEPENDS ${abs}/*.h)
+    list(APPEND hdrs ${h})
   endforeach()
   foreach(e ${W_EXPORTS})
     list(APPEND args -Wl,--export=${e})
@@ -42,7 +47,7 @@ function(pluginop_add_wasm name)
     OUTPUT ${W_OUTPUT}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${outdir}
     COMMAND ${PLUGINOP_WASM_CC} ${args} -fuse-ld=lld -o ${W_OUTPUT} ${srcs}
-    DEPENDS ${srcs}
+    DEPENDS ${srcs} ${hdrs}
     IMPLICIT_DEPENDS C ${srcs}
     COMMENT "wasm32: ${name}.wasm"
     VERBATIM)

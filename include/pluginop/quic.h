@@ -150,7 +150,13 @@ typedef struct pq_close_info {
   bool by_peer;
   bool application;   /* application (0x1d) or transport (0x1c) close */
   uint64_t error_code;
-  const char *reason; /* valid during the callback only */
+  /* Valid during the callback only; "" if none. A TLS handshake failure (error_code
+   * 0x100 + alert) says why in words, e.g. certificate verification failed for
+   * "example.com": name mismatch (GnuTLS's status text); "no common cipher suite
+   * (server allows ...)"; "no common application protocol (ALPN; ...)". Ours is also
+   * sent as the CONNECTION_CLOSE's reason phrase, so by_peer closes carry the peer's.
+   * The peer's bytes are unfiltered: escape them before printing. At most 255 bytes. */
+  const char *reason;
   bool idle_timeout;
   bool stateless_reset;
 } pq_close_info;
@@ -287,7 +293,7 @@ PQ_API ssize_t pq_conn_stream_write(pq_conn *conn, int64_t stream_id, const uint
 PQ_API int pq_conn_stream_reset(pq_conn *conn, int64_t stream_id, uint64_t app_error);
 PQ_API int pq_conn_stream_stop_sending(pq_conn *conn, int64_t stream_id, uint64_t app_error);
 
-/* Starts an application close (|reason| copied, up to 63 bytes); the CONNECTION_CLOSE
+/* Starts an application close (|reason| copied, up to 255 bytes); the CONNECTION_CLOSE
  * goes out with pq_conn_write, the connection drains for three PTOs, then
  * pq_conn_is_closed. Returns 0 or PQ_ERR_CLOSED (already closing). */
 PQ_API int pq_conn_close(pq_conn *conn, uint64_t app_error, const char *reason, pq_tstamp now);

@@ -11,6 +11,11 @@
  * its largest are dropped and a floor stops older packet numbers being accepted again
  * (§13.2.3-13.2.4); so does the range cap.
  * Times are nanoseconds from the caller (pq_tstamp).
+ *
+ * The connection keeps one per packet number space (pq_space.ack): threshold 1 in the
+ * Initial and Handshake spaces (every ack-eliciting packet acknowledged at once), the
+ * default 2 in 1-RTT; it does not call pq_acktr_on_ack_acked yet (ranges go only by
+ * the cap of PQ_CONN_ACK_RANGES).
  */
 #ifndef PLUGINOP_PQ_ACKTR_H
 #define PLUGINOP_PQ_ACKTR_H

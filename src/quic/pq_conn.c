@@ -63,10 +63,8 @@ static void discard_space(pq_conn *c, pq_pnspace s, pq_tstamp now) {
   sp->has_tx = sp->has_rx = false;
   pq_strm_tx_free(&sp->crypto_tx);
   pq_strm_rx_free(&sp->crypto_rx);
-  pq_ranges_free(&sp->rcvd);
-  sp->ack_now = false;
-  sp->ack_deadline = PQ_TSTAMP_NEVER;
-  sp->eliciting_unacked = 0;
+  pq_acktr_free(&sp->ack);
+  pq_acktr_on_ack_sent(&sp->ack); /* nothing owed any more */
 }
 
 /* ---- 0-RTT helpers ---- */
@@ -422,9 +420,10 @@ static int conn_init(pq_conn *c, const pq_settings *settings, const pq_callbacks
   c->npeer = 1;
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     pq_space *sp = &c->spaces[s];
-    sp->largest_rcvd = PQ_PN_NONE;
-    sp->ack_deadline = PQ_TSTAMP_NEVER;
-    pq_ranges_init(&sp->rcvd, PQ_CONN_ACK_RANGES);
+    pq_acktr_init(&sp->ack, PQ_CONN_ACK_RANGES, c->settings.max_ack_delay);
+    /* Initial and Handshake packets are acknowledged at once, 1-RTT ones every
+     * second ack-eliciting packet (or on reordering, or after max_ack_delay). */
+    if (s != PQ_PNS_APP) sp->ack.threshold = 1;
     pq_strm_tx_init(&sp->crypto_tx, PQ_CONN_CRYPTO_BUFFER);
     pq_strm_rx_init(&sp->crypto_rx, PQ_CONN_CRYPTO_BUFFER);
   }
@@ -579,7 +578,7 @@ void pq_conn_del(pq_conn *c) {
     pq_keys_free(&sp->rx);
     pq_strm_tx_free(&sp->crypto_tx);
     pq_strm_rx_free(&sp->crypto_rx);
-    pq_ranges_free(&sp->rcvd);
+    pq_acktr_free(&sp->ack);
   }
   for (size_t i = 0; i < c->nstreams; i++) pq_stream_free(c->streams[i]);
   free(c->streams);
@@ -625,17 +624,21 @@ int pq_conn_fail(pq_conn *c, int rv, uint64_t frame_type) {
   if (c->state >= PQ_CS_CLOSING) return rv;
   c->close_app = false;
   c->close_frame_type = frame_type;
+  c->close_reason[0] = 0;
   if (pq_err_is_transport(rv)) c->close_error = pq_err_transport_code(rv);
   else if (rv == PQ_ERR_TLS) {
     /* CRYPTO_ERROR carries the TLS alert (RFC 9001 §4.8); internal_error if none. */
     uint8_t alert = c->hs && c->hs->alert && c->hs_state ? c->hs->alert(c->hs_state) : 0;
+    const char *why = c->hs && c->hs->reason && c->hs_state ? c->hs->reason(c->hs_state) : NULL;
     c->close_error = PQ_TE_CRYPTO_ERROR_BASE + (alert ? alert : 80);
+    /* The driver's words for people: ours in close_info, the peer's in the frame. */
+    snprintf(c->close_reason, sizeof(c->close_reason), "%s", why ? why : "");
   }
   else c->close_error = PQ_TE_INTERNAL_ERROR;
   c->close_info.by_peer = false;
   c->close_info.application = false;
   c->close_info.error_code = c->close_error;
-  c->close_info.reason = "";
+  c->close_info.reason = c->close_reason;
   c->error = pq_err_is_transport(rv) ? PQ_ERR_PROTOCOL : rv;
   c->state = PQ_CS_CLOSING; /* timers set by the caller's time (read/expiry) */
   c->close_pending = true;
@@ -691,20 +694,6 @@ static unsigned pkt_mask(pq_pkt_type t) {
   case PQ_PKT_HANDSHAKE: return PQ_PKT_MASK_HANDSHAKE;
   case PQ_PKT_0RTT: return PQ_PKT_MASK_0RTT;
   default: return PQ_PKT_MASK_1RTT;
-  }
-}
-
-/* Decides when to acknowledge a packet just processed (RFC 9000 §13.2.1). */
-static void schedule_ack(pq_conn *c, pq_space *sp, pq_pnspace s, uint64_t pn,
-                         bool eliciting, bool out_of_order, pq_tstamp now) {
-  if (!eliciting) return;
-  sp->eliciting_unacked++;
-  /* Initial and Handshake at once; 1-RTT every second packet, on reordering, or after
-   * max_ack_delay. */
-  if (s != PQ_PNS_APP || sp->eliciting_unacked >= 2 || out_of_order) {
-    sp->ack_now = true;
-  } else if (sp->ack_deadline == PQ_TSTAMP_NEVER) {
-    sp->ack_deadline = now + c->settings.max_ack_delay;
   }
 }
 
@@ -867,7 +856,7 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   pq_pnspace s;
   pq_space *sp;
   pq_rx_ctx ctx;
-  bool out_of_order;
+  uint64_t largest;
   int rv;
   if (h->type == PQ_PKT_VERSION_NEGOTIATION) return on_version_negotiation(c, h, now);
   if (h->type == PQ_PKT_RETRY) return on_retry(c, pkt, h, now);
@@ -878,15 +867,16 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   if (!pq_conn_owns_cid(c, h->dcid, h->dcid_len)) return 0;
   s = pkt_space(h->type);
   sp = &c->spaces[s];
+  largest = sp->ack.has_largest ? sp->ack.largest : PQ_PN_NONE; /* decodes the number */
   if (h->type == PQ_PKT_0RTT) {
     /* Server only, with 0-RTT keys: without them (refused, not derived yet, or
      * discarded) the packet is dropped; the client sends its data again. */
     if (!c->is_server || !c->has_early || sp->discarded) return 0;
-    if (pq_pkt_unprotect(pkt, h, &c->early.hp, sp->largest_rcvd)) return 0;
+    if (pq_pkt_unprotect(pkt, h, &c->early.hp, largest)) return 0;
     if (pq_pkt_decrypt(pkt, h, &c->early.aead)) return 0;
   } else {
     if (sp->discarded || !sp->has_rx) return 0; /* no keys (yet, or any more) */
-    if (pq_pkt_unprotect(pkt, h, &sp->rx.hp, sp->largest_rcvd)) return 0;
+    if (pq_pkt_unprotect(pkt, h, &sp->rx.hp, largest)) return 0;
     if (s == PQ_PNS_APP) {
       if ((rv = decrypt_1rtt(c, sp, pkt, h, now)) != 0) return rv > 0 ? 0 : rv;
       /* The server keeps 0-RTT keys for reordered packets a while (RFC 9001 §4.9.3). */
@@ -897,7 +887,7 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
     }
   }
   if (h->reserved) return pq_conn_fail(c, PQ_ERR_PROTOCOL_VIOLATION, 0);
-  if (pq_ranges_contains(&sp->rcvd, h->pn)) return 0; /* duplicate */
+  if (pq_acktr_is_duplicate(&sp->ack, h->pn)) return 0;
   c->stats.packets_received++;
   if (h->type == PQ_PKT_0RTT) c->stats.packets_0rtt++;
   if (c->qlog) {
@@ -929,15 +919,10 @@ static int read_packet(pq_conn *c, uint8_t *pkt, pq_pkt_hdr *h, pq_tstamp now) {
   rv = process_payload(c, &ctx, h->payload, h->payload_len);
   if (rv) return rv;
   if (sp->discarded) return 0; /* a frame dropped this space (HANDSHAKE_DONE) */
-  out_of_order = sp->largest_rcvd != PQ_PN_NONE &&
-                 (h->pn < sp->largest_rcvd || h->pn > sp->largest_rcvd + 1);
-  if (sp->largest_rcvd == PQ_PN_NONE || h->pn > sp->largest_rcvd) {
-    sp->largest_rcvd = h->pn;
-    sp->largest_rcvd_time = now;
-  }
-  if (s == PQ_PNS_APP && ctx.non_probing && h->pn == sp->largest_rcvd) maybe_migrate(c, now);
-  if ((rv = pq_ranges_add(&sp->rcvd, h->pn, h->pn + 1))) return pq_conn_fail(c, rv, 0);
-  schedule_ack(c, sp, s, h->pn, ctx.ack_eliciting, out_of_order, now);
+  /* Recorded, and the ACK scheduled (RFC 9000 §13.2.1), once processed. */
+  if ((rv = pq_acktr_on_packet(&sp->ack, h->pn, ctx.ack_eliciting, now)) < 0)
+    return pq_conn_fail(c, rv, 0);
+  if (s == PQ_PNS_APP && ctx.non_probing && h->pn == sp->ack.largest) maybe_migrate(c, now);
   c->eliciting_since_rcvd = false;
   if (c->idle_timeout)
     pq_timers_set(&c->timers, PQ_TIMER_IDLE,
@@ -1087,7 +1072,7 @@ static bool space_has_data(pq_conn *c, pq_pnspace s) {
 }
 
 static bool space_wants_ack(const pq_space *sp, pq_tstamp now) {
-  return sp->ack_now || sp->ack_deadline <= now;
+  return pq_acktr_should_send(&sp->ack, now);
 }
 
 /* Builds and seals one packet of space |s| at |buf| (|cap| bytes). |pad_to|: minimum
@@ -1233,7 +1218,7 @@ void pq_conn_pmtu_result(pq_conn *c, size_t size, bool acked) {
 static ssize_t write_close(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t len,
                            pq_tstamp now) {
   pq_frame f;
-  uint8_t tmp[128];
+  uint8_t tmp[PQ_CONN_REASON_MAX + 32]; /* the frame: type, codes, reason up to 255 bytes */
   ssize_t fl;
   int rv;
   pq_pkt_build b;
@@ -1251,6 +1236,14 @@ static ssize_t write_close(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t len,
     f.type = PQ_FT_CONNECTION_CLOSE;
     f.u.close.error_code = c->close_app ? PQ_TE_APPLICATION_ERROR : c->close_error;
     f.u.close.frame_type = c->close_frame_type;
+    /* A transport close says why (a TLS failure's reason; in every level it goes in,
+     * as the peer acts on the first it opens); an application close converted to
+     * APPLICATION_ERROR keeps its reason out of Initial/Handshake packets
+     * (RFC 9000 §10.2.3). */
+    if (!c->close_app) {
+      f.u.close.reason = (const uint8_t *)c->close_reason;
+      f.u.close.reason_len = strlen(c->close_reason);
+    }
   }
   fl = pq_frame_write(&f, tmp, sizeof(tmp));
   if (fl < 0) return fl;
@@ -1354,7 +1347,7 @@ ssize_t pq_conn_write(pq_conn *c, pq_path *path_out, uint8_t *buf, size_t len,
     if (!space_usable(c, (pq_pnspace)s) && !(s == PQ_PNS_APP && early_sendable(c))) continue;
     /* Handshake data ignores the window: 1-RTT data sent before the handshake is
      * confirmed has no PTO (RFC 9002 §6.2.1) and must not block the handshake. */
-    want[s] = (space_wants_ack(sp, now) && !pq_ranges_empty(&sp->rcvd)) ||
+    want[s] = (space_wants_ack(sp, now) && !pq_ranges_empty(&sp->ack.rcvd)) ||
               c->rec.probes[s] > 0 || pq_strm_tx_pending(&sp->crypto_tx, UINT64_MAX) ||
               (cc_ok && space_has_data(c, (pq_pnspace)s));
     if (want[s]) last = s;
@@ -1435,9 +1428,11 @@ static void update_timers(pq_conn *c, pq_tstamp now) {
   pq_timers_set(&c->timers, PQ_TIMER_LOSS, c->rec.timer);
   for (int s = 0; s < PQ_PNS_COUNT; s++) {
     const pq_space *sp = &c->spaces[s];
-    if (sp->discarded || pq_ranges_empty(&sp->rcvd)) continue;
-    if (sp->ack_now) ack = now;
-    else if (sp->ack_deadline < ack) ack = sp->ack_deadline;
+    pq_tstamp t;
+    if (sp->discarded || pq_ranges_empty(&sp->ack.rcvd)) continue;
+    t = pq_acktr_expiry(&sp->ack);
+    if (t == 0) t = now; /* due at once */
+    if (t < ack) ack = t;
   }
   pq_timers_set(&c->timers, PQ_TIMER_ACK, ack);
   /* Pacing: wake up when the next packet may leave, if data waits for it. */
@@ -1487,9 +1482,7 @@ int pq_conn_handle_expiry(pq_conn *c, pq_tstamp now) {
     pq_timers_set(&c->timers, PQ_TIMER_KEY_DISCARD, PQ_TSTAMP_NEVER);
   }
   if (pq_timers_due(&c->timers, PQ_TIMER_LOSS, now)) fire_loss_timer(c, now);
-  for (int s = 0; s < PQ_PNS_COUNT; s++)
-    if (c->spaces[s].ack_deadline <= now) c->spaces[s].ack_now = true;
-  update_timers(c, now);
+  update_timers(c, now); /* a delayed ACK past its deadline is due (pq_acktr) */
   /* Probes and acks are sent by the next pq_conn_write; keep the expiry from being
    * in the past meanwhile. */
   if (c->timers.at[PQ_TIMER_ACK] <= now) c->timers.at[PQ_TIMER_ACK] = PQ_TSTAMP_NEVER;

@@ -12,6 +12,7 @@
 #define PLUGINOP_PQ_CONN_H
 
 #include "pluginop/quic.h"
+#include "pq_acktr.h"
 #include "pq_cc.h"
 #include "pq_crypto.h"
 #include "pq_err.h"
@@ -27,6 +28,7 @@
 #include "pq_tp.h"
 
 #define PQ_CONN_CID_LEN 8         /* length of the connection IDs we issue */
+#define PQ_CONN_REASON_MAX 256    /* close reasons kept (and sent) up to 255 bytes */
 #define PQ_CONN_MDS 1200          /* datagram size until a PMTU probe succeeds */
 #define PQ_CONN_PMTU_PROBE 1452   /* the one larger size we probe (RFC 9000 §14.3) */
 #define PQ_CONN_PMTU_TRIES 3
@@ -110,12 +112,7 @@ typedef struct pq_space {
   bool has_tx, has_rx;
   bool discarded;
   uint64_t next_pn;
-  uint64_t largest_rcvd;         /* PQ_PN_NONE until one is processed */
-  pq_tstamp largest_rcvd_time;
-  pq_ranges rcvd;                /* packet numbers received (to acknowledge) */
-  unsigned eliciting_unacked;    /* ack-eliciting packets since our last ACK */
-  bool ack_now;                  /* an ACK must go out at once */
-  pq_tstamp ack_deadline;        /* delayed ACK, NEVER if none */
+  pq_acktr ack;                  /* packet numbers received, duplicates, when to ACK */
   pq_strm_tx crypto_tx;
   pq_strm_rx crypto_rx;
 } pq_space;
@@ -228,7 +225,7 @@ struct pq_conn {
   bool eliciting_since_rcvd;     /* sent an ack-eliciting packet since last receive */
   bool close_app;
   uint64_t close_error, close_frame_type;
-  char close_reason[64];
+  char close_reason[PQ_CONN_REASON_MAX]; /* ours (app close, TLS failure) or the peer's */
   bool close_pending;            /* (re)send CONNECTION_CLOSE */
   pq_close_info close_info;
   bool close_reported;

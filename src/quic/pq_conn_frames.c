@@ -263,18 +263,18 @@ static void eliciting(pq_tx_ctx *ctx) {
 static int tx_ack(pq_conn *c, pq_tx_ctx *ctx) {
   pq_space *sp = &c->spaces[ctx->space];
   pq_frame f;
-  uint64_t delay;
   ssize_t n;
-  if (pq_ranges_empty(&sp->rcvd) || ctx->zero_rtt) return 0;
-  if (!sp->ack_now && sp->ack_deadline > ctx->now && sp->eliciting_unacked == 0) return 0;
-  delay = (ctx->now - sp->largest_rcvd_time) / 1000 >> c->settings.ack_delay_exponent;
-  if (pq_frame_ack_from_ranges(&f, &sp->rcvd, 0, delay)) return 0;
+  if (ctx->zero_rtt) return 0; /* no ACK frames in 0-RTT packets (RFC 9000 §12.4) */
+  /* Due, or at least one ack-eliciting packet unacknowledged: it rides along. Packets
+   * that only elicit nothing wait for something else (RFC 9000 §13.2.1). */
+  if (!pq_acktr_should_send(&sp->ack, ctx->now) && sp->ack.unacked_eliciting == 0) return 0;
+  /* ACK Delay in every space (the peer ignores it outside 1-RTT, RFC 9002 §5.3). */
+  if (pq_acktr_frame(&sp->ack, &f, ctx->now, c->settings.ack_delay_exponent, true, 0))
+    return 0; /* nothing received */
   n = pq_frame_write(&f, ctx->p, ROOM(ctx));
   if (n < 0) return (int)n;
   ctx->p += n;
-  sp->ack_now = false;
-  sp->ack_deadline = PQ_TSTAMP_NEVER;
-  sp->eliciting_unacked = 0;
+  pq_acktr_on_ack_sent(&sp->ack);
   return 0;
 }
 

@@ -76,6 +76,10 @@ typedef struct pq_hs_ops {
   /* Optional: the TLS alert of a failed handshake (0 if none): the connection closes
    * with CRYPTO_ERROR 0x100 + alert. */
   uint8_t (*alert)(void *st);
+  /* Optional: why the handshake failed, in words for people ("" or NULL if unknown);
+   * owned by the driver, valid until it is destroyed. It becomes the connection's
+   * close reason (pq_close_info.reason, and the reason phrase of the CONNECTION_CLOSE). */
+  const char *(*reason)(void *st);
   /* Optional (client, before start): resume the opaque TLS session |data|. Returns 0
    * or PQ_ERR_TLS (unusable: the handshake goes on without it). */
   int (*set_session)(void *st, const uint8_t *data, size_t len);

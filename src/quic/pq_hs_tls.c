@@ -164,6 +164,8 @@ static uint8_t alert(void *st) {
   return h->alert ? h->alert : pq_tls_alert(h->tls);
 }
 
+static const char *reason(void *st) { return pq_tls_reason(((hs_tls *)st)->tls); }
+
 static int set_session(void *st, const uint8_t *data, size_t len) {
   return pq_tls_set_session(((hs_tls *)st)->tls, data, len) ? PQ_ERR_TLS : 0;
 }
@@ -179,6 +181,7 @@ const pq_hs_ops pq_hs_tls = {
     .start = start,
     .recv = recv_bytes,
     .alert = alert,
+    .reason = reason,
     .set_session = set_session,
     .early_accepted = early_accepted,
 };

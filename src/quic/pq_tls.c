@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct pq_tls_ctx {
   unsigned alpn_count;
   char *keylog_file;
   int resumption, early_data;
+  uint32_t ciphers;               /* PQ_CIPHER_* allowed (all three for 0), for reasons */
   gnutls_datum_t ticket_key;
   gnutls_anti_replay_t anti_replay;
   replay_entry *replay; /* REPLAY_SLOTS entries */
@@ -59,6 +61,7 @@ struct pq_tls {
   pq_aead_alg alg;
   int started;
   char alpn_sel[256];
+  char reason[PQ_TLS_REASON_MAX]; /* why the handshake failed, for people ("" if not) */
 };
 
 /* ---- context -------------------------------------------------------------------------- */
@@ -181,6 +184,8 @@ int pq_tls_ctx_new(pq_tls_ctx **out, const pq_tls_ctx_config *cfg) {
     rv = PQ_ERR_NOMEM;
     goto fail;
   }
+  ctx->ciphers = cfg->ciphers ? cfg->ciphers : PQ_CIPHER_AES_128_GCM | PQ_CIPHER_AES_256_GCM |
+                                                  PQ_CIPHER_CHACHA20_POLY1305;
   ctx->resumption = cfg->resumption != 0;
   ctx->early_data = cfg->early_data != 0 && ctx->resumption;
   if (ctx->is_server && (rv = setup_tickets(ctx)) < 0) goto fail;
@@ -412,16 +417,122 @@ const uint8_t *pq_tls_peer_tp(const pq_tls *t, size_t *len) {
   return t->have_peer_tp ? t->peer_tp : NULL;
 }
 
-/* Records a failure: the alert to send (internal_error if GnuTLS gave none). */
+/* ---- failure reasons ---------------------------------------------------------------------- */
+
+/* Short words for the certificate status bits a user can act on; GnuTLS's own sentence
+ * follows them in the reason. */
+static const struct {
+  unsigned bit;
+  const char *words;
+} cert_problems[] = {
+    {GNUTLS_CERT_UNEXPECTED_OWNER, "name mismatch"},
+    {GNUTLS_CERT_SIGNER_NOT_FOUND, "issuer unknown (not trusted)"},
+    {GNUTLS_CERT_SIGNER_NOT_CA, "issuer is not a CA"},
+    {GNUTLS_CERT_EXPIRED, "expired"},
+    {GNUTLS_CERT_NOT_ACTIVATED, "not yet valid"},
+    {GNUTLS_CERT_REVOKED, "revoked"},
+    {GNUTLS_CERT_INSECURE_ALGORITHM, "insecure algorithm"},
+    {GNUTLS_CERT_SIGNATURE_FAILURE, "bad signature"},
+    {GNUTLS_CERT_PURPOSE_MISMATCH, "not for TLS servers (key usage)"},
+};
+
+/* Appends printf-style text to t->reason (silently cut at its size). */
+static void reason_add(pq_tls *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reason_add(pq_tls *t, const char *fmt, ...) {
+  size_t used = strlen(t->reason);
+  va_list ap;
+  if (used + 1 >= sizeof(t->reason)) return;
+  va_start(ap, fmt);
+  vsnprintf(t->reason + used, sizeof(t->reason) - used, fmt, ap);
+  va_end(ap);
+}
+
+/* "certificate verification failed for "NAME": name mismatch, ... (GnuTLS's status
+ * sentence)". */
+static void reason_certificate(pq_tls *t) {
+  unsigned status = gnutls_session_get_verify_cert_status(t->session);
+  gnutls_datum_t text = {NULL, 0};
+  int n = 0;
+  if (t->server_name) reason_add(t, "certificate verification failed for \"%s\"", t->server_name);
+  else reason_add(t, "certificate verification failed");
+  for (size_t i = 0; i < sizeof(cert_problems) / sizeof(cert_problems[0]); i++)
+    if (status & cert_problems[i].bit) reason_add(t, "%s%s", n++ ? ", " : ": ", cert_problems[i].words);
+  if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0) {
+    size_t len = text.size;
+    while (len && (text.data[len - 1] == ' ' || text.data[len - 1] == 0)) len--;
+    if (len) reason_add(t, " (%.*s)", (int)len, (const char *)text.data);
+  }
+  gnutls_free(text.data);
+}
+
+/* The cipher suites |ctx| allows, as "AES-128-GCM, CHACHA20-POLY1305". */
+static void reason_ciphers(pq_tls *t) {
+  static const struct {
+    uint32_t bit;
+    const char *name;
+  } names[] = {{PQ_CIPHER_AES_128_GCM, "AES-128-GCM"},
+               {PQ_CIPHER_AES_256_GCM, "AES-256-GCM"},
+               {PQ_CIPHER_CHACHA20_POLY1305, "CHACHA20-POLY1305"}};
+  int n = 0;
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (t->ctx->ciphers & names[i].bit) reason_add(t, "%s%s", n++ ? ", " : "", names[i].name);
+}
+
+/* The ALPN protocols |ctx| offers or accepts, as "h3, hq-interop". */
+static void reason_alpn(pq_tls *t) {
+  for (unsigned i = 0; i < t->ctx->alpn_count; i++)
+    reason_add(t, "%s%.*s", i ? ", " : "", (int)t->ctx->alpn[i].size,
+               (const char *)t->ctx->alpn[i].data);
+}
+
+/* Words for why the handshake failed with |gnutls_rv|, into t->reason. */
+static void set_reason(pq_tls *t, int gnutls_rv) {
+  t->reason[0] = 0;
+  switch (gnutls_rv) {
+  case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
+    reason_certificate(t);
+    break;
+  case GNUTLS_E_NO_CIPHER_SUITES:
+  case GNUTLS_E_INSUFFICIENT_CREDENTIALS:
+    reason_add(t, "no common cipher suite (%s allows ", t->ctx->is_server ? "server" : "client");
+    reason_ciphers(t);
+    reason_add(t, ")");
+    break;
+  case GNUTLS_E_NO_APPLICATION_PROTOCOL:
+    reason_add(t, "no common application protocol (ALPN; %s offers ",
+               t->ctx->is_server ? "server" : "client");
+    reason_alpn(t);
+    reason_add(t, ")");
+    break;
+  case GNUTLS_E_MISSING_EXTENSION:
+    reason_add(t, "the peer sent no QUIC transport parameters (TLS extension 0x39)");
+    break;
+  case GNUTLS_E_NO_COMMON_KEY_SHARE:
+    reason_add(t, "no common key exchange group");
+    break;
+  case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
+    reason_add(t, "the peer does not speak TLS 1.3");
+    break;
+  default:
+    reason_add(t, "TLS handshake failed: %s", gnutls_strerror(gnutls_rv));
+    break;
+  }
+}
+
+/* Records a failure: the alert to send (GnuTLS's alert for the error, e.g.
+ * bad_certificate for a failed verification; internal_error if it has none) and the
+ * reason. */
 static int fail(pq_tls *t, int gnutls_rv) {
   t->failed = 1;
   t->last_error = gnutls_rv;
   if (t->cb_failed) return PQ_ERR_CALLBACK;
+  set_reason(t, gnutls_rv);
   if (!t->alert) {
+    int level = 0, a = gnutls_error_to_alert(gnutls_rv, &level);
     if (gnutls_rv == GNUTLS_E_NO_APPLICATION_PROTOCOL)
       t->alert = PQ_TLS_ALERT_NO_APPLICATION_PROTOCOL;
     else
-      t->alert = PQ_TLS_ALERT_INTERNAL_ERROR;
+      t->alert = a > 0 && a < 256 ? (uint8_t)a : PQ_TLS_ALERT_INTERNAL_ERROR;
   }
   return PQ_ERR_TLS;
 }
@@ -491,6 +602,8 @@ pq_aead_alg pq_tls_aead(const pq_tls *t) { return t->alg; }
 const char *pq_tls_error(const pq_tls *t) {
   return t->last_error ? gnutls_strerror(t->last_error) : "";
 }
+
+const char *pq_tls_reason(const pq_tls *t) { return t->reason; }
 
 int pq_tls_peer_server_name(const pq_tls *t, char *buf, size_t cap) {
   size_t len = cap;

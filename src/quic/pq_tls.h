@@ -149,5 +149,13 @@ pq_aead_alg pq_tls_aead(const pq_tls *tls);
 int pq_tls_peer_server_name(const pq_tls *tls, char *buf, size_t cap);
 /* GnuTLS's error text for the last failure (static string), "" if none. */
 const char *pq_tls_error(const pq_tls *tls);
+/* Why the handshake failed, in words a user looks for (owned by |tls|, "" if it did
+ * not fail, at most PQ_TLS_REASON_MAX - 1 bytes): a failed certificate check says
+ * "certificate verification failed for "NAME": name mismatch, issuer unknown (not
+ * trusted)... (GnuTLS's status text)"; also "no common cipher suite (client allows
+ * ...)", "no common application protocol (ALPN; server offers ...)", missing transport
+ * parameters, else "TLS handshake failed: " and GnuTLS's error text. */
+#define PQ_TLS_REASON_MAX 256
+const char *pq_tls_reason(const pq_tls *tls);
 
 #endif

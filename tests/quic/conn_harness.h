@@ -25,6 +25,7 @@
 typedef struct app {
   bool established, closed;
   pq_close_info close;
+  char close_reason[256];         /* close.reason, copied */
   uint64_t rx_bytes[MAX_STREAMS]; /* checked bytes per stream index (id >> 2) */
   bool rx_fin[MAX_STREAMS];
   int fins, opened;
@@ -109,7 +110,8 @@ static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   app *a = user;
   a->closed = true;
   a->close = *info;
-  a->close.reason = NULL; /* valid during the callback only */
+  snprintf(a->close_reason, sizeof(a->close_reason), "%s", info->reason ? info->reason : "");
+  a->close.reason = a->close_reason; /* info->reason is valid during the callback only */
 }
 
 static const pq_callbacks cbs = {.handshake_done = on_hs_done,

@@ -745,8 +745,7 @@ static void test_pq_conn_late_loss_timer_fires_pto(void) {
        * make the sender write at the wake-up). */
       if (w.client->hs_confirmed && w.sapp.rx_bytes[0] > 200000 && lt != PQ_TSTAMP_NEVER &&
           pq_cc_available(&w.client->cc) < w.client->mds &&
-          !w.client->spaces[PQ_PNS_APP].ack_now &&
-          w.client->spaces[PQ_PNS_APP].ack_deadline == PQ_TSTAMP_NEVER) {
+          pq_acktr_expiry(&w.client->spaces[PQ_PNS_APP].ack) == UINT64_MAX) {
         found = true;
         break;
       }

@@ -72,6 +72,80 @@ static void test_pq_conn_tls_bad_certificate_closes(void) {
   world_free(&w);
 }
 
+/* The certificate is for "localhost", the client expects "example.com": both sides learn
+ * why in words (the client's reason travels in its CONNECTION_CLOSE), with the alert
+ * bad_certificate (42). */
+static void test_pq_conn_tls_wrong_name_reason(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  pq_settings st;
+  pq_path path;
+  world_init_ex(&w, 5, &c, &c, true, NULL);
+  pq_conn_del(w.client);
+  pq_settings_default(&st);
+  memset(&path, 0, sizeof(path));
+  CHECK_INT(0, ==, pq_conn_client_new(&w.client, &st, &cbs, &path, "example.com", harness_cert,
+                                      false, &w.capp, 0));
+  CHECK(run_until(&w, both_closed, 10000 * MS));
+  CHECK(!w.capp.established);
+  CHECK(!w.capp.close.by_peer);
+  CHECK_INT(0x100 + 42, ==, w.capp.close.error_code);
+  if (!strstr(w.capp.close_reason, "certificate") || !strstr(w.capp.close_reason, "name mismatch") ||
+      !strstr(w.capp.close_reason, "\"example.com\"") ||
+      !strstr(w.capp.close_reason, "does not match")) {
+    fprintf(stderr, "  client's reason: '%s'\n", w.capp.close_reason);
+    CHECK(!"the client's reason names the certificate name mismatch");
+  }
+  CHECK(w.sapp.close.by_peer);
+  CHECK_INT(0x100 + 42, ==, w.sapp.close.error_code);
+  CHECK_STR(w.capp.close_reason, w.sapp.close_reason);
+  world_free(&w);
+}
+
+/* The server refuses (no common cipher suite): the client's close is by the peer and
+ * carries the server's reason from its CONNECTION_CLOSE. */
+static void test_pq_conn_tls_peer_reason(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  pq_settings sst, cst;
+  pq_path path;
+  pq_settings_default(&sst);
+  sst.ciphers = PQ_CIPHER_CHACHA20_POLY1305;
+  world_init_ex(&w, 7, &c, &c, true, &sst);
+  pq_conn_del(w.client);
+  pq_settings_default(&cst);
+  cst.ciphers = PQ_CIPHER_AES_128_GCM;
+  memset(&path, 0, sizeof(path));
+  CHECK_INT(0, ==, pq_conn_client_new(&w.client, &cst, &cbs, &path, "localhost", harness_cert,
+                                      false, &w.capp, 0));
+  CHECK(run_until(&w, both_closed, 10000 * MS));
+  CHECK(!w.capp.established);
+  CHECK(w.capp.close.by_peer);
+  CHECK_INT(0x100 + 40, ==, w.capp.close.error_code); /* handshake_failure */
+  if (!strstr(w.capp.close_reason, "no common cipher suite") ||
+      !strstr(w.capp.close_reason, "CHACHA20-POLY1305")) {
+    fprintf(stderr, "  client's reason: '%s'\n", w.capp.close_reason);
+    CHECK(!"the server's reason reached the client");
+  }
+  CHECK(!w.sapp.close.by_peer);
+  CHECK_STR(w.sapp.close_reason, w.capp.close_reason);
+  world_free(&w);
+}
+
+/* A close that is not a TLS failure has no reason (nothing stale from the driver). */
+static void test_pq_conn_tls_app_close_reason(void) {
+  world w;
+  pq_sim_config c = sim_link(10 * MS);
+  world_init_ex(&w, 6, &c, &c, true, NULL);
+  CHECK(run_until(&w, both_established, 5000 * MS));
+  CHECK_INT(0, ==, pq_conn_close(w.client, 0x100, "bye", w.now));
+  CHECK(run_until(&w, both_closed, 10000 * MS));
+  CHECK(w.sapp.close.by_peer && w.sapp.close.application);
+  CHECK_STR("bye", w.sapp.close_reason);
+  CHECK_STR("bye", w.capp.close_reason);
+  world_free(&w);
+}
+
 static void test_pq_conn_tls_retry(void) {
   world w;
   pq_settings st;
@@ -107,6 +181,9 @@ int main(void) {
   RUN(test_pq_conn_tls_handshake);
   RUN(test_pq_conn_tls_transfer);
   RUN(test_pq_conn_tls_bad_certificate_closes);
+  RUN(test_pq_conn_tls_wrong_name_reason);
+  RUN(test_pq_conn_tls_app_close_reason);
+  RUN(test_pq_conn_tls_peer_reason);
   RUN(test_pq_conn_tls_retry);
   RUN(test_pq_conn_tls_sim_seeds);
   unlink(harness_cert);

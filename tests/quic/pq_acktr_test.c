@@ -34,6 +34,24 @@ static void test_pq_acktr_non_eliciting_never_forces(void) {
   pq_acktr_free(&a);
 }
 
+/* Threshold 1 (the connection's Initial and Handshake spaces): every ack-eliciting
+ * packet is acknowledged at once; one that elicits nothing still waits. */
+static void test_pq_acktr_threshold_one_acks_each(void) {
+  pq_acktr a;
+  pq_acktr_init(&a, 0, 25 * MS);
+  a.threshold = 1;
+  CHECK_INT(0, ==, pq_acktr_on_packet(&a, 0, false, 0));
+  CHECK(!pq_acktr_should_send(&a, 0));
+  CHECK_INT(0, ==, pq_acktr_on_packet(&a, 1, true, 1));
+  CHECK(pq_acktr_should_send(&a, 1));
+  CHECK_INT(0, ==, pq_acktr_expiry(&a));
+  pq_acktr_on_ack_sent(&a);
+  CHECK(!pq_acktr_should_send(&a, 100 * MS));
+  CHECK_INT(0, ==, pq_acktr_on_packet(&a, 2, true, 2));
+  CHECK(pq_acktr_should_send(&a, 2));
+  pq_acktr_free(&a);
+}
+
 static void test_pq_acktr_out_of_order_is_immediate(void) {
   pq_acktr a;
   pq_acktr_init(&a, 0, 25 * MS);
@@ -100,6 +118,7 @@ int main(void) {
   RUN(test_pq_acktr_delayed_then_immediate);
   RUN(test_pq_acktr_non_eliciting_never_forces);
   RUN(test_pq_acktr_out_of_order_is_immediate);
+  RUN(test_pq_acktr_threshold_one_acks_each);
   RUN(test_pq_acktr_frame_and_delay);
   RUN(test_pq_acktr_floor_after_ack_acked_and_cap);
   return test_report();

@@ -254,6 +254,72 @@ static void test_pq_tls_wrong_name_fails(void) {
   pq_tls_ctx_del(sctx);
 }
 
+/* |reason| contains each of the NULL-terminated |words| (printing what lacks). */
+static void check_reason(const char *what, const char *reason, const char *const *words) {
+  for (; *words; words++)
+    if (!strstr(reason, *words)) {
+      fprintf(stderr, "  %s: reason '%s' lacks '%s'\n", what, reason, *words);
+      CHECK(!"reason has the words a user looks for");
+    }
+}
+
+/* Each failure says why in words (pq_tls_reason), with the matching alert; a
+ * successful handshake has no reason. */
+static void test_pq_tls_failure_reasons(void) {
+  static side c, s;
+  static const char *const name_words[] = {"certificate", "verification failed",
+                                           "\"example.com\"", "name mismatch",
+                                           "does not match", NULL};
+  static const char *const ip_words[] = {"\"127.0.0.2\"", "name mismatch", NULL};
+  static const char *const ca_words[] = {"certificate verification failed", "NOT trusted", NULL};
+  static const char *const cipher_words[] = {"no common cipher suite", "CHACHA20-POLY1305", NULL};
+  static const char *const alpn_words[] = {"no common application protocol", "ALPN", "h3", NULL};
+  static const char *const tp_words[] = {"transport parameters", NULL};
+  pq_tls_ctx *sctx = server_ctx(0, NULL), *cctx = client_ctx(cert_a.cert_pem, 0, 0, NULL, NULL);
+  pq_tls_ctx *wrong_ca = client_ctx(cert_b.cert_pem, 0, 0, NULL, NULL);
+  pq_tls_ctx *chacha_srv = server_ctx(PQ_CIPHER_CHACHA20_POLY1305, NULL);
+  pq_tls_ctx *aes_cli = client_ctx(cert_a.cert_pem, 0, PQ_CIPHER_AES_128_GCM, NULL, NULL);
+  pq_tls_ctx *hq_cli = client_ctx(cert_a.cert_pem, 0, 0, "hq-interop", NULL);
+  /* the certificate names localhost: a wrong DNS name, a wrong address */
+  handshake(&c, &s, cctx, sctx, "example.com", 1, 1);
+  CHECK_INT(PQ_ERR_TLS, ==, c.last_rv);
+  CHECK_INT(42, ==, pq_tls_alert(c.tls)); /* bad_certificate */
+  check_reason("wrong name", pq_tls_reason(c.tls), name_words);
+  CHECK_STR("", pq_tls_reason(s.tls));
+  done_sides(&c, &s);
+  handshake(&c, &s, cctx, sctx, "127.0.0.2", 1, 1);
+  check_reason("wrong address", pq_tls_reason(c.tls), ip_words);
+  done_sides(&c, &s);
+  handshake(&c, &s, wrong_ca, sctx, "localhost", 1, 1);
+  CHECK_INT(PQ_ERR_TLS, ==, c.last_rv);
+  check_reason("wrong CA", pq_tls_reason(c.tls), ca_words);
+  CHECK(!strstr(pq_tls_reason(c.tls), "name mismatch"));
+  done_sides(&c, &s);
+  handshake(&c, &s, aes_cli, chacha_srv, "localhost", 1, 1);
+  CHECK_INT(PQ_ERR_TLS, ==, s.last_rv);
+  CHECK_INT(40, ==, pq_tls_alert(s.tls)); /* handshake_failure */
+  check_reason("no common cipher", pq_tls_reason(s.tls), cipher_words);
+  done_sides(&c, &s);
+  handshake(&c, &s, hq_cli, sctx, "localhost", 1, 1);
+  CHECK_INT(PQ_ERR_TLS, ==, s.last_rv);
+  check_reason("no common ALPN", pq_tls_reason(s.tls), alpn_words);
+  done_sides(&c, &s);
+  handshake(&c, &s, cctx, sctx, "localhost", 1, 0);
+  check_reason("no transport parameters", pq_tls_reason(c.tls), tp_words);
+  done_sides(&c, &s);
+  handshake(&c, &s, cctx, sctx, "localhost", 1, 1);
+  CHECK_INT(1, ==, pq_tls_is_done(c.tls));
+  CHECK_STR("", pq_tls_reason(c.tls));
+  CHECK_STR("", pq_tls_reason(s.tls));
+  done_sides(&c, &s);
+  pq_tls_ctx_del(hq_cli);
+  pq_tls_ctx_del(aes_cli);
+  pq_tls_ctx_del(chacha_srv);
+  pq_tls_ctx_del(wrong_ca);
+  pq_tls_ctx_del(cctx);
+  pq_tls_ctx_del(sctx);
+}
+
 /* The system trust store does not know our self-signed certificate. */
 static void test_pq_tls_system_trust_rejects_self_signed(void) {
   static side c, s;
@@ -547,6 +613,7 @@ int main(void) {
   RUN(test_pq_tls_cert_files_and_spki);
   RUN(test_pq_tls_resumption_and_0rtt);
   RUN(test_pq_tls_bad_config);
+  RUN(test_pq_tls_failure_reasons);
   pq_cert_free(&cert_a);
   pq_cert_free(&cert_b);
   return test_report();

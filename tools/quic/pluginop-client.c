@@ -2,7 +2,8 @@
  * pluginop-client: downloads URLs over HTTP/3 with the pluginop QUIC stack.
  *
  *   pluginop-client [--output DIR] [--ciphers LIST] [--ca FILE] [--insecure]
- *                   [--qlog-dir DIR] [--session-file FILE] URL...
+ *                   [--qlog-dir DIR] [--session-file FILE]
+ *                   [--resolve HOST:PORT:ADDR[,ADDR...]] URL...
  *
  * URLs with the same host and port share one connection and are fetched at once (as
  * many streams as the server allows). Each body goes to DIR/BASENAME. Exit status 0
@@ -13,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +25,19 @@
 #include "qt_loop.h"
 #include "qt_plugins.h"
 #include "qt_qlog.h"
+#include "qt_resolve.h"
 #include "qt_udp.h"
 
 #define EXIT_USAGE 64
 #define OUT_BUF (256 * 1024)
-#define HS_TIMEOUT_MORE_ADDRS 3000000000ull /* ns, when other addresses remain */
+/* How long the handshake on one address may take (ns). While other addresses remain and
+ * nothing came back from this one, 2 s: the first Initial and its one retransmission
+ * (the first PTO is about 1 s, RFC 9002's 333 ms initial RTT). An address that refuses
+ * (ICMP port or host unreachable: ECONNREFUSED etc. on the connected socket) is left at
+ * once. Once this address answered, or for the last address, 10 s. */
+#define HS_TIMEOUT_MORE_ADDRS 2000000000ull
 #define HS_TIMEOUT_LAST 10000000000ull
+#define MAX_RESOLVE 16 /* --resolve options */
 
 typedef struct req {
   const char *url;
@@ -44,7 +51,7 @@ typedef struct req {
   int64_t content_length;
   uint64_t bytes;
   bool submitted, ended, done;
-  char err[160];
+  char err[400];
 } req;
 
 typedef struct client {
@@ -62,10 +69,13 @@ typedef struct client {
   qt_h3 h3;
   qt_qlog qlog;
   bool hs_done, closed, streams_more, sock_err;
-  char close_msg[200];
+  bool rx_any; /* a datagram came from this address */
+  char close_msg[400];
   pq_tstamp t0, t_end, last_progress;
   uint64_t total_bytes;
   qt_plugins plugins; /* --plugin */
+  qt_resolve resolve[MAX_RESOLVE]; /* --resolve */
+  size_t nresolve;
   const char *session_file;     /* --session-file */
   pq_early_data early;          /* 0-RTT on the last connection */
 } client;
@@ -90,6 +100,11 @@ static void usage(FILE *f) {
           "                   saved there (use one file per server); the summary says\n"
           "                   whether 0-RTT was accepted\n"
           "  --cc NAME        congestion control: newreno (default) or cubic\n"
+          "  --resolve HOST:PORT:ADDR[,ADDR...]\n"
+          "                   connect to these addresses (IPv6 in brackets, e.g.\n"
+          "                   localhost:4433:[::1],127.0.0.1) instead of asking DNS for\n"
+          "                   HOST, for URLs on HOST:PORT; the certificate is still\n"
+          "                   checked against HOST (repeatable, one per HOST:PORT)\n"
           "  --verbose        connection statistics on stderr at the end\n"
           "  --plugin FILE.wasm[:KEY=VALUE,...]\n"
           "                   load a WebAssembly plugin into the connection (repeatable;\n"
@@ -98,6 +113,9 @@ static void usage(FILE *f) {
           "                   drop each datagram sent / received with probability P\n"
           "                   (0..1; for tests)\n"
           "  --help           this text\n"
+          "The addresses of a host are tried in order (getaddrinfo's, or --resolve's): one\n"
+          "that refuses (ICMP unreachable) is left at once, one that stays silent after\n"
+          "2 s (10 s for the last); each failure and the address used are told on stderr.\n"
           "SSLKEYLOGFILE in the environment: TLS secrets are appended there.\n"
           "Exit status: 0 when every URL answered 200 with a complete body, 1 otherwise,\n"
           "64 for wrong usage.\n");
@@ -424,6 +442,7 @@ static bool step(client *cl, pq_tstamp deadline) {
   pq_tstamp now = qt_now(), exp;
   int n, sent;
   while ((n = qt_udp_recv(&cl->udp)) > 0) {
+    cl->rx_any = true;
     for (int i = 0; i < n; i++)
       pq_conn_read(cl->conn, &cl->udp.rx[i].path, cl->udp.rx[i].data, cl->udp.rx[i].len, now);
     if (!cl->udp.rx_more) break;
@@ -471,6 +490,11 @@ static pq_settings make_settings(const client *cl) {
   return s;
 }
 
+/* When the handshake on the current address is given up (see HS_TIMEOUT_MORE_ADDRS). */
+static pq_tstamp hs_deadline(const client *cl, bool last) {
+  return cl->t0 + (last || cl->rx_any ? HS_TIMEOUT_LAST : HS_TIMEOUT_MORE_ADDRS);
+}
+
 /* Requests sent in 0-RTT on an address that then failed go again on the next one. */
 static void unsubmit_requests(client *cl) {
   for (size_t i = 0; i < cl->next && i < cl->ngroup; i++) {
@@ -486,26 +510,27 @@ static void unsubmit_requests(client *cl) {
 
 /* Connects to one address and runs the handshake. Returns 0 (established), -1 (try the
  * next address) or -2 (stop: certificate or TLS failure, message in close_msg). */
-static int try_address(client *cl, const struct addrinfo *ai, const char *host, bool last) {
+static int try_address(client *cl, const struct sockaddr *sa, socklen_t sa_len,
+                       const char *host, bool last) {
   pq_settings s = make_settings(cl);
   pq_callbacks cbs = pq_cbs;
   pq_path path;
   char addr[80];
-  int rv = qt_udp_open(&cl->udp, ai->ai_addr, ai->ai_addrlen, false);
-  pq_tstamp deadline;
-  qt_addr_str(ai->ai_addr, addr, sizeof(addr));
+  int rv = qt_udp_open(&cl->udp, sa, sa_len, false);
+  qt_addr_str(sa, addr, sizeof(addr));
+  cl->close_msg[0] = 0;
   if (rv < 0) {
-    fprintf(stderr, "pluginop-client: %s: %s\n", addr, strerror(-rv));
+    snprintf(cl->close_msg, sizeof(cl->close_msg), "%s", strerror(-rv));
+    fprintf(stderr, "pluginop-client: %s: cannot connect: %s\n", addr, cl->close_msg);
     return -1;
   }
   qt_udp_set_loss(&cl->udp, cl->tx_loss, cl->rx_loss);
   memset(&path, 0, sizeof(path));
   memcpy(&path.local, &cl->udp.local, cl->udp.local_len);
   path.local_len = cl->udp.local_len;
-  memcpy(&path.remote, ai->ai_addr, ai->ai_addrlen);
-  path.remote_len = ai->ai_addrlen;
-  cl->hs_done = cl->closed = cl->sock_err = false;
-  cl->close_msg[0] = 0;
+  memcpy(&path.remote, sa, sa_len);
+  path.remote_len = sa_len;
+  cl->hs_done = cl->closed = cl->sock_err = cl->rx_any = false;
   cl->t0 = cl->last_progress = qt_now();
   if (cl->qlog_dir) cbs.qlog = on_qlog;
   if (cl->session_file) {
@@ -531,15 +556,22 @@ static int try_address(client *cl, const struct addrinfo *ai, const char *host, 
     fprintf(stderr, "pluginop-client: %s\n", cl->h3.err);
     return -2;
   }
-  deadline = cl->t0 + (last ? HS_TIMEOUT_LAST : HS_TIMEOUT_MORE_ADDRS);
-  while (!cl->hs_done && step(cl, deadline) && qt_now() < deadline) {
+  while (!cl->hs_done && step(cl, hs_deadline(cl, last)) && qt_now() < hs_deadline(cl, last)) {
   }
   if (cl->hs_done && !cl->closed) return 0;
-  if (!cl->close_msg[0]) snprintf(cl->close_msg, sizeof(cl->close_msg), "no answer");
+  if (!cl->close_msg[0])
+    snprintf(cl->close_msg, sizeof(cl->close_msg), "%s within %.0f s",
+             cl->rx_any ? "no handshake" : "no answer",
+             (double)(hs_deadline(cl, last) - cl->t0) / 1e9);
   if (stop_requested) return -2;
   if (strstr(cl->close_msg, "TLS alert")) {
+    /* The reason after the alert says what failed (pq_close_info.reason); a hint for
+     * what a user can do about the common case, an issuer we do not trust. */
+    bool local = strstr(cl->close_msg, "(local)") && !cl->insecure;
     fprintf(stderr, "pluginop-client: %s: TLS handshake failed: %s%s\n", addr, cl->close_msg,
-            strstr(cl->close_msg, "(local)") && !cl->insecure
+            local && strstr(cl->close_msg, "issuer unknown")
+                ? "; use --ca FILE to trust its issuer, or --insecure"
+            : local && !strstr(cl->close_msg, "(local): ")
                 ? "; the server's certificate did not verify (use --ca FILE to trust its "
                   "issuer, or --insecure)"
                 : "");
@@ -566,11 +598,58 @@ static void end_connection(client *cl) {
   if (cl->udp.fd > 0) qt_udp_close(&cl->udp);
 }
 
+/* The addresses to try for |r|'s host and port: --resolve's, else getaddrinfo's.
+ * Returns 0, or -1 (message printed). */
+static int group_addrs(const client *cl, const req *r, qt_addrs *out) {
+  uint16_t port = (uint16_t)atoi(r->port);
+  const qt_resolve *res = qt_resolve_find(cl->resolve, cl->nresolve, r->host, port);
+  char err[160];
+  if (res) {
+    *out = res->addrs;
+    return 0;
+  }
+  if (qt_addrs_lookup(out, r->host, port, err, sizeof(err)) < 0) {
+    fprintf(stderr, "pluginop-client: cannot resolve %s: %s\n", r->host, err);
+    return -1;
+  }
+  return 0;
+}
+
+/* Tries |addrs| in order until one completes the handshake (0), a TLS failure stops
+ * (-2), or all failed (-1: each one and why printed, one per line as they fail, then a
+ * summary line naming them all when there were several). The address used is told when
+ * an earlier one failed, or with --verbose. */
+static int connect_any(client *cl, const qt_addrs *addrs, const req *r0) {
+  char tried[600], addr[80];
+  size_t used = 0;
+  int hs = -1;
+  tried[0] = 0;
+  for (size_t i = 0; i < addrs->n && hs == -1; i++) {
+    const struct sockaddr *sa = (const struct sockaddr *)&addrs->addr[i];
+    hs = try_address(cl, sa, addrs->len[i], r0->host, i + 1 == addrs->n);
+    qt_addr_str(sa, addr, sizeof(addr));
+    if (hs == 0) {
+      if (i > 0 || cl->verbose)
+        fprintf(stderr, "pluginop-client: connected to %s (%s, address %zu of %zu)\n", addr,
+                r0->authority, i + 1, addrs->n);
+      return 0;
+    }
+    end_connection(cl);
+    if (used < sizeof(tried))
+      used += (size_t)snprintf(tried + used, sizeof(tried) - used, "%s%s (%s)",
+                               used ? ", " : "", addr, cl->close_msg);
+  }
+  if (hs == -1 && addrs->n > 1)
+    fprintf(stderr, "pluginop-client: %s: all %zu addresses failed: %s\n", r0->authority,
+            addrs->n, tried);
+  return hs;
+}
+
 /* Fetches the group's URLs (same host and port) on one connection. */
 static void run_group(client *cl) {
   req *r0 = cl->group[0];
-  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_ADDRCONFIG}, *res, *ai;
-  int rv = getaddrinfo(r0->host, r0->port, &hints, &res), hs = -1;
+  qt_addrs addrs;
+  int hs = -1;
   const char *fail = NULL;
   /* Reset before connecting: the step that completes the handshake (inside
    * try_address) already submits requests, and resetting |next| after it made
@@ -578,15 +657,9 @@ static void run_group(client *cl) {
    * stream limit (twice-counted responses: "incomplete: 12016 of 10650 bytes"). */
   cl->ndone = cl->next = 0;
   cl->total_bytes = 0;
-  if (rv) {
-    fprintf(stderr, "pluginop-client: cannot resolve %s: %s\n", r0->host, gai_strerror(rv));
-    fail = "host not found";
-  }
-  for (ai = rv ? NULL : res; ai && hs == -1; ai = ai->ai_next) {
-    hs = try_address(cl, ai, r0->host, ai->ai_next == NULL);
-    if (hs < 0) end_connection(cl);
-  }
-  if (!rv) freeaddrinfo(res);
+  if (group_addrs(cl, r0, &addrs) < 0) fail = "host not found";
+  else if ((hs = connect_any(cl, &addrs, r0)) == -1 && addrs.n > 1)
+    fail = "every address failed";
   if (hs != 0) {
     if (!fail) fail = cl->close_msg[0] ? cl->close_msg : "connection failed";
     for (size_t i = 0; i < cl->ngroup; i++) req_fail(cl->group[i], fail);
@@ -657,6 +730,27 @@ static int parse_prob(const char *arg, double *out) {
   return 0;
 }
 
+/* One --resolve option; returns 0 or -1 (message printed). */
+static int add_resolve(client *cl, const char *arg) {
+  char err[160];
+  qt_resolve *r = &cl->resolve[cl->nresolve];
+  if (cl->nresolve == MAX_RESOLVE) {
+    fprintf(stderr, "pluginop-client: more than %d --resolve options\n", MAX_RESOLVE);
+    return -1;
+  }
+  if (qt_resolve_parse(r, arg, err, sizeof(err)) < 0) {
+    fprintf(stderr, "pluginop-client: --resolve '%s': %s\n", arg, err);
+    return -1;
+  }
+  if (qt_resolve_find(cl->resolve, cl->nresolve, r->host, r->port)) {
+    fprintf(stderr, "pluginop-client: --resolve '%s': %s:%u given twice\n", arg, r->host,
+            (unsigned)r->port);
+    return -1;
+  }
+  cl->nresolve++;
+  return 0;
+}
+
 static int parse_args(client *cl, int argc, char **argv) {
   static const struct option opts[] = {
       {"output", required_argument, NULL, 'o'}, {"ciphers", required_argument, NULL, 'c'},
@@ -664,7 +758,7 @@ static int parse_args(client *cl, int argc, char **argv) {
       {"qlog-dir", required_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
       {"tx-loss", required_argument, NULL, 't'}, {"rx-loss", required_argument, NULL, 'r'},
       {"verbose", no_argument, NULL, 'v'}, {"cc", required_argument, NULL, 'C'},
-      {"plugin", required_argument, NULL, 'P'},
+      {"plugin", required_argument, NULL, 'P'}, {"resolve", required_argument, NULL, 'R'},
       {"session-file", required_argument, NULL, 'S'},
       {NULL, 0, NULL, 0}};
   char bad[64];
@@ -686,6 +780,9 @@ static int parse_args(client *cl, int argc, char **argv) {
       }
       break;
     case 'q': cl->qlog_dir = optarg; break;
+    case 'R':
+      if (add_resolve(cl, optarg) < 0) return EXIT_USAGE;
+      break;
     case 'S': cl->session_file = optarg; break;
     case 't':
     case 'r':

@@ -321,7 +321,7 @@ static void on_stream_reset(pq_conn *c, int64_t sid, uint64_t err, void *user) {
 static void on_closed(pq_conn *c, const pq_close_info *info, void *user) {
   server *s = user;
   sconn *sc = find_conn(s, c);
-  char msg[200];
+  char msg[400];
   if (sc) qt_qlog_closed(&sc->qlog, info, qt_now());
   qt_plugins_summary(stderr, "pluginop-server", c);
   if (!s->verbose) return;
@@ -356,6 +356,16 @@ static void free_conn(sconn *sc) {
   qt_h3_free(&sc->h3);
   qt_qlog_close(&sc->qlog);
   free(sc);
+}
+
+/* On SIGTERM/SIGINT: each live connection is told we go away (H3_NO_ERROR), so its
+ * client stops at once and its qlog ends with connection_closed (freed without a close,
+ * a connection whose client's CONNECTION_CLOSE was still in the socket had none). */
+static void close_all(server *s) {
+  pq_tstamp now = qt_now();
+  for (sconn *sc = s->conns; sc; sc = sc->next)
+    if (pq_conn_close(sc->conn, 0x100 /* H3_NO_ERROR */, "server stopping", now) == 0)
+      qt_drive_send(&s->udp, sc->conn, now);
 }
 
 /* Drops our state for connections the server is about to reap. */
@@ -608,6 +618,7 @@ int main(int argc, char **argv) {
   signal(SIGUSR1, on_usr1);
   signal(SIGPIPE, SIG_IGN);
   while (!stop_requested) step(&s);
+  close_all(&s);
   while (s.conns) {
     sconn *sc = s.conns;
     s.conns = sc->next;

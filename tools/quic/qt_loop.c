@@ -126,17 +126,28 @@ static const char *alert_name(unsigned a) {
   }
 }
 
+/* |s| with every byte outside printable ASCII shown as '?': a peer's reason phrase must
+ * not reach the terminal as control sequences. */
+static const char *printable(const char *s, char *out, size_t cap) {
+  size_t n = 0;
+  for (; s && *s && n + 1 < cap; s++, n++)
+    out[n] = (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f ? *s : '?';
+  out[n] = 0;
+  return out;
+}
+
 const char *qt_close_str(const pq_close_info *i, char *out, size_t cap) {
   const char *who = i->by_peer ? "peer" : "local";
+  char why[260];
+  printable(i->reason, why, sizeof(why));
   if (i->idle_timeout) snprintf(out, cap, "idle timeout (no packets from the peer)");
   else if (i->stateless_reset) snprintf(out, cap, "stateless reset from the peer");
   else if (!i->application && i->error_code >= 0x100 && i->error_code <= 0x1ff)
-    snprintf(out, cap, "TLS alert %u %s (%s)", (unsigned)(i->error_code - 0x100),
-             alert_name((unsigned)(i->error_code - 0x100)), who);
+    snprintf(out, cap, "TLS alert %u %s (%s)%s%s", (unsigned)(i->error_code - 0x100),
+             alert_name((unsigned)(i->error_code - 0x100)), who, *why ? ": " : "", why);
   else
     snprintf(out, cap, "%s close by %s, code 0x%llx%s%s", i->application ? "application"
-             : "transport", who, (unsigned long long)i->error_code,
-             i->reason && *i->reason ? ": " : "", i->reason ? i->reason : "");
+             : "transport", who, (unsigned long long)i->error_code, *why ? ": " : "", why);
   return out;
 }
 

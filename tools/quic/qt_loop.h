@@ -42,7 +42,9 @@ int qt_mkdir_p(const char *dir);
 /* Prints |c|'s counters and estimates on one line to stderr, after |who|. */
 void qt_print_stats(const char *who, const pq_conn *c, const qt_udp *u);
 
-/* A human-readable reason for a connection close. */
+/* A human-readable reason for a connection close into |out| (|cap| bytes; 400 hold a
+ * TLS failure's whole reason): the TLS alert or error code, who closed, and the reason
+ * (bytes outside printable ASCII shown as '?'). Returns |out|. */
 const char *qt_close_str(const pq_close_info *i, char *out, size_t cap);
 
 #endif

@@ -13,12 +13,14 @@
 
 #define RS "\x1e"
 
-/* Writes |s| as a JSON string body (quotes and control bytes escaped). */
+/* Writes |s| as a JSON string body (quotes, control bytes and bytes from 0x7f escaped,
+ * as the engine's records do: a peer's close reason need not be UTF-8, and the file must
+ * stay valid JSON). */
 static void json_str(FILE *f, const char *s) {
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
     if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+    else if (ch < 0x20 || ch >= 0x7f) fprintf(f, "\\u%04x", ch);
     else fputc(ch, f);
   }
 }

@@ -58,6 +58,9 @@ same_files() {
 start_pluginop_server() {
   local bin=$1 root=$2 i
   shift 2
+  # A second server in one test: the first one's "listening on" must not be read back
+  # before the new process truncates the file.
+  rm -f "$WORK/server.out" "$WORK/server.err"
   # TMPDIR: its self-signed certificate goes under $WORK, removed with it.
   TMPDIR=$WORK "$bin" --root "$root" "$@" "${SERVER_ADDR:-127.0.0.1}" 0 >"$WORK/server.out" 2>"$WORK/server.err" &
   SERVER_PID=$!

@@ -14,6 +14,18 @@
 #       logs      SSLKEYLOGFILE gets the TLS secrets from both programs; --qlog-dir gets
 #                 one JSON-SEQ qlog per connection from each (ODCID_role.sqlog), every
 #                 record valid JSON, with the engine's packet events and the HTTP/3 ones
+#       addrs     --resolve: the server on 127.0.0.1 only; [::1] (refuses: ICMP) then
+#                 127.0.0.1 falls back at once, 127.0.0.2 (a silent socket) then
+#                 127.0.0.1 after the 2 s per-address limit, each failure and the address
+#                 used told on stderr; every address refusing exits 1 naming each; the
+#                 certificate is checked against HOST, not the address; bad syntax
+#                 exits 64; with --session-file, requests sent in 0-RTT to the silent
+#                 address go again (once, in 0-RTT) to the next one
+#       tls       TLS failures say why on the client's stderr: a CA that did not issue the
+#                 certificate (issuer unknown), a host name the certificate lacks (name
+#                 mismatch), the system store (a hint to use --ca), no common cipher
+#                 suite (the server's reason, carried in its CONNECTION_CLOSE); the
+#                 server (--verbose) logs the client's reason
 #       errors    usage errors exit 64; 404, an untrusted certificate and a closed port
 #                 exit 1 with a clear message; HEAD-less paths outside the root get 404
 . "$(dirname "$0")/common.sh"
@@ -137,6 +149,145 @@ loss | loss2)
   # Tests assert correctness, not timings: the time is printed here and measured against
   # ngtcp2 by bench/quic/transfer.sh (the issue's 2 s figure is a benchmark target).
   echo "10 MB with loss: $ms ms"
+  ;;
+addrs)
+  "$CLIENT" --help | grep -q -- '--resolve HOST:PORT:ADDR' || fail "--help lacks --resolve"
+  for bad in localhost localhost:443 localhost:0:127.0.0.1 'localhost:443:[::1' \
+             localhost:443:127.0.0.1,,::1 localhost:443:example.com 'localhost:443:[127.0.0.1]'; do
+    "$CLIENT" --resolve "$bad" https://localhost/ 2>"$WORK/err" >/dev/null
+    rc=$?
+    [ $rc = 64 ] || fail "--resolve '$bad': exit 64 expected, got $rc"
+    grep -qF -- "--resolve '$bad': " "$WORK/err" || { cat "$WORK/err"; fail "--resolve '$bad': no message"; }
+  done
+  "$CLIENT" --resolve localhost:1:127.0.0.1 --resolve LOCALHOST:1:127.0.0.2 https://localhost/ \
+    2>"$WORK/err" >/dev/null
+  [ $? = 64 ] && grep -q 'given twice' "$WORK/err" || fail "a HOST:PORT given twice: exit 64 expected"
+  have_v6=1
+  python3 -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' \
+    2>/dev/null || have_v6=0
+  start_pluginop_server "$SERVER" "$WORK/www" --verbose # on 127.0.0.1 only
+  P=$SERVER_PORT
+  # 1. [::1] first: nothing listens there (the ICMP port unreachable comes back at once)
+  start=$(date +%s%N)
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out1" --resolve "localhost:$P:[::1],127.0.0.1" \
+    "https://localhost:$P/small2" "https://localhost:$P/small3" >"$WORK/out.txt" 2>"$WORK/err"
+  rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  cat "$WORK/err"
+  [ $rc = 0 ] || fail "fallback from [::1] to 127.0.0.1: exit $rc"
+  same_files "$WORK/www" "$WORK/out1" small2 small3
+  grep -q "^pluginop-client: \[::1\]:$P: cannot connect: " "$WORK/err" || fail "the failed [::1] is not told"
+  if [ $have_v6 = 1 ]; then
+    grep -q "\[::1\]:$P: cannot connect: Connection refused" "$WORK/err" || fail "[::1] not refused"
+    # refused at once: well under the 2 s a silent address gets
+    [ $ms -lt 1800 ] || fail "fallback after a refusal took $ms ms"
+  fi
+  grep -q "^pluginop-client: connected to 127.0.0.1:$P (localhost:$P, address 2 of 2)" "$WORK/err" ||
+    fail "the address used is not told"
+  echo "fallback after a refusal: $ms ms"
+  # 2. a silent address first (a bound socket that never answers: no ICMP)
+  python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.2", int(sys.argv[1])))
+print("bound", flush=True); time.sleep(60)' "$P" >"$WORK/silent.out" 2>&1 &
+  PIDS+=($!)
+  for i in $(seq 1 50); do grep -q bound "$WORK/silent.out" && break; sleep 0.1; done
+  grep -q bound "$WORK/silent.out" || skip "cannot bind 127.0.0.2"
+  start=$(date +%s%N)
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out2" --resolve "localhost:$P:127.0.0.2,127.0.0.1" \
+    "https://localhost:$P/small3" >/dev/null 2>"$WORK/err"
+  rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  cat "$WORK/err"
+  [ $rc = 0 ] || fail "fallback from a silent address: exit $rc"
+  same_files "$WORK/www" "$WORK/out2" small3
+  grep -q "^pluginop-client: 127.0.0.2:$P: cannot connect: no answer within 2 s" "$WORK/err" ||
+    fail "the silent address is not told"
+  grep -q "connected to 127.0.0.1:$P (localhost:$P, address 2 of 2)" "$WORK/err" || fail "address used not told"
+  [ $ms -ge 1900 ] && [ $ms -lt 8000 ] || fail "fallback from a silent address took $ms ms (2 s expected)"
+  echo "fallback after a silent address: $ms ms"
+  # 3. every address refuses: exit 1, each one named with its reason
+  port=$(free_udp_port)
+  start=$(date +%s%N)
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out3" --resolve "localhost:$port:[::1],127.0.0.1" \
+    "https://localhost:$port/small1" >/dev/null 2>"$WORK/err"
+  rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  cat "$WORK/err"
+  [ $rc = 1 ] || fail "no address works: exit 1 expected, got $rc"
+  grep -q "localhost:$port: all 2 addresses failed: \[::1\]:$port (.*), 127.0.0.1:$port (Connection refused)" \
+    "$WORK/err" || fail "the failed addresses are not all named"
+  grep -q "small1: every address failed" "$WORK/err" || fail "the URL's failure is not told"
+  [ $ms -lt 5000 ] || fail "refusals took $ms ms"
+  # 4. the certificate is checked against HOST: a name the certificate lacks fails even on
+  #    the right address
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out4" --resolve "other.example:$P:127.0.0.1" \
+    "https://other.example:$P/small1" >/dev/null 2>"$WORK/err"
+  rc=$?
+  cat "$WORK/err"
+  [ $rc = 1 ] || fail "wrong host name: exit 1 expected, got $rc"
+  grep -q "127.0.0.1:$P: TLS handshake failed" "$WORK/err" || fail "wrong host name: no TLS failure"
+  # 5. --resolve for another port leaves this one to the resolver (localhost -> 127.0.0.1)
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out5" --resolve "localhost:1:127.0.0.9" \
+    "https://localhost:$P/small1" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "other port's --resolve used"; }
+  same_files "$WORK/www" "$WORK/out5" small1
+  # 6. with a saved session the requests leave in 0-RTT with the first Initial, to the
+  #    silent address; after its 2 s they go again, once, on 127.0.0.1, still in 0-RTT
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --session-file "$WORK/session" --output "$WORK/out6a" \
+    "https://localhost:$P/small1" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "first 0-RTT run"; }
+  [ -s "$WORK/session" ] || fail "no session saved"
+  timeout 20 "$CLIENT" --ca "$SERVER_CERT" --session-file "$WORK/session" --output "$WORK/out6" \
+    --resolve "localhost:$P:127.0.0.2,127.0.0.1" "https://localhost:$P/many/7" \
+    "https://localhost:$P/many/8" >"$WORK/out.txt" 2>"$WORK/err"
+  rc=$?
+  cat "$WORK/out.txt" "$WORK/err"
+  [ $rc = 0 ] || fail "0-RTT after a silent address: exit $rc"
+  same_files "$WORK/www/many" "$WORK/out6" 7 8
+  grep -q '^2/2 OK' "$WORK/out.txt" || fail "0-RTT after a silent address: summary"
+  grep -q '^0-RTT: accepted' "$WORK/out.txt" || fail "0-RTT not accepted on the second address"
+  grep -q "127.0.0.2:$P: cannot connect: no answer within 2 s" "$WORK/err" || fail "silent address not told"
+  for f in 7 8; do # requested nowhere else in this test
+    n=$(grep -c "^GET /many/$f " "$WORK/server.err")
+    [ "$n" = 1 ] || fail "the server got $n requests for $f"
+  done
+  ;;
+tls)
+  # tls_fails NAME ARGS...: the client must exit 1; its stderr in $WORK/err
+  tls_fails() {
+    local what=$1 rc
+    shift
+    timeout 20 "$CLIENT" --output "$WORK/out" "$@" >/dev/null 2>"$WORK/err"
+    rc=$?
+    cat "$WORK/err"
+    [ $rc = 1 ] || fail "$what: exit 1 expected, got $rc"
+  }
+  has() { grep -qF -- "$1" "$WORK/err" || fail "$2: stderr lacks '$1'"; }
+  start_pluginop_server "$SERVER" "$WORK/www" --verbose
+  P=$SERVER_PORT
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=another-ca -keyout "$WORK/other.key" -out "$WORK/other.pem" 2>/dev/null ||
+    fail "openssl cannot make a certificate"
+  tls_fails "wrong CA" --ca "$WORK/other.pem" "https://localhost:$P/small1"
+  has "127.0.0.1:$P: TLS handshake failed: TLS alert 42 bad_certificate (local): certificate verification failed for \"localhost\": issuer unknown" "wrong CA"
+  has "The certificate issuer is unknown." "wrong CA"
+  has "use --ca FILE to trust its issuer" "wrong CA"
+  has "https://localhost:$P/small1: TLS alert 42 bad_certificate (local): certificate verification failed" "wrong CA"
+  tls_fails "wrong name" --ca "$SERVER_CERT" --resolve "wrong.example:$P:127.0.0.1" "https://wrong.example:$P/small1"
+  has "certificate verification failed for \"wrong.example\": name mismatch" "wrong name"
+  has "The name in the certificate does not match the expected." "wrong name"
+  ! grep -q 'use --ca' "$WORK/err" || fail "wrong name: the --ca hint does not fit a name mismatch"
+  tls_fails "wrong address" --ca "$SERVER_CERT" --resolve "127.0.0.9:$P:127.0.0.1" "https://127.0.0.9:$P/small1"
+  has "certificate verification failed for \"127.0.0.9\": name mismatch" "wrong address"
+  tls_fails "system store" "https://localhost:$P/small1"
+  has "issuer unknown" "system store"
+  has "use --ca FILE" "system store"
+  # the server heard each reason in the client's CONNECTION_CLOSE
+  grep -q 'connection closed: TLS alert 42 bad_certificate (peer): certificate verification failed for "wrong.example": name mismatch' \
+    "$WORK/server.err" || { cat "$WORK/server.err"; fail "the server did not log the client's reason"; }
+  stop_pluginop_server
+  start_pluginop_server "$SERVER" "$WORK/www" --ciphers CHACHA20-POLY1305
+  P=$SERVER_PORT
+  tls_fails "no common cipher" --ca "$SERVER_CERT" --ciphers AES-128-GCM "https://localhost:$P/small1"
+  has "TLS alert 40 handshake_failure (peer): no common cipher suite (server allows CHACHA20-POLY1305)" "no common cipher"
   ;;
 errors)
   "$CLIENT" >/dev/null 2>&1; [ $? = 64 ] || fail "no URL: exit 64 expected"
