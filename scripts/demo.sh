@@ -100,6 +100,13 @@ else
     show 0 "a hostile plugin (endless loop in update_rtt) in the client: stopped, disabled, the transfer goes on" \
       "$client" --ca "$cert" --output "$qdir/out2" --plugin "$plugins/quic-hostile.wasm" \
       "https://127.0.0.1:$port/file"
+    show 0 "resumption: a first connection saves the server's session ticket" \
+      "$client" --ca "$cert" --output "$qdir/out3" --session-file "$qdir/session" \
+      "https://127.0.0.1:$port/file"
+    show 0 "the second connection sends its request in 0-RTT, with the plugins loaded" \
+      "$client" --ca "$cert" --output "$qdir/out4" --session-file "$qdir/session" \
+      --plugin "$plugins/quic-probe.wasm" --plugin "$plugins/update-rtt.wasm" \
+      "https://127.0.0.1:$port/file"
     kill -TERM "$spid" 2>/dev/null
     wait "$spid" 2>/dev/null
   fi

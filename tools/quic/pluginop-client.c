@@ -696,7 +696,9 @@ static void summary(client *cl, pq_tstamp start) {
   }
   printf("%zu/%zu OK, %llu bytes in %.3f s, goodput %.1f Mbit/s\n", ok, cl->nreqs,
          (unsigned long long)bytes, secs, secs > 0 ? (double)bytes * 8 / secs / 1e6 : 0.0);
-  if (cl->session_file) printf("0-RTT: %s\n", pq_early_data_str(cl->early));
+  if (cl->session_file)
+    printf("0-RTT: %s%s\n", pq_early_data_str(cl->early),
+           cl->early == PQ_EARLY_NONE ? " (no saved session yet: full handshake)" : "");
 }
 
 /* Prepares the output folder and buffers (each file is created when its 200 response
