@@ -263,6 +263,12 @@ POP_API int pop_handler_call(pop_handler *handler, pop_op op, const pop_val *inp
  * path entirely when nobody is interested. O(number of plugins). */
 POP_API bool pop_handler_wants(const pop_handler *handler, pop_op op);
 
+/* True if some enabled plugin has code for some op of |kind| (any parameter, any
+ * anchor): a host's cheap first test before asking pop_handler_wants per parameter
+ * (e.g. whether any plugin logs frames at all). O(number of plugins); false for a NULL
+ * handler or an unknown kind. */
+POP_API bool pop_handler_wants_kind(const pop_handler *handler, pop_op_kind kind);
+
 /* The earliest pending plugin timer across plugins (host clock, ns). Returns true and
  * sets |*at| if there is one. */
 POP_API bool pop_handler_next_timer(const pop_handler *handler, uint64_t *at);

@@ -410,6 +410,16 @@ bool pop_handler_wants(const pop_handler *h, pop_op op) {
   return false;
 }
 
+bool pop_handler_wants_kind(const pop_handler *h, pop_op_kind kind) {
+  if (!h || (unsigned)kind >= POP_OP_KIND_COUNT)
+    return false;
+  uint32_t m = h->mask[kind][0] | h->mask[kind][1] | h->mask[kind][2];
+  for (; m; m &= m - 1)
+    if (active(h->insts[__builtin_ctz(m)], kind))
+      return true;
+  return false;
+}
+
 int pop_handler_poctl(pop_handler *h, uint64_t id, const pop_val *inputs, size_t n_inputs,
                       pop_val *outputs, size_t max_outputs, pop_call_result *res) {
   if (!h)

@@ -1148,6 +1148,7 @@ static int build_packet(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t cap, size
     payload_len = want;
     ctx->in_flight = true;
   }
+  if (c->plug) pq_plugin_log_tx(c, s, payload, payload_len, now); /* before sealing */
   if (c->qlog) { /* before sealing encrypts the payload */
     c->qlog_0rtt = zero_rtt;
     pq_qlog_packet(c, true, s, sp->next_pn, payload, payload_len,
@@ -1262,6 +1263,7 @@ static ssize_t write_close(pq_conn *c, pq_pnspace s, uint8_t *buf, size_t len,
   if (hlen < 0) return hlen;
   if ((size_t)hlen + (size_t)fl + PQ_AEAD_TAG_LEN > len) return PQ_ERR_NOBUF;
   memcpy(buf + hlen, tmp, (size_t)fl);
+  if (c->plug) pq_plugin_log_tx(c, s, tmp, (size_t)fl, now);
   if (c->qlog)
     pq_qlog_packet(c, true, s, b.pn, tmp, (size_t)fl, (size_t)hlen + (size_t)fl + PQ_AEAD_TAG_LEN,
                    now);
@@ -1404,7 +1406,13 @@ static bool probes_pending(const pq_conn *c) {
  * packets are in flight). A few rounds at most: a loss per space, then the PTO. */
 static void fire_loss_timer(pq_conn *c, pq_tstamp now) {
   for (int round = 0; round < PQ_PNS_COUNT + 1; round++) {
-    pq_recovery_on_timeout(&c->rec, now);
+    pq_pnspace space;
+    pq_timeout_kind k = pq_recovery_on_timeout_ex(&c->rec, now, &space);
+    if (k != PQ_TIMEOUT_NONE && c->plug) { /* plugins' seam: observe, maybe more probes */
+      unsigned probes = pq_plugin_loss_timer(c, space, k == PQ_TIMEOUT_PTO, now);
+      if (probes > c->rec.probes[space] && space_usable(c, space))
+        c->rec.probes[space] = (uint8_t)probes;
+    }
     /* Probes in Initial/Handshake carry the unacknowledged CRYPTO data again. */
     for (int s = PQ_PNS_INITIAL; s <= PQ_PNS_HANDSHAKE; s++)
       if (c->rec.probes[s] && space_usable(c, (pq_pnspace)s))
@@ -1444,6 +1452,7 @@ static void update_timers(pq_conn *c, pq_tstamp now) {
   } else {
     pq_timers_set(&c->timers, PQ_TIMER_PACING, PQ_TSTAMP_NEVER);
   }
+  if (c->plug) pq_plugin_set_wakeup(c, now); /* plugins' seam: an earlier wakeup */
 }
 
 pq_tstamp pq_conn_expiry(const pq_conn *c) {

@@ -14,6 +14,8 @@
 #define PLUG_MAX_TPS 16  /* registered transport parameter ids */
 #define PLUG_MAX_BUFS 4  /* byte buffers live at once (nested calls) */
 #define PLUG_TP_VALUE 256 /* longest transport parameter value a plugin may write */
+/* Probes a Define of on_loss_timer may ask for after a PTO (the engine's own: 1 or 2). */
+#define PLUG_MAX_PROBES 4
 
 /* A host buffer a plugin reads (get_bytes) or appends to (put_bytes) during one call. */
 typedef struct plug_buf {
@@ -35,6 +37,15 @@ struct pq_plug {
   uint64_t tps[PLUG_MAX_TPS];
   size_t ntps;
   pq_tp_ext tp_ext;
+  /* Frames the plugins wrote into the packet being built (for log_frame: a type pq_frame
+   * does not know cannot be parsed back). At most one per registered type. */
+  struct {
+    const uint8_t *at;
+    size_t len;
+    pop_frame f;
+  } txf[PLUG_MAX_REGS];
+  size_t ntxf;
+  pq_tstamp wakeup; /* a set_next_wakeup Define's earlier wakeup, NEVER if none */
 };
 
 /* ---- byte buffers ---- */
@@ -417,6 +428,7 @@ int pq_plugin_conn_init(pq_conn *c, pq_tstamp now) {
   if (!p) return PQ_ERR_NOMEM;
   p->c = c;
   p->now = now;
+  p->wakeup = PQ_TSTAMP_NEVER;
   p->tp_ext.encode = tp_encode;
   p->tp_ext.decode = tp_decode;
   p->tp_ext.user = p;
@@ -505,6 +517,61 @@ static int tp_decode(void *user, uint64_t id, const uint8_t *val, size_t len) {
   return rv == POP_ERR_OP ? PQ_ERR_TRANSPORT_PARAMETER : 0;
 }
 
+/* ---- frames logged ---- */
+
+/* LogFrame(type): inputs FRAME, BOOL sent, PN_SPACE, INSTANT now. An observation: the
+ * native code does nothing, outputs and a non-zero return are ignored. */
+static void log_frame(pq_plug *p, const pop_frame *f, bool sent, pq_pnspace s, pq_tstamp now) {
+  pop_val in[4];
+  p->now = now;
+  in[0] = val_frame(f);
+  in[1] = val_u64(POP_VAL_BOOL, sent);
+  in[2] = val_u64(POP_VAL_PN_SPACE, s);
+  in[3] = val_u64(POP_VAL_INSTANT, now);
+  call(p, POP_OP_LOG_FRAME, f->type, in, 4, NULL, 0, native_noop, NULL, NULL);
+}
+
+/* A received RFC frame the native code parses and processes, logged first: parsed
+ * here too (only for logged types). A frame that does not parse is not logged (the
+ * native parser fails the connection right after). */
+static void rx_log_native(pq_plug *p, const pq_rx_ctx *ctx, const uint8_t *b, size_t len) {
+  pq_frame f;
+  pop_frame pf;
+  if (pq_frame_parse(&f, b, len) < 0) return;
+  frame_to_pop(&f, &pf);
+  log_frame(p, &pf, false, ctx->space, ctx->now);
+}
+
+void pq_plugin_log_tx(pq_conn *c, pq_pnspace s, const uint8_t *payload, size_t len,
+                      pq_tstamp now) {
+  pq_plug *p = c->plug;
+  size_t off = 0;
+  /* Most connections with plugins log nothing: one test, no walk. */
+  if (!pop_handler_wants_kind(p->h, POP_OP_LOG_FRAME)) {
+    p->ntxf = 0;
+    return;
+  }
+  while (off < len) {
+    pop_frame pf;
+    ssize_t n = -1;
+    for (size_t i = 0; i < p->ntxf; i++)
+      if (p->txf[i].at == payload + off) { /* a plugin's frame: as it prepared it */
+        pf = p->txf[i].f;
+        n = (ssize_t)p->txf[i].len;
+        break;
+      }
+    if (n < 0) {
+      pq_frame f;
+      n = pq_frame_parse(&f, payload + off, len - off);
+      if (n <= 0) break; /* cannot happen for what we wrote; stop rather than guess */
+      frame_to_pop(&f, &pf);
+    }
+    if (wants(p, POP_OP_LOG_FRAME, pf.type)) log_frame(p, &pf, true, s, now);
+    off += (size_t)n;
+  }
+  p->ntxf = 0;
+}
+
 /* ---- received frames ---- */
 
 typedef struct rx_native {
@@ -563,14 +630,19 @@ ssize_t pq_plugin_rx_frame(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
   int rv;
   /* Cheap first test: most frames are RFC types nobody hooks. */
   if (p[0] < PQ_FT_TABLE_SIZE && !wants(pl, POP_OP_PARSE_FRAME, p[0]) &&
-      !wants(pl, POP_OP_PROCESS_FRAME, p[0]))
+      !wants(pl, POP_OP_PROCESS_FRAME, p[0])) {
+    if (wants(pl, POP_OP_LOG_FRAME, p[0])) rx_log_native(pl, ctx, p, len);
     return 0;
+  }
   tn = pq_frame_read_type(p, len, &type);
   if (tn < 0) return 0; /* the native parser reports it */
   known = pq_frame_ops_get(type) != NULL;
   reg = reg_find(pl, type);
-  if (!wants(pl, POP_OP_PARSE_FRAME, type) && !wants(pl, POP_OP_PROCESS_FRAME, type))
-    return 0; /* an unknown type nobody enabled claims: FRAME_ENCODING_ERROR natively */
+  if (!wants(pl, POP_OP_PARSE_FRAME, type) && !wants(pl, POP_OP_PROCESS_FRAME, type)) {
+    /* An unknown type nobody enabled claims: FRAME_ENCODING_ERROR natively. */
+    if (known && wants(pl, POP_OP_LOG_FRAME, type)) rx_log_native(pl, ctx, p, len);
+    return 0;
+  }
   /* Parse: the plugin's, for its own types and integer-only RFC frames. */
   bn = -1;
   if (wants(pl, POP_OP_PARSE_FRAME, type)) {
@@ -599,6 +671,7 @@ ssize_t pq_plugin_rx_frame(pq_conn *c, pq_rx_ctx *ctx, const uint8_t *p, size_t 
     if (!reg || reg->ack_eliciting) ctx->ack_eliciting = true;
     ctx->non_probing = true;
   }
+  if (wants(pl, POP_OP_LOG_FRAME, type)) log_frame(pl, &pf, false, ctx->space, ctx->now);
   /* Process: Before, the Define (or native) code, After. */
   memset(in, 0, sizeof(in));
   in[0] = val_frame(&pf);
@@ -685,6 +758,11 @@ static int send_one(pq_plug *p, const pop_frame_reg *reg, pq_tx_ctx *ctx) {
   }
   written = b->wr_len;
   buf_close(b);
+  if (p->ntxf < PLUG_MAX_REGS) { /* for log_frame, once the packet is complete */
+    p->txf[p->ntxf].at = ctx->p;
+    p->txf[p->ntxf].len = written;
+    p->txf[p->ntxf++].f = f;
+  }
   ctx->p += written;
   if (reg->ack_eliciting) {
     pq_rtx r = {.kind = PQ_RTX_PLUGIN, .id = type, .off = f.f[0], .len = f.f[1]};
@@ -733,6 +811,7 @@ bool pq_plugin_wants_send(pq_conn *c) {
 }
 
 int pq_plugin_fill_packet(pq_conn *c, pq_tx_ctx *ctx) {
+  c->plug->ntxf = 0;
   for (size_t i = 0; i <= pq_conn_send_order_len; i++) {
     const pq_conn_frame_def *d;
     int rv = tx_slot(c, ctx, i);
@@ -868,9 +947,66 @@ pq_tstamp pq_plugin_next_timer(const pq_conn *c) {
 
 pq_tstamp pq_plugin_expiry(const pq_conn *c) {
   pq_tstamp t = pq_timers_earliest(&c->timers, NULL), pt;
-  /* A closing connection runs no plugin timer (it would keep the expiry in the past). */
-  if (c->state < PQ_CS_CLOSING && (pt = pq_plugin_next_timer(c)) < t) t = pt;
+  /* A closing connection runs no plugin timer (it would keep the expiry in the past),
+   * nor a plugin's earlier wakeup. */
+  if (c->state >= PQ_CS_CLOSING) return t;
+  if ((pt = pq_plugin_next_timer(c)) < t) t = pt;
+  if (c->plug->wakeup < t) t = c->plug->wakeup;
   return t;
+}
+
+/* SetNextWakeup's native code: the engine's wakeup stays. */
+static int64_t native_wakeup(void *arg, pop_op op, const pop_val *in, size_t n, pop_val *out,
+                             size_t max_out, size_t *n_out) {
+  if (n >= 1 && max_out >= 1) {
+    out[0] = in[0];
+    *n_out = 1;
+  }
+  return 0;
+}
+
+void pq_plugin_set_wakeup(pq_conn *c, pq_tstamp now) {
+  pq_plug *p = c->plug;
+  pq_tstamp engine, want;
+  pop_val in[2], out;
+  pop_call_result res;
+  p->wakeup = PQ_TSTAMP_NEVER;
+  if (!wants(p, POP_OP_SET_NEXT_WAKEUP, 0)) return;
+  engine = pq_plugin_expiry(c); /* the engine's timers and the plugin timers */
+  p->now = now;
+  in[0] = val_u64(POP_VAL_INSTANT, engine);
+  in[1] = val_u64(POP_VAL_INSTANT, now);
+  if (call(p, POP_OP_SET_NEXT_WAKEUP, 0, in, 2, &out, 1, native_wakeup, NULL, &res) != 0 ||
+      res.definer < 0 || res.n_outputs < 1 ||
+      (out.type != POP_VAL_INSTANT && out.type != POP_VAL_U64))
+    return;
+  want = out.u.u64;
+  /* Never sooner than one timer granularity from now: a plugin answering "now" (or a
+   * time in the past) at every wakeup would otherwise make the application spin, since
+   * each expiry asks again. At most one plugin-made wakeup per millisecond. */
+  if (want < now + PQ_GRANULARITY) want = now + PQ_GRANULARITY;
+  /* Only earlier, never later: pq_plugin_expiry takes the earliest of this and the
+   * engine's timers (PTO, ACK, idle), which keep their time. Kept even when not earlier
+   * than |engine| right now: a due ACK or loss deadline in |engine| may be cleared by
+   * pq_conn_handle_expiry right after. */
+  p->wakeup = want;
+}
+
+unsigned pq_plugin_loss_timer(pq_conn *c, pq_pnspace s, bool pto, pq_tstamp now) {
+  pq_plug *p = c->plug;
+  pop_val in[4], out;
+  pop_call_result res;
+  uint64_t n;
+  if (!wants(p, POP_OP_ON_LOSS_TIMER, 0)) return 0;
+  p->now = now;
+  in[0] = val_u64(POP_VAL_INSTANT, now);
+  in[1] = val_u64(POP_VAL_PN_SPACE, s);
+  in[2] = val_u64(POP_VAL_U64, c->rec.pto_count);
+  in[3] = val_u64(POP_VAL_BOOL, pto);
+  if (call(p, POP_OP_ON_LOSS_TIMER, 0, in, 4, &out, 1, native_noop, NULL, &res) != 0 ||
+      !pto || res.definer < 0 || res.n_outputs < 1 || !val_get_u64(&out, &n))
+    return 0;
+  return n > PLUG_MAX_PROBES ? PLUG_MAX_PROBES : (unsigned)n;
 }
 
 void pq_plugin_on_expiry(pq_conn *c, pq_tstamp now) {

@@ -22,7 +22,11 @@
  *   recovery          UpdateRtt (pq_recovery_callbacks.update_rtt), OnPacketSent /
  *                     Acked / Lost, OnCongestionEvent (pq_cc.event_hook);
  *   timers            plugin timers merged into pq_conn_expiry, fired by
- *                     pq_conn_handle_expiry.
+ *                     pq_conn_handle_expiry; OnLossTimer after each
+ *                     OnLossDetectionTimeout (fire_loss_timer); SetNextWakeup when
+ *                     update_timers recomputed the engine's timers;
+ *   frames logged     LogFrame(type) for every frame received (pq_plugin_rx_frame) and
+ *                     sent (pq_plugin_log_tx, before sealing) whose type is logged.
  * A plugin fault disables that plugin on that connection (pop_handler); the native code
  * runs instead and the connection goes on.
  */
@@ -80,5 +84,26 @@ pq_tstamp pq_plugin_expiry(const pq_conn *c);
 
 /* Fires the plugin timers due at |now|. */
 void pq_plugin_on_expiry(pq_conn *c, pq_tstamp now);
+
+/* The frames of a packet of space |s| about to be sealed (|payload|, |len| bytes,
+ * plaintext), or of a closing packet: LogFrame(type, sent) for each frame whose type a
+ * plugin logs (a run of PADDING bytes is one frame). Plugin-written frames are known
+ * from pq_plugin_fill_packet. Nothing is walked when no plugin logs any frame. */
+void pq_plugin_log_tx(pq_conn *c, pq_pnspace s, const uint8_t *payload, size_t len,
+                      pq_tstamp now);
+
+/* OnLossDetectionTimeout just ran in space |s| (|pto|: a PTO fired, else a
+ * time-threshold loss detection): OnLossTimer (inputs INSTANT now, PN_SPACE, U64
+ * pto_count, BOOL pto). The engine's handler has already run and cannot be replaced;
+ * returns the probes a Define asks for after a PTO (its U64 output, at most 4), 0
+ * otherwise. The caller raises rec.probes[s] to it if the space can send. */
+unsigned pq_plugin_loss_timer(pq_conn *c, pq_pnspace s, bool pto, pq_tstamp now);
+
+/* The engine recomputed its timers at |now|: SetNextWakeup (inputs INSTANT engine's
+ * wakeup (NEVER = UINT64_MAX), INSTANT now; a Define's INSTANT output). The connection
+ * then wakes at the earlier of the two, never later than the engine's, and never
+ * sooner than now + PQ_GRANULARITY (a time in the past included): pq_plugin_expiry
+ * merges it until the next recomputation. */
+void pq_plugin_set_wakeup(pq_conn *c, pq_tstamp now);
 
 #endif

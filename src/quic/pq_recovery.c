@@ -436,18 +436,19 @@ void pq_recovery_set_timer(pq_recovery *rec, pq_tstamp now) {
   rec->timer = pq_recovery_pto_time(rec, now, &space);
 }
 
-void pq_recovery_on_timeout(pq_recovery *rec, pq_tstamp now) {
+pq_timeout_kind pq_recovery_on_timeout_ex(pq_recovery *rec, pq_tstamp now, pq_pnspace *out) {
   pq_pnspace space;
   pq_tstamp t = loss_time_and_space(rec, &space);
   if (t != PQ_TSTAMP_NEVER) {
     rec->loss_timer_expired++;
     pq_recovery_detect_lost(rec, space, now);
     pq_recovery_set_timer(rec, now);
-    return;
+    if (out) *out = space;
+    return PQ_TIMEOUT_LOSS;
   }
   if (pq_recovery_pto_time(rec, now, &space) == PQ_TSTAMP_NEVER) {
     rec->timer = PQ_TSTAMP_NEVER;
-    return;
+    return PQ_TIMEOUT_NONE;
   }
   rec->pto_expired++;
   /* Two probes when something is in flight in that space (one could be lost too);
@@ -455,6 +456,12 @@ void pq_recovery_on_timeout(pq_recovery *rec, pq_tstamp now) {
   rec->probes[space] = pq_recovery_ack_eliciting_in_flight(rec) ? 2 : 1;
   rec->pto_count++;
   pq_recovery_set_timer(rec, now);
+  if (out) *out = space;
+  return PQ_TIMEOUT_PTO;
+}
+
+void pq_recovery_on_timeout(pq_recovery *rec, pq_tstamp now) {
+  pq_recovery_on_timeout_ex(rec, now, NULL);
 }
 
 void pq_recovery_discard_space(pq_recovery *rec, pq_pnspace space, pq_tstamp now) {

@@ -166,8 +166,19 @@ pq_tstamp pq_recovery_pto_time(const pq_recovery *rec, pq_tstamp now, pq_pnspace
  * connection calls it after changing the state flags. */
 void pq_recovery_set_timer(pq_recovery *rec, pq_tstamp now);
 
+/* What one OnLossDetectionTimeout did. */
+typedef enum pq_timeout_kind {
+  PQ_TIMEOUT_NONE = 0, /* nothing due: the timer is unset */
+  PQ_TIMEOUT_LOSS,     /* time-threshold loss detection ran in a space */
+  PQ_TIMEOUT_PTO,      /* a PTO fired: probes asked in a space, pto_count backed off */
+} pq_timeout_kind;
+
 /* The timer fired (now >= rec->timer): time-threshold losses, or a PTO that asks for
- * probes in rec->probes and backs off. */
+ * probes in rec->probes and backs off (RFC 9002 OnLossDetectionTimeout). Returns what
+ * it did and, unless NONE, its space in *|space| (may be NULL). */
+pq_timeout_kind pq_recovery_on_timeout_ex(pq_recovery *rec, pq_tstamp now, pq_pnspace *space);
+
+/* pq_recovery_on_timeout_ex without the result. */
 void pq_recovery_on_timeout(pq_recovery *rec, pq_tstamp now);
 
 /* Keys of |space| were discarded: every packet leaves flight through on_discarded, the

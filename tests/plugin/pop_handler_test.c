@@ -418,12 +418,17 @@ static void test_pop_handler_two_step_enable(void) {
   CHECK_INT(POP_ERR_NOT_FOUND, ==, pop_handler_call(H, pop_op_make(POP_OP_UPDATE_RTT, 0), NULL, 0,
                                                     NULL, 0, NULL, NULL, &r));
   CHECK(!pop_handler_wants(H, pop_op_make(POP_OP_PROCESS_FRAME, 0x10)));
+  CHECK(!pop_handler_wants_kind(H, POP_OP_PROCESS_FRAME));
+  CHECK(pop_handler_wants_kind(H, POP_OP_DECODE_TRANSPORT_PARAMETER)); /* always enabled */
   (void)native_calls;
   /* The peer's transport parameter enables it. */
   pop_val tp = mock_bytes(3, 0, 0);
   CHECK_INT(0, ==, pop_handler_call(H, pop_op_make(POP_OP_DECODE_TRANSPORT_PARAMETER, 0xff04de1b),
                                     &tp, 1, NULL, 0, NULL, NULL, &r));
   CHECK(pop_handler_is_enabled(H, 0));
+  CHECK(pop_handler_wants_kind(H, POP_OP_PROCESS_FRAME)); /* any frame type */
+  CHECK(!pop_handler_wants_kind(H, POP_OP_LOG_FRAME));
+  CHECK(!pop_handler_wants_kind(H, POP_OP_KIND_COUNT));
   CHECK_INT(0, ==, pop_handler_call(H, pop_op_make(POP_OP_PROCESS_FRAME, 0x10), &f, 1, NULL, 0,
                                     NULL, NULL, &r));
   CHECK_INT(0, ==, r.definer);

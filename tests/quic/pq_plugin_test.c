@@ -4,6 +4,8 @@
  * that the plugin really ran (a counter it keeps, a field only it can change, a frame
  * only it sends), and that a hostile plugin is contained.
  */
+#include <unistd.h>
+
 #include "conn_harness.h"
 #include "pluginop/plugin.h"
 
@@ -383,6 +385,315 @@ static void test_pq_plugin_timers(void) {
   pop_store_del(ps.store);
 }
 
+/* ---- log_frame, on_loss_timer, set_next_wakeup (plugins/frame-logger) ---- */
+
+enum { FL_RX_MAX_DATA, FL_TX_MAX_DATA, FL_RX_ACK, FL_TX_ACK, FL_RX_PING, FL_TX_PING,
+       FL_LOSS_CALLS, FL_PTO_CALLS, FL_MAX_PTO_COUNT, FL_WAKEUP_CALLS, FL_LINES, FL_N };
+#define FL_CONTROL 0xf1 /* frame-logger's plugin_control_f1 */
+
+/* Client and server with their own settings over |l| both ways (null handshake). */
+static void world_init_sides(world *w, uint64_t seed, const pq_sim_config *l,
+                             const pq_settings *cst, const pq_settings *sst) {
+  pq_path path;
+  memset(w, 0, sizeof(*w));
+  memset(&path, 0, sizeof(path));
+  set_remote(&w->spath, 0x0a000001, 1000);
+  pq_sim_init(&w->sim, l, l, seed);
+  CHECK_INT(0, ==, pq_server_new(&w->server, sst, &cbs, NULL, NULL, &w->sapp));
+  pq_server_set_hs(w->server, &pq_hs_null);
+  CHECK_INT(0, ==, pq_conn_client_new_ex(&w->client, cst, &cbs, &path, &pq_hs_null, NULL,
+                                         &w->capp, 0));
+}
+
+/* Runs the world like run_until up to |until| exactly (run_until jumps to the next
+ * event even past its limit, e.g. to an idle timeout), counting the client's expiries
+ * (step calls pq_conn_handle_expiry when pq_conn_expiry <= now) and the steps. */
+static void run_counting(world *w, pq_tstamp until, uint64_t *expiries, uint64_t *steps) {
+  for (;;) {
+    pq_tstamp next;
+    if (pq_conn_expiry(w->client) <= w->now) (*expiries)++;
+    step(w);
+    (*steps)++;
+    next = next_event(w);
+    if (w->now >= until) return;
+    w->now = next <= w->now ? w->now + 1 : next < until ? next : until;
+  }
+}
+
+/* run_counting without the counts. */
+static void run_to(world *w, pq_tstamp until) {
+  uint64_t e = 0, n = 0;
+  run_counting(w, until, &e, &n);
+}
+
+static int count_lines(const char *path) {
+  FILE *f = fopen(path, "r");
+  int n = 0, ch;
+  if (!f) return -1;
+  while ((ch = fgetc(f)) != EOF) n += ch == '\n';
+  fclose(f);
+  return n;
+}
+
+/* frame-logger on both sides of a transfer that needs MAX_DATA (32 KB window), over a
+ * lossless link and drained afterwards: log_frame_10 on the client saw exactly the
+ * MAX_DATA frames the connection processed (quic-probe's count) and the server sent;
+ * ACK frames sent on one side equal those logged received on the other. The client's
+ * plugin also writes each logged frame to a file in its folder (FILE permission). */
+static void test_pq_plugin_log_frame_counts(void) {
+  plugset cps = {0}, sps = {0};
+  pop_param file = {"file", "frames.log"};
+  pq_settings cst = small_window_settings(32 * 1024), sst = small_window_settings(32 * 1024);
+  pq_sim_config l = link10();
+  char dir[] = "/tmp/pq_plugin_test_XXXXXX", path[64];
+  world w;
+  uint64_t cc[FL_N] = {0}, sc[FL_N] = {0}, probe[7] = {0};
+  pq_conn_stats cs;
+  CHECK(mkdtemp(dir) != NULL);
+  CHECK_INT(0, ==, pop_store_new(NULL, &cps.store));
+  sps.store = cps.store;
+  CHECK(plug_add(&cps, "frame-logger", &file, 1));
+  cps.spec[0].permissions = POP_PERM_ALL;
+  cps.spec[0].file_dir = dir;
+  CHECK(plug_add(&cps, "quic-probe", NULL, 0));
+  CHECK(plug_add(&sps, "frame-logger", NULL, 0));
+  plug_settings(&cps, &cst);
+  plug_settings(&sps, &sst);
+  world_init_sides(&w, 7, &l, &cst, &sst);
+  w.nstreams = 1;
+  w.size = 300000;
+  CHECK(run_until(&w, all_received, 20000 * MS) && all_bytes_ok(&w));
+  run_to(&w, w.now + 500 * MS); /* every frame in flight arrives, ACKs included */
+  CHECK_INT(FL_N, ==, poctl(w.client, FL_CONTROL, cc, FL_N));
+  CHECK_INT(7, ==, poctl(w.client, 0, probe, 7));
+  CHECK(w.sconn != NULL);
+  CHECK_INT(w.sconn ? poctl(w.sconn, FL_CONTROL, sc, FL_N) : -1, ==, FL_N);
+  CHECK_INT(cc[FL_RX_MAX_DATA], >, 5);
+  CHECK_INT(cc[FL_RX_MAX_DATA], ==, probe[0]); /* = the frames the connection processed */
+  CHECK_INT(cc[FL_TX_MAX_DATA], ==, 0); /* the client receives, it does not grant */
+  CHECK_INT(sc[FL_TX_MAX_DATA], ==, cc[FL_RX_MAX_DATA]);
+  CHECK_INT(cc[FL_TX_ACK], >, 10);
+  CHECK_INT(cc[FL_TX_ACK], ==, sc[FL_RX_ACK]);
+  CHECK_INT(sc[FL_TX_ACK], ==, cc[FL_RX_ACK]);
+  CHECK_INT(cc[FL_LINES], >, 0);
+  snprintf(path, sizeof(path), "%s/frames.log", dir);
+  CHECK_INT(count_lines(path), ==, (int)cc[FL_LINES]);
+  CHECK_INT(cc[FL_LINES], ==, cc[FL_RX_MAX_DATA] + cc[FL_RX_ACK] + cc[FL_TX_ACK] +
+                                  cc[FL_RX_PING] + cc[FL_TX_PING]);
+  pq_conn_get_stats(w.client, &cs);
+  CHECK_INT(cs.plugin_faults, ==, 0);
+  if (getenv("PQ_PLUGIN_TEST_VERBOSE"))
+    fprintf(stderr, "  log_frame: client rx MAX_DATA %llu, tx/rx ACK %llu/%llu, lines %llu\n",
+            (unsigned long long)cc[FL_RX_MAX_DATA], (unsigned long long)cc[FL_TX_ACK],
+            (unsigned long long)cc[FL_RX_ACK], (unsigned long long)cc[FL_LINES]);
+  world_free(&w);
+  unlink(path);
+  rmdir(dir);
+  pop_store_del(cps.store);
+}
+
+/* on_loss_timer under 5% loss each way: the plugin's After code sees every
+ * OnLossDetectionTimeout of each side, PTOs (input 3) and time-threshold losses alike,
+ * and the counts equal the recovery's own (pto_expired, loss_timer_expired). */
+static void test_pq_plugin_loss_timer_under_loss(void) {
+  plugset ps = {0};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  uint64_t cc[FL_N] = {0}, sc[FL_N] = {0};
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "frame-logger", NULL, 0));
+  plug_settings(&ps, &st);
+  l.loss_ppm = 50000;
+  world_init_ex(&w, 11, &l, &l, false, &st);
+  w.nstreams = 2;
+  w.size = 400000;
+  w.echo = true; /* both sides send data: both run their loss timers */
+  CHECK(run_until(&w, all_received, 60000 * MS) && all_bytes_ok(&w));
+  CHECK_INT(FL_N, ==, poctl(w.client, FL_CONTROL, cc, FL_N));
+  CHECK(w.sconn != NULL);
+  CHECK_INT(w.sconn ? poctl(w.sconn, FL_CONTROL, sc, FL_N) : -1, ==, FL_N);
+  CHECK_INT(cc[FL_LOSS_CALLS], >, 0);
+  CHECK_INT(cc[FL_PTO_CALLS], ==, w.client->rec.pto_expired);
+  CHECK_INT(cc[FL_LOSS_CALLS] - cc[FL_PTO_CALLS], ==, w.client->rec.loss_timer_expired);
+  if (w.sconn) {
+    CHECK_INT(sc[FL_PTO_CALLS], ==, w.sconn->rec.pto_expired);
+    CHECK_INT(sc[FL_LOSS_CALLS] - sc[FL_PTO_CALLS], ==, w.sconn->rec.loss_timer_expired);
+  }
+  CHECK_INT(cc[FL_PTO_CALLS] + sc[FL_PTO_CALLS], >, 0); /* some PTO fired */
+  CHECK_INT(cc[FL_MAX_PTO_COUNT] + sc[FL_MAX_PTO_COUNT], >, 0);
+  if (getenv("PQ_PLUGIN_TEST_VERBOSE"))
+    fprintf(stderr, "  on_loss_timer: client %llu calls (%llu PTO, max pto_count %llu), "
+            "server %llu (%llu PTO)\n", (unsigned long long)cc[FL_LOSS_CALLS],
+            (unsigned long long)cc[FL_PTO_CALLS], (unsigned long long)cc[FL_MAX_PTO_COUNT],
+            (unsigned long long)sc[FL_LOSS_CALLS], (unsigned long long)sc[FL_PTO_CALLS]);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+static bool established(world *w) { return both_established(w); }
+
+/* A blackout after the handshake: the client has 30 KB to send and nothing gets
+ * through for 3 s, so only PTOs fire (1 s, 2 s... with backoff) and each sends its
+ * probes. Natively a PTO asks for 2; frame-logger's Define (parameter probes=4) asks for
+ * 4. Returns the client's packets sent during the blackout and its PTO count. */
+static void blackout_run(const char *probes, uint64_t *sent, uint64_t *ptos,
+                         uint64_t *plugin_ptos) {
+  plugset ps = {0};
+  pop_param p = {"probes", probes};
+  pq_settings st;
+  world w;
+  pq_sim_config l = link10();
+  pq_conn_stats before, after;
+  uint64_t cc[FL_N] = {0};
+  pq_settings_default(&st);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "frame-logger", &p, 1));
+  plug_settings(&ps, &st);
+  world_init_ex(&w, 5, &l, &l, false, &st);
+  w.nstreams = 0;
+  CHECK(run_until(&w, established, 2000 * MS));
+  run_to(&w, w.now + 200 * MS); /* quiet: every handshake packet acknowledged */
+  w.sim.dir[PQ_SIM_C2S].cfg.loss_ppm = 1000000;
+  w.sim.dir[PQ_SIM_S2C].cfg.loss_ppm = 1000000;
+  pq_conn_get_stats(w.client, &before);
+  *ptos = w.client->rec.pto_expired;
+  w.nstreams = 1;
+  w.size = 30000;
+  run_to(&w, w.now + 3000 * MS);
+  pq_conn_get_stats(w.client, &after);
+  *sent = after.packets_sent - before.packets_sent;
+  *ptos = w.client->rec.pto_expired - *ptos;
+  CHECK_INT(FL_N, ==, poctl(w.client, FL_CONTROL, cc, FL_N));
+  *plugin_ptos = cc[FL_PTO_CALLS];
+  CHECK_INT(after.plugin_faults, ==, 0);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* The Define of on_loss_timer adds probes (never takes the engine's away): the same
+ * blackout, same PTOs, two more packets per PTO. */
+static void test_pq_plugin_loss_timer_define_adds_probes(void) {
+  uint64_t nsent, nptos, nplug, psent, pptos, pplug;
+  blackout_run("0", &nsent, &nptos, &nplug);
+  blackout_run("4", &psent, &pptos, &pplug);
+  if (getenv("PQ_PLUGIN_TEST_VERBOSE"))
+    fprintf(stderr, "  blackout: native %llu packets / %llu PTOs, probes=4 %llu / %llu\n",
+            (unsigned long long)nsent, (unsigned long long)nptos, (unsigned long long)psent,
+            (unsigned long long)pptos);
+  CHECK_INT(nptos, >=, 1);
+  CHECK_INT(pptos, ==, nptos); /* same timer: the plugin does not change the backoff */
+  CHECK_INT(nplug, ==, nptos);
+  CHECK_INT(pplug, ==, pptos);
+  CHECK_INT(psent, ==, nsent + 2 * nptos);
+}
+
+/* An idle connection (no stream) for one second after the handshake, with frame-logger
+ * on the client (parameter |wake|: "wake_ms" or "wake" = past/late, NULL: none). Counts
+ * the client's expiries and the steps of the whole world in that second. */
+static void idle_second(const pop_param *wake, uint64_t *expiries, uint64_t *steps,
+                        uint64_t *calls) {
+  plugset ps = {0};
+  pq_settings cst, sst;
+  pq_sim_config l = link10();
+  world w;
+  uint64_t cc[FL_N] = {0};
+  pq_conn_stats cs;
+  pq_settings_default(&cst);
+  pq_settings_default(&sst);
+  CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+  CHECK(plug_add(&ps, "frame-logger", wake, wake ? 1 : 0));
+  plug_settings(&ps, &cst);
+  world_init_sides(&w, 3, &l, &cst, &sst);
+  w.nstreams = 0;
+  CHECK(run_until(&w, established, 2000 * MS));
+  run_to(&w, w.now + 200 * MS);
+  *expiries = *steps = 0;
+  run_counting(&w, w.now + 1000 * MS, expiries, steps);
+  CHECK_INT(FL_N, ==, poctl(w.client, FL_CONTROL, cc, FL_N));
+  *calls = cc[FL_WAKEUP_CALLS];
+  pq_conn_get_stats(w.client, &cs);
+  CHECK_INT(cs.plugin_faults, ==, 0);
+  if (w.capp.closed || w.sapp.closed)
+    fprintf(stderr, "closed: client %d err 0x%llx idle %d '%s', server %d err 0x%llx '%s'\n",
+            w.capp.closed, (unsigned long long)w.capp.close.error_code,
+            w.capp.close.idle_timeout, w.capp.close_reason, w.sapp.closed,
+            (unsigned long long)w.sapp.close.error_code, w.sapp.close_reason);
+  CHECK(!w.capp.closed && !w.sapp.closed);
+  world_free(&w);
+  pop_store_del(ps.store);
+}
+
+/* set_next_wakeup asking for every 5 ms: the idle client really wakes about 200 times
+ * in a second (natively a handful: nothing is due), with nothing due each time. */
+static void test_pq_plugin_next_wakeup_earlier(void) {
+  pop_param wake = {"wake_ms", "5"};
+  uint64_t nexp, nsteps, ncalls, pexp, psteps, pcalls;
+  idle_second(NULL, &nexp, &nsteps, &ncalls);
+  idle_second(&wake, &pexp, &psteps, &pcalls);
+  if (getenv("PQ_PLUGIN_TEST_VERBOSE"))
+    fprintf(stderr, "  idle second: native %llu expiries (%llu steps), wake_ms=5 %llu "
+            "(%llu steps, %llu calls)\n", (unsigned long long)nexp,
+            (unsigned long long)nsteps, (unsigned long long)pexp, (unsigned long long)psteps,
+            (unsigned long long)pcalls);
+  CHECK_INT(nexp, <=, 5);
+  CHECK_INT(pexp, >=, 195);
+  CHECK_INT(pexp, <=, 201);
+  CHECK_INT(pcalls, >=, pexp); /* asked again after every expiry */
+}
+
+/* A hostile Define answering a time in the past at every call: the connection wakes at
+ * most once per millisecond (each wakeup is at least 1 ms after the time it was
+ * asked), so an idle second stays bounded instead of spinning; one answering a time
+ * far in the future delays nothing. */
+static void test_pq_plugin_next_wakeup_past_does_not_spin(void) {
+  pop_param past = {"wake", "past"}, late = {"wake", "late"};
+  uint64_t exp, steps, calls;
+  idle_second(&past, &exp, &steps, &calls);
+  if (getenv("PQ_PLUGIN_TEST_VERBOSE"))
+    fprintf(stderr, "  idle second, wake=past: %llu expiries, %llu steps, %llu calls\n",
+            (unsigned long long)exp, (unsigned long long)steps, (unsigned long long)calls);
+  CHECK_INT(exp, >=, 900); /* it does wake early... */
+  CHECK_INT(exp, <=, 1001); /* ...but never more than once per millisecond */
+  CHECK_INT(steps, <=, 1100);
+  idle_second(&late, &exp, &steps, &calls);
+  CHECK_INT(exp, <=, 5);
+  CHECK_INT(calls, >=, 1);
+}
+
+/* The same hostile Defines during a transfer over a lossy link (3%): PTO, ACK and idle
+ * timers still fire on time, every byte arrives, and the past answer costs at most a
+ * wakeup per millisecond. */
+static void test_pq_plugin_next_wakeup_hostile_transfer(void) {
+  static const char *modes[2] = {"past", "late"};
+  for (int i = 0; i < 2; i++) {
+    plugset ps = {0};
+    pop_param wake = {"wake", modes[i]};
+    pq_settings st;
+    world w;
+    pq_sim_config l = link10();
+    uint64_t exp = 0, steps = 0;
+    pq_settings_default(&st);
+    CHECK_INT(0, ==, pop_store_new(NULL, &ps.store));
+    CHECK(plug_add(&ps, "frame-logger", &wake, 1));
+    plug_settings(&ps, &st);
+    l.loss_ppm = 30000;
+    world_init_ex(&w, 11, &l, &l, false, &st);
+    w.nstreams = 2;
+    w.size = 400000;
+    CHECK(run_until(&w, all_received, 60000 * MS) && all_bytes_ok(&w));
+    CHECK_INT(w.client->rec.loss_timer_expired + w.client->rec.pto_expired, >, 0);
+    /* then idle, both sides hostile: bounded */
+    run_counting(&w, w.now + 1000 * MS, &exp, &steps);
+    CHECK_INT(exp, <=, 1001);
+    CHECK_INT(steps, <=, 2200);
+    CHECK(!w.capp.closed && !w.sapp.closed);
+    world_free(&w);
+    pop_store_del(ps.store);
+  }
+}
+
 /* A hostile plugin (an endless loop, or a trap, in ProcessFrame(MAX_DATA)) is stopped
  * (fuel / trap), disabled on that connection, and the native code takes over: a
  * transfer needing many MAX_DATA frames completes with every byte checked. */
@@ -452,6 +763,12 @@ int main(void) {
   RUN(test_pq_plugin_congestion_event_define);
   RUN(test_pq_plugin_heartbeat_idle);
   RUN(test_pq_plugin_timers);
+  RUN(test_pq_plugin_log_frame_counts);
+  RUN(test_pq_plugin_loss_timer_under_loss);
+  RUN(test_pq_plugin_loss_timer_define_adds_probes);
+  RUN(test_pq_plugin_next_wakeup_earlier);
+  RUN(test_pq_plugin_next_wakeup_past_does_not_spin);
+  RUN(test_pq_plugin_next_wakeup_hostile_transfer);
   RUN(test_pq_plugin_hostile_loop_contained);
   RUN(test_pq_plugin_hostile_trap_contained);
   RUN(test_pq_plugin_bad_settings);

@@ -129,6 +129,7 @@ static void test_pq_recovery_packet_threshold(void) {
 
 static void test_pq_recovery_time_threshold(void) {
   env e;
+  pq_pnspace sp;
   env_init(&e, true);
   for (uint64_t pn = 0; pn < 10; pn++) send_pkt(&e, PQ_PNS_APP, pn, 0);
   ack1(&e, PQ_PNS_APP, 4, 4, 0, 100 * MS);
@@ -137,7 +138,9 @@ static void test_pq_recovery_time_threshold(void) {
   pq_recovery_detect_lost(&e.rec, PQ_PNS_APP, 112500000 - 1);
   CHECK_INT(0, ==, e.f.lost);
   CHECK_INT(112500000, ==, e.rec.spaces[PQ_PNS_APP].loss_time);
-  pq_recovery_on_timeout(&e.rec, 112500000);
+  sp = PQ_PNS_INITIAL;
+  CHECK_INT(PQ_TIMEOUT_LOSS, ==, pq_recovery_on_timeout_ex(&e.rec, 112500000, &sp));
+  CHECK_INT(PQ_PNS_APP, ==, sp);
   CHECK_INT(2, ==, e.f.lost);
   CHECK_INT(3, ==, (int)e.f.last_lost_pn);
   CHECK_INT(1, ==, (int)e.rec.loss_timer_expired);
@@ -183,6 +186,19 @@ static void test_pq_recovery_ack_of_unsent_is_error(void) {
   env_free(&e);
 }
 
+/* A server with nothing in flight has no timer: a timeout then does nothing and says so
+ * (the connection's on_loss_timer seam is not called for it). */
+static void test_pq_recovery_timeout_with_nothing_due(void) {
+  env e;
+  pq_pnspace sp = PQ_PNS_HANDSHAKE;
+  env_init(&e, true);
+  CHECK_INT(PQ_TIMEOUT_NONE, ==, pq_recovery_on_timeout_ex(&e.rec, 5 * MS, &sp));
+  CHECK_INT(PQ_PNS_HANDSHAKE, ==, sp); /* untouched */
+  CHECK(e.rec.timer == PQ_TSTAMP_NEVER);
+  CHECK_INT(0, ==, (int)(e.rec.pto_expired + e.rec.loss_timer_expired));
+  env_free(&e);
+}
+
 static void test_pq_recovery_pto_backoff(void) {
   env e;
   pq_pnspace sp;
@@ -190,7 +206,9 @@ static void test_pq_recovery_pto_backoff(void) {
   send_pkt(&e, PQ_PNS_INITIAL, 0, 0);
   /* No sample: 333 ms + 4 * 166.5 ms. */
   CHECK_INT(999 * MS, ==, e.rec.timer);
-  pq_recovery_on_timeout(&e.rec, 999 * MS);
+  sp = PQ_PNS_APP;
+  CHECK_INT(PQ_TIMEOUT_PTO, ==, pq_recovery_on_timeout_ex(&e.rec, 999 * MS, &sp));
+  CHECK_INT(PQ_PNS_INITIAL, ==, sp);
   CHECK_INT(1, ==, (int)e.rec.pto_count);
   CHECK_INT(2, ==, e.rec.probes[PQ_PNS_INITIAL]);
   CHECK_INT(2 * 999 * MS, ==, e.rec.timer);
@@ -383,6 +401,7 @@ static void test_pq_recovery_many_packets_ranges(void) {
 
 int main(void) {
   RUN(test_pq_recovery_rtt_first_sample);
+  RUN(test_pq_recovery_timeout_with_nothing_due);
   RUN(test_pq_recovery_rtt_ewma_with_ack_delay);
   RUN(test_pq_recovery_rtt_ack_delay_capped_after_confirmation);
   RUN(test_pq_recovery_rtt_ack_delay_not_below_min);

@@ -64,6 +64,24 @@ if [ -f "$PLUGINS/quic-hostile.wasm" ]; then
   stop_pluginop_server
 fi
 
+# frame-logger on both sides, answering set_next_wakeup with a time in the past at every
+# call (hostile: the stack wakes at most once per millisecond for it) and logging
+# frames: the real event loops neither spin nor stall, the file arrives, no fault.
+if [ -f "$PLUGINS/frame-logger.wasm" ]; then
+  start_pluginop_server "$SERVER" "$WORK/www" --plugin "$PLUGINS/frame-logger.wasm:wake=past"
+  timeout 60 "$CLIENT" --ca "$SERVER_CERT" --output "$WORK/out-w" \
+    --plugin "$PLUGINS/frame-logger.wasm:wake=past" "https://127.0.0.1:$SERVER_PORT/f5m" \
+    >"$WORK/w.out" 2>"$WORK/w.err" || { cat "$WORK/w.err"; fail "frame-logger: client failed"; }
+  same_files "$WORK/www" "$WORK/out-w" f5m
+  wait_for_line "$WORK/server.err" '^pluginop-server: plugins: ' || echo "(no server summary after 10 s)"
+  stop_pluginop_server
+  grep 'plugins:' "$WORK/w.err" "$WORK/server.err"
+  grep -q 'plugins: 1 attached, 1 enabled, [1-9][0-9]* calls, 0 faults' "$WORK/w.err" ||
+    fail "frame-logger: client summary"
+  grep -q 'plugins: 1 attached, 1 enabled, [1-9][0-9]* calls, 0 faults' "$WORK/server.err" ||
+    fail "frame-logger: server summary"
+fi
+
 # Against ngtcp2 (Debian's gtlsserver / gtlsclient), which does not know parameter
 # 0xaaaaaaaa: super-frame stays disabled on our side (2 of 3 plugins enabled), nothing
 # unknown goes on the wire, and 5 MB arrive intact both ways.
