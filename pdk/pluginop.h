@@ -207,6 +207,13 @@ static inline int pop_output_duration(uint64_t ns) {
   o->u.u64 = ns;
   return 0;
 }
+static inline int pop_output_instant(uint64_t ns) {
+  pop_val *o = pop__output_slot(POP_VAL_INSTANT);
+  if (!o)
+    return POP_E_FULL;
+  o->u.u64 = ns;
+  return 0;
+}
 static inline int pop_output_frame(const pop_frame *f) {
   pop_val *o = pop__output_slot(POP_VAL_FRAME);
   if (!o)

@@ -137,17 +137,15 @@ POP_EXPORT(on_loss_timer) {
 
 POP_EXPORT(set_next_wakeup) {
   uint64_t now = 0;
-  pop_val v;
   counts[WAKEUP_CALLS]++;
   if (pop_input_u64(1, &now))
     return 1;
   switch (wake_mode) {
-  case 1: v = pop_val_u64(POP_VAL_INSTANT, now + wake_ms * MS); break;
-  case 2: v = pop_val_u64(POP_VAL_INSTANT, now > MS ? now - MS : 0); break;
-  case 3: v = pop_val_u64(POP_VAL_INSTANT, ~0ull - 1); break;
+  case 1: return pop_output_instant(now + wake_ms * MS);
+  case 2: return pop_output_instant(now > MS ? now - MS : 0);
+  case 3: return pop_output_instant(~0ull - 1);
   default: return 0; /* no output: the engine's wakeup stays */
   }
-  return pop_output(&v);
 }
 
 POP_EXPORT(plugin_control_f1) {
