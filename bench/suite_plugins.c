@@ -2,7 +2,9 @@
  * Suite "plugins": the plugin runtime, with the same names as pluginop's published
  * micro-benchmarks (REFERENCE.md section 1). Each line: NAME MEDIAN ns.
  *
- *   run-and-return     one call of an op whose Define code returns at once
+ *   run-and-return     one call of an op whose Define code returns at once (an `other`
+ *                      op resolved once with pop_store_other_op, as a host would)
+ *   run-and-return-by-name  the same op named by a string at each call
  *   static-memory      same, the code increments a static variable
  *   input-outputs      three inputs echoed as three outputs
  *   increase-max-data  process_frame_10: read + conditional write of a connection field
@@ -28,6 +30,7 @@
 
 typedef struct bctx {
   pop_store *store;
+  pop_op rr, sm, io; /* run_and_return, static_memory, inputs_outputs, resolved once */
   mock_conn conn, peer;
   pop_handler *h, *hp;
   uint8_t *bytes;
@@ -79,13 +82,22 @@ static int call_other(bctx *b, const char *name, const pop_val *in, size_t n, po
   return pop_handler_call(b->h, op, in, n, out, max, NULL, NULL, NULL);
 }
 
-static int b_run_and_return(bctx *b) { return call_other(b, "run_and_return", NULL, 0, NULL, 0); }
-static int b_static_memory(bctx *b) { return call_other(b, "static_memory", NULL, 0, NULL, 0); }
+/* As a host calls an `other` op it uses often: resolved once (pop_store_other_op). */
+static int b_run_and_return(bctx *b) {
+  return pop_handler_call(b->h, b->rr, NULL, 0, NULL, 0, NULL, NULL, NULL);
+}
+/* The same op named by a string each time (one strcmp per call). */
+static int b_run_and_return_by_name(bctx *b) {
+  return call_other(b, "run_and_return", NULL, 0, NULL, 0);
+}
+static int b_static_memory(bctx *b) {
+  return pop_handler_call(b->h, b->sm, NULL, 0, NULL, 0, NULL, NULL, NULL);
+}
 
 static int b_input_outputs(bctx *b) {
   pop_val in[3] = {mock_u64(POP_VAL_U64, 1), mock_frame(0x10, 2), mock_u64(POP_VAL_DURATION, 3)};
   pop_val out[3];
-  return call_other(b, "inputs_outputs", in, 3, out, 3);
+  return pop_handler_call(b->h, b->io, in, 3, out, 3, NULL, NULL, NULL);
 }
 
 static int b_increase_max_data(bctx *b) {
@@ -444,9 +456,13 @@ static int run_suite(int argc, char **argv) {
     return 64;
   bctx b;
   int fails = 0;
-  if (setup(&b, "basics", false, NULL, 0) != 0)
+  if (setup(&b, "basics", false, NULL, 0) != 0 ||
+      pop_store_other_op(b.store, "run_and_return", &b.rr) != 0 ||
+      pop_store_other_op(b.store, "static_memory", &b.sm) != 0 ||
+      pop_store_other_op(b.store, "inputs_outputs", &b.io) != 0)
     return 1;
   timed("run-and-return", &o, 1000000, &b, b_run_and_return);
+  timed("run-and-return-by-name", &o, 1000000, &b, b_run_and_return_by_name);
   timed("static-memory", &o, 1000000, &b, b_static_memory);
   timed("input-outputs", &o, 500000, &b, b_input_outputs);
   fails += b.fails;

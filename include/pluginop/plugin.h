@@ -181,6 +181,14 @@ POP_API int pop_store_load_file(pop_store *store, const char *path, pop_plugin *
 POP_API int pop_store_load_bytes(pop_store *store, const char *name, const uint8_t *bytes,
                                  size_t len, pop_plugin **out, char *err, size_t err_cap);
 
+/* Resolves an `other` op name once, for hosts that call it often: fills |op| with
+ * {POP_OP_OTHER, 0, a copy of |name| owned by the store}. Calls with that op find the
+ * plugins' code by comparing that pointer instead of the string (names are shared by
+ * every plugin of the store, loaded before or after). The copy lives as long as the
+ * store. An op built by hand with the same name still works (compared by string).
+ * Thread-safe. Returns 0, POP_ERR_ARG (NULL or empty name), POP_ERR_NOMEM. */
+POP_API int pop_store_other_op(pop_store *store, const char *name, pop_op *op);
+
 POP_API const char *pop_plugin_name(const pop_plugin *plugin);
 /* The SHA-256 of the plugin's bytes (32 bytes, owned by the plugin). */
 POP_API const uint8_t *pop_plugin_hash(const pop_plugin *plugin);

@@ -23,6 +23,7 @@ typedef struct pop_op_entry {
   pop_op_kind kind;
   uint64_t param;
   char *other;         /* POP_OP_OTHER: the name without anchor prefix (owned) */
+  const char *interned;/* POP_OP_OTHER: the store's copy of |other| (pop_store_other_op) */
   char *export_name[3];/* owned */
 } pop_op_entry;
 
@@ -57,6 +58,8 @@ struct pop_store {
   pop_settings settings;
   pop_plugin *plugins;
   pop_linker_slot *free_linkers;
+  char **names;      /* interned `other` op names (owned), see pop_store_other_op */
+  size_t n_names, cap_names;
 };
 
 typedef struct pop_timer {
@@ -156,7 +159,8 @@ static inline const pop_op_entry *pop_plugin_find(const pop_plugin *p, pop_op op
     const pop_op_entry *e = &p->ops[i];
     if (e->param != op.param)
       continue;
-    if (op.kind == POP_OP_OTHER &&
+    /* An interned name (pop_store_other_op) is the store's own pointer: no strcmp. */
+    if (op.kind == POP_OP_OTHER && op.name != e->interned &&
         (!op.name || op.name[0] != e->other[0] || strcmp(op.name, e->other) != 0))
       continue;
     if (index)

@@ -87,6 +87,9 @@ void pop_store_del(pop_store *store) {
     pvm_linker_del(l->linker);
     free(l);
   }
+  for (size_t i = 0; i < store->n_names; i++)
+    free(store->names[i]);
+  free(store->names);
   pthread_mutex_destroy(&store->lock);
   free(store);
 }
@@ -231,6 +234,40 @@ static int analyse(pop_plugin *p, char *err, size_t cap) {
   return 0;
 }
 
+/* The store's copy of `other` op name |name| (added if new), or NULL without memory.
+ * Lock held. A linear search: it runs at load and when a host resolves a name. */
+static const char *intern_locked(pop_store *store, const char *name) {
+  for (size_t i = 0; i < store->n_names; i++)
+    if (strcmp(store->names[i], name) == 0)
+      return store->names[i];
+  if (store->n_names == store->cap_names) {
+    size_t cap = store->cap_names ? store->cap_names * 2 : 16;
+    char **names = realloc(store->names, cap * sizeof *names);
+    if (!names)
+      return NULL;
+    store->names = names;
+    store->cap_names = cap;
+  }
+  char *copy = strdup(name);
+  if (copy)
+    store->names[store->n_names++] = copy;
+  return copy;
+}
+
+int pop_store_other_op(pop_store *store, const char *name, pop_op *op) {
+  if (!store || !name || !name[0] || !op)
+    return POP_ERR_ARG;
+  pthread_mutex_lock(&store->lock);
+  const char *interned = intern_locked(store, name);
+  pthread_mutex_unlock(&store->lock);
+  if (!interned)
+    return POP_ERR_NOMEM;
+  op->kind = POP_OP_OTHER;
+  op->param = 0;
+  op->name = interned;
+  return 0;
+}
+
 static int load_locked(pop_store *store, const char *name, const uint8_t *bytes, size_t len,
                        pop_plugin **out, char *err, size_t err_cap) {
   /* Identical bytes have the identical hash: a comparison is cheaper than SHA-256. */
@@ -271,6 +308,13 @@ static int load_locked(pop_store *store, const char *name, const uint8_t *bytes,
   }
   char why[160] = "";
   rv = analyse(p, why, sizeof why);
+  for (size_t i = 0; rv == 0 && i < p->n_ops; i++) {
+    pop_op_entry *e = &p->ops[i];
+    if (e->kind == POP_OP_OTHER && !(e->interned = intern_locked(store, e->other))) {
+      snprintf(why, sizeof why, "out of memory");
+      rv = POP_ERR_NOMEM;
+    }
+  }
   if (rv != 0) {
     set_err(err, err_cap, "%s: %s", p->name, why);
     plugin_del(p);

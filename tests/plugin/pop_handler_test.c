@@ -46,6 +46,43 @@ static void test_pop_handler_bare_call(void) {
   teardown();
 }
 
+static void test_pop_handler_other_op_resolved_once(void) {
+  setup();
+  pop_op before, after, unknown;
+  /* Resolved before any plugin is loaded: the plugin's name is matched to it at load. */
+  CHECK_INT(0, ==, pop_store_other_op(S, "run_and_return", &before));
+  CHECK_INT(POP_OP_OTHER, ==, before.kind);
+  CHECK(strcmp(before.name, "run_and_return") == 0);
+  CHECK_INT(0, ==, attach_all(H, load_plugin(S, "basics"), true));
+  CHECK_INT(0, ==, pop_store_other_op(S, "run_and_return", &after));
+  CHECK(after.name == before.name); /* one copy per store */
+  pop_call_result r;
+  CHECK_INT(0, ==, pop_handler_call(H, before, NULL, 0, NULL, 0, NULL, NULL, &r));
+  CHECK_INT(0, ==, r.definer);
+  /* A resolved name the plugin lacks is not found, as by string. */
+  CHECK_INT(0, ==, pop_store_other_op(S, "nothing_here", &unknown));
+  CHECK_INT(POP_ERR_NOT_FOUND, ==, pop_handler_call(H, unknown, NULL, 0, NULL, 0, NULL, NULL, &r));
+  /* Another resolved name reaches its own code (static_memory counts per call). */
+  pop_op sm, ctl = pop_op_make(POP_OP_PLUGIN_CONTROL, 0);
+  CHECK_INT(0, ==, pop_store_other_op(S, "static_memory", &sm));
+  CHECK(sm.name != before.name);
+  CHECK_INT(0, ==, pop_handler_call(H, sm, NULL, 0, NULL, 0, NULL, NULL, &r));
+  CHECK_INT(0, ==, pop_handler_call(H, other("static_memory"), NULL, 0, NULL, 0, NULL, NULL, &r));
+  pop_val out[1];
+  CHECK_INT(0, ==, pop_handler_call(H, ctl, NULL, 0, out, 1, NULL, NULL, &r));
+  CHECK_INT(2, ==, out[0].u.u64);
+  /* A name in a buffer the caller reuses is compared by string, not by pointer. */
+  char buf[32];
+  snprintf(buf, sizeof buf, "%s", "run_and_return");
+  CHECK_INT(0, ==, pop_handler_call(H, other(buf), NULL, 0, NULL, 0, NULL, NULL, &r));
+  snprintf(buf, sizeof buf, "%s", "nothing_here");
+  CHECK_INT(POP_ERR_NOT_FOUND, ==, pop_handler_call(H, other(buf), NULL, 0, NULL, 0, NULL, NULL, &r));
+  CHECK_INT(POP_ERR_ARG, ==, pop_store_other_op(S, "", &unknown));
+  CHECK_INT(POP_ERR_ARG, ==, pop_store_other_op(NULL, "x", &unknown));
+  CHECK_INT(POP_ERR_ARG, ==, pop_store_other_op(S, NULL, &unknown));
+  teardown();
+}
+
 static void test_pop_handler_store_compiles_once(void) {
   setup();
   pop_plugin *a = load_plugin(S, "basics"), *b = load_plugin(S, "basics");
@@ -609,6 +646,7 @@ static void test_pop_handler_threads_share_a_store(void) {
 
 int main(void) {
   RUN(test_pop_handler_bare_call);
+  RUN(test_pop_handler_other_op_resolved_once);
   RUN(test_pop_handler_store_compiles_once);
   RUN(test_pop_handler_static_memory_per_connection);
   RUN(test_pop_handler_inputs_outputs);
