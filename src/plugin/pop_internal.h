@@ -155,19 +155,24 @@ static inline const pop_op_entry *pop_plugin_find(const pop_plugin *p, pop_op op
                                                   size_t *index) {
   if ((unsigned)op.kind >= POP_OP_KIND_COUNT)
     return NULL;
-  for (size_t i = p->kind_start[op.kind]; i < p->kind_start[op.kind + 1]; i++) {
-    const pop_op_entry *e = &p->ops[i];
-    if (e->param != op.param)
-      continue;
+  size_t i = p->kind_start[op.kind], end = p->kind_start[op.kind + 1];
+  const pop_op_entry *e = &p->ops[i];
+  if (op.kind == POP_OP_OTHER) {
     /* An interned name (pop_store_other_op) is the store's own pointer: no strcmp. */
-    if (op.kind == POP_OP_OTHER && op.name != e->interned &&
-        (!op.name || op.name[0] != e->other[0] || strcmp(op.name, e->other) != 0))
-      continue;
-    if (index)
-      *index = i;
-    return e;
+    for (; i < end; i++, e++)
+      if (op.name == e->interned ||
+          (op.name && op.name[0] == e->other[0] && strcmp(op.name, e->other) == 0))
+        goto found;
+    return NULL;
   }
+  for (; i < end; i++, e++)
+    if (e->param == op.param)
+      goto found;
   return NULL;
+found:
+  if (index)
+    *index = i;
+  return e;
 }
 
 /* Current time for a handler (callback or CLOCK_MONOTONIC). */
