@@ -4,7 +4,9 @@
 #include "qt_qlog.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +39,15 @@ static void addr_parts(const struct sockaddr_storage *ss, char *ip, size_t cap, 
   }
 }
 
-/* Starts an event record: time relative to the engine's time zero, in ms. */
+/* Starts an event record: time relative to the engine's time zero, in ms. Never before
+ * the latest record in the file: the engine's records carry the time of the call that
+ * made them, which may be later than the |now| our caller took before it (a loaded
+ * machine stretches that gap), and qlog readers expect the file in time order. */
 static void event(qt_qlog *q, pq_tstamp now, const char *name) {
-  fprintf(q->f, RS "{\"time\":%.3f,\"name\":\"%s\",\"data\":",
-          now > q->t0 ? (double)(now - q->t0) / 1e6 : 0.0, name);
+  double ms = now > q->t0 ? (double)(now - q->t0) / 1e6 : 0.0;
+  if (ms < q->last_ms) ms = q->last_ms;
+  q->last_ms = ms;
+  fprintf(q->f, RS "{\"time\":%.3f,\"name\":\"%s\",\"data\":", ms, name);
 }
 
 int qt_qlog_open(qt_qlog *q, const char *dir, bool server, const pq_conn *conn,
@@ -79,9 +86,35 @@ static void connection_started(qt_qlog *q) {
           src, sport, dst, dport);
 }
 
+/* Writes one engine record, keeping the file in time order: the engine stamps a record
+ * with the |now| of the call that made it, and our own records (HTTP/3, connection
+ * start and close) may have been stamped with a clock read taken after that |now| (a
+ * loaded machine stretches the gap). A record older than the last one written gets the
+ * last one's time, so qlog readers see events in the order they happened. */
 void qt_qlog_record(qt_qlog *q, const char *rec, size_t len) {
+  static const char prefix[] = RS "{\"time\":";
+  const size_t plen = sizeof(prefix) - 1;
   if (!q->f) return;
-  fwrite(rec, 1, len, q->f);
+  bool rewritten = false;
+  if (len > plen && memcmp(rec, prefix, plen) == 0) {
+    char num[32];
+    size_t n = 0;
+    for (; n + 1 < sizeof(num) && plen + n < len; n++) {
+      char c = rec[plen + n];
+      if (!isdigit((unsigned char)c) && c != '.') break;
+      num[n] = c;
+    }
+    num[n] = 0;
+    double ms = n ? strtod(num, NULL) : 0.0;
+    if (n && ms < q->last_ms) {
+      fprintf(q->f, "%s%.3f", prefix, q->last_ms);
+      fwrite(rec + plen + n, 1, len - plen - n, q->f);
+      rewritten = true;
+    } else if (n) {
+      q->last_ms = ms;
+    }
+  }
+  if (!rewritten) fwrite(rec, 1, len, q->f);
   if (q->header_seen) return;
   /* The engine's first record is the header; its reference_time is our time zero. */
   q->header_seen = true;

@@ -22,6 +22,7 @@ typedef struct qt_qlog {
   FILE *f;
   bool header_seen;   /* the engine's header record was written */
   pq_tstamp t0;       /* the engine's time zero */
+  double last_ms;     /* the latest record time written (engine's or ours), relative */
   pq_path path;       /* for connection_started */
   bool has_path;
 } qt_qlog;
