@@ -12,15 +12,20 @@
  *   wake at most that long from now; "wake" = "past" answers a time in the past at every
  *   call and "late" one far in the future (both hostile: the host must neither spin nor
  *   let its own timers slip).
+ * - on_frame_reserved_<type> for frames the engine writes itself (ACK as Define, which
+ *   returns 1 to show a Define's return is ignored there; ACK_ECN and MAX_DATA as After
+ *   code): counts ACK and MAX_DATA frames reserved in packets sent (a MAX_DATA a
+ *   plugin writes, e.g. max-data-frame's, is counted once too).
  * plugin_control_f1 outputs [MAX_DATA received, MAX_DATA sent, ACK received, ACK sent,
  * PING received, PING sent, loss timer calls, PTO calls, largest pto_count,
- * set_next_wakeup calls, lines written] (its own id: other plugins answer 0). */
+ * set_next_wakeup calls, lines written, ACK reserved, MAX_DATA reserved] (its own id:
+ * other plugins answer 0). */
 #include <pluginop.h>
 
 #define MS 1000000ull
 
 enum { RX_MAX_DATA, TX_MAX_DATA, RX_ACK, TX_ACK, RX_PING, TX_PING, LOSS_CALLS, PTO_CALLS,
-       MAX_PTO_COUNT, WAKEUP_CALLS, LINES, N_COUNTS };
+       MAX_PTO_COUNT, WAKEUP_CALLS, LINES, RES_ACK, RES_MAX_DATA, N_COUNTS };
 
 static uint64_t counts[N_COUNTS];
 static uint64_t probes, wake_ms;
@@ -117,6 +122,19 @@ POP_EXPORT(post_log_frame_3) { return seen(RX_ACK); }
 POP_EXPORT(post_log_frame_1) { return seen(RX_PING); }
 POP_EXPORT(post_log_frame_1c) { return seen(-1); }
 POP_EXPORT(post_log_frame_1d) { return seen(-1); }
+
+/* Reserved frames: input 0 is the FRAME as written (a missing one would be a host bug). */
+static int64_t reserved(int slot, uint64_t type) {
+  const pop_frame *f = pop_input_frame(0);
+  if (!f || f->type != type)
+    return 1;
+  counts[slot]++;
+  return 0;
+}
+
+POP_EXPORT(on_frame_reserved_2) { return reserved(RES_ACK, 2) ? 2 : 1; }
+POP_EXPORT(post_on_frame_reserved_3) { return reserved(RES_ACK, 3); }
+POP_EXPORT(post_on_frame_reserved_10) { return reserved(RES_MAX_DATA, 0x10); }
 
 POP_EXPORT(post_on_loss_timer) {
   uint64_t pto = 0, pto_count = 0;

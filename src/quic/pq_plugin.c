@@ -542,22 +542,36 @@ static void rx_log_native(pq_plug *p, const pq_rx_ctx *ctx, const uint8_t *b, si
   log_frame(p, &pf, false, ctx->space, ctx->now);
 }
 
+/* OnFrameReserved(type) for a frame the engine wrote itself: the same input as for a
+ * plugin's frame (0: FRAME). An observation: the frame stays as written, so the native
+ * code does nothing and a Define's outputs and return code are ignored. */
+static void reserved_native(pq_plug *p, const pop_frame *f, pq_tstamp now) {
+  pop_val in[1];
+  p->now = now;
+  in[0] = val_frame(f);
+  call(p, POP_OP_ON_FRAME_RESERVED, f->type, in, 1, NULL, 0, native_noop, NULL, NULL);
+}
+
 void pq_plugin_log_tx(pq_conn *c, pq_pnspace s, const uint8_t *payload, size_t len,
                       pq_tstamp now) {
   pq_plug *p = c->plug;
   size_t off = 0;
-  /* Most connections with plugins log nothing: one test, no walk. */
-  if (!pop_handler_wants_kind(p->h, POP_OP_LOG_FRAME)) {
+  bool log = pop_handler_wants_kind(p->h, POP_OP_LOG_FRAME);
+  bool reserved = pop_handler_wants_kind(p->h, POP_OP_ON_FRAME_RESERVED);
+  /* Most connections with plugins neither log nor observe frames: no walk. */
+  if (!log && !reserved) {
     p->ntxf = 0;
     return;
   }
   while (off < len) {
     pop_frame pf;
     ssize_t n = -1;
+    bool native = true;
     for (size_t i = 0; i < p->ntxf; i++)
       if (p->txf[i].at == payload + off) { /* a plugin's frame: as it prepared it */
         pf = p->txf[i].f;
         n = (ssize_t)p->txf[i].len;
+        native = false; /* its on_frame_reserved ran when it was written (send_one) */
         break;
       }
     if (n < 0) {
@@ -566,7 +580,11 @@ void pq_plugin_log_tx(pq_conn *c, pq_pnspace s, const uint8_t *payload, size_t l
       if (n <= 0) break; /* cannot happen for what we wrote; stop rather than guess */
       frame_to_pop(&f, &pf);
     }
-    if (wants(p, POP_OP_LOG_FRAME, pf.type)) log_frame(p, &pf, true, s, now);
+    /* PADDING runs fill the packet, no plugin could have a say in them: not reserved. */
+    if (reserved && native && pf.type != PQ_FT_PADDING &&
+        wants(p, POP_OP_ON_FRAME_RESERVED, pf.type))
+      reserved_native(p, &pf, now);
+    if (log && wants(p, POP_OP_LOG_FRAME, pf.type)) log_frame(p, &pf, true, s, now);
     off += (size_t)n;
   }
   p->ntxf = 0;

@@ -26,7 +26,9 @@
  *                     OnLossDetectionTimeout (fire_loss_timer); SetNextWakeup when
  *                     update_timers recomputed the engine's timers;
  *   frames logged     LogFrame(type) for every frame received (pq_plugin_rx_frame) and
- *                     sent (pq_plugin_log_tx, before sealing) whose type is logged.
+ *                     sent (pq_plugin_log_tx, before sealing) whose type is logged;
+ *   native frames     OnFrameReserved(type) for the RFC frames the engine wrote itself
+ *                     (pq_plugin_log_tx, before sealing; PADDING excluded): observation.
  * A plugin fault disables that plugin on that connection (pop_handler); the native code
  * runs instead and the connection goes on.
  */
@@ -86,9 +88,13 @@ pq_tstamp pq_plugin_expiry(const pq_conn *c);
 void pq_plugin_on_expiry(pq_conn *c, pq_tstamp now);
 
 /* The frames of a packet of space |s| about to be sealed (|payload|, |len| bytes,
- * plaintext), or of a closing packet: LogFrame(type, sent) for each frame whose type a
- * plugin logs (a run of PADDING bytes is one frame). Plugin-written frames are known
- * from pq_plugin_fill_packet. Nothing is walked when no plugin logs any frame. */
+ * plaintext), or of a closing packet, in packet order: for each frame the engine wrote
+ * itself (not PADDING), OnFrameReserved(type) (input 0: FRAME, as for a plugin's frame;
+ * an observation: the frame stays as written, a Define's return is ignored), then
+ * LogFrame(type, sent) for each frame whose type a plugin logs (a run of PADDING bytes
+ * is one frame). Plugin-written frames are known from pq_plugin_fill_packet (their
+ * OnFrameReserved ran when they were written). Nothing is walked when no plugin has
+ * code for either kind. */
 void pq_plugin_log_tx(pq_conn *c, pq_pnspace s, const uint8_t *payload, size_t len,
                       pq_tstamp now);
 

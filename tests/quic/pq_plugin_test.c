@@ -388,7 +388,8 @@ static void test_pq_plugin_timers(void) {
 /* ---- log_frame, on_loss_timer, set_next_wakeup (plugins/frame-logger) ---- */
 
 enum { FL_RX_MAX_DATA, FL_TX_MAX_DATA, FL_RX_ACK, FL_TX_ACK, FL_RX_PING, FL_TX_PING,
-       FL_LOSS_CALLS, FL_PTO_CALLS, FL_MAX_PTO_COUNT, FL_WAKEUP_CALLS, FL_LINES, FL_N };
+       FL_LOSS_CALLS, FL_PTO_CALLS, FL_MAX_PTO_COUNT, FL_WAKEUP_CALLS, FL_LINES,
+       FL_RES_ACK, FL_RES_MAX_DATA, FL_N };
 #define FL_CONTROL 0xf1 /* frame-logger's plugin_control_f1 */
 
 /* Client and server with their own settings over |l| both ways (null handshake). */
@@ -491,6 +492,65 @@ static void test_pq_plugin_log_frame_counts(void) {
   rmdir(dir);
   pop_store_del(cps.store);
 }
+
+/* on_frame_reserved for frames the engine writes itself: frame-logger on both sides of
+ * a transfer that needs MAX_DATA (32 KB window), lossless and drained afterwards. Each
+ * side's on_frame_reserved_2/3 ran once per ACK it sent: as many as log_frame saw sent
+ * and as the peer received; the server's post_on_frame_reserved_10 once per MAX_DATA it
+ * sent (= received by the client). The ACK Define returns 1: ignored, no fault. With
+ * |plugin_max_data| the server's MAX_DATA frames are written by max-data-frame instead
+ * (a registered RFC type): their on_frame_reserved_10 runs once each, not twice. */
+static void reserved_run(bool plugin_max_data) {
+  plugset cps = {0}, sps = {0};
+  pop_param window = {"window", "300000"};
+  pq_settings cst = small_window_settings(32 * 1024), sst = small_window_settings(32 * 1024);
+  pq_sim_config l = link10();
+  world w;
+  uint64_t cc[FL_N] = {0}, sc[FL_N] = {0};
+  pq_conn_stats cs, ss;
+  CHECK_INT(0, ==, pop_store_new(NULL, &cps.store));
+  sps.store = cps.store;
+  CHECK(plug_add(&cps, "frame-logger", NULL, 0));
+  if (plugin_max_data) CHECK(plug_add(&sps, "max-data-frame", &window, 1));
+  CHECK(plug_add(&sps, "frame-logger", NULL, 0));
+  plug_settings(&cps, &cst);
+  plug_settings(&sps, &sst);
+  world_init_sides(&w, 7, &l, &cst, &sst);
+  w.nstreams = 1;
+  w.size = 300000;
+  CHECK(run_until(&w, all_received, 20000 * MS) && all_bytes_ok(&w));
+  run_to(&w, w.now + 500 * MS); /* every frame in flight arrives, ACKs included */
+  CHECK_INT(FL_N, ==, poctl(w.client, FL_CONTROL, cc, FL_N));
+  CHECK(w.sconn != NULL);
+  CHECK_INT(w.sconn ? poctl(w.sconn, FL_CONTROL, sc, FL_N) : -1, ==, FL_N);
+  CHECK_INT(cc[FL_RES_ACK], >, 3); /* the client mostly receives: 20 (6 with the plugin) */
+  CHECK_INT(cc[FL_RES_ACK], ==, cc[FL_TX_ACK]); /* log_frame's count of ACKs sent */
+  CHECK_INT(cc[FL_RES_ACK], ==, sc[FL_RX_ACK]); /* what the server received */
+  CHECK_INT(sc[FL_RES_ACK], >, 10);
+  CHECK_INT(sc[FL_RES_ACK], ==, sc[FL_TX_ACK]);
+  CHECK_INT(sc[FL_RES_ACK], ==, cc[FL_RX_ACK]);
+  CHECK_INT(sc[FL_RES_MAX_DATA], >, 0);
+  CHECK_INT(sc[FL_RES_MAX_DATA], ==, sc[FL_TX_MAX_DATA]);
+  CHECK_INT(sc[FL_RES_MAX_DATA], ==, cc[FL_RX_MAX_DATA]);
+  CHECK_INT(cc[FL_RES_MAX_DATA], ==, 0); /* the client grants nothing */
+  pq_conn_get_stats(w.client, &cs);
+  CHECK_INT(cs.plugin_faults, ==, 0); /* the Define's return 1 is not a fault */
+  if (w.sconn) {
+    pq_conn_get_stats(w.sconn, &ss);
+    CHECK_INT(ss.plugin_faults, ==, 0);
+    if (plugin_max_data) CHECK_INT(w.sconn->frx.max, >=, 300000); /* the plugin's window */
+  }
+  if (getenv("PQ_PLUGIN_TEST_VERBOSE"))
+    fprintf(stderr, "  on_frame_reserved: ACK client %llu server %llu, MAX_DATA server %llu\n",
+            (unsigned long long)cc[FL_RES_ACK], (unsigned long long)sc[FL_RES_ACK],
+            (unsigned long long)sc[FL_RES_MAX_DATA]);
+  world_free(&w);
+  pop_store_del(cps.store);
+}
+
+static void test_pq_plugin_frame_reserved_native(void) { reserved_run(false); }
+
+static void test_pq_plugin_frame_reserved_plugin_frame_once(void) { reserved_run(true); }
 
 /* on_loss_timer under 5% loss each way: the plugin's After code sees every
  * OnLossDetectionTimeout of each side, PTOs (input 3) and time-threshold losses alike,
@@ -764,6 +824,8 @@ int main(void) {
   RUN(test_pq_plugin_heartbeat_idle);
   RUN(test_pq_plugin_timers);
   RUN(test_pq_plugin_log_frame_counts);
+  RUN(test_pq_plugin_frame_reserved_native);
+  RUN(test_pq_plugin_frame_reserved_plugin_frame_once);
   RUN(test_pq_plugin_loss_timer_under_loss);
   RUN(test_pq_plugin_loss_timer_define_adds_probes);
   RUN(test_pq_plugin_next_wakeup_earlier);
