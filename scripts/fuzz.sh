@@ -58,6 +58,13 @@ for t in $targets; do
     [ -d "$root/fuzz/$part/corpus" ] && seeds+=("$root/fuzz/$part/corpus")
     [ "$part" = vm ] && [ -d "$spec_corpus" ] && seeds+=("$spec_corpus")
   fi
+  # A target whose prefix is not its folder's name (fuzz_pop_* live in fuzz/plugin/):
+  # its own seed folder, the one CTest replays.
+  if [ ${#seeds[@]} = 0 ]; then
+    for d in "$root"/fuzz/*/corpus/"$name"; do
+      [ -d "$d" ] && seeds+=("$d")
+    done
+  fi
   if [ -f "$root/fuzz/$part/$what.dict" ]; then
     opts+=("-dict=$root/fuzz/$part/$what.dict")
   elif [ -f "$root/fuzz/$part/$part.dict" ]; then

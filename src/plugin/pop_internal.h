@@ -156,6 +156,8 @@ static inline const pop_op_entry *pop_plugin_find(const pop_plugin *p, pop_op op
   if ((unsigned)op.kind >= POP_OP_KIND_COUNT)
     return NULL;
   size_t i = p->kind_start[op.kind], end = p->kind_start[op.kind + 1];
+  if (i == end)
+    return NULL; /* also when the plugin has no ops at all (p->ops NULL) */
   const pop_op_entry *e = &p->ops[i];
   if (op.kind == POP_OP_OTHER) {
     /* An interned name (pop_store_other_op) is the store's own pointer: no strcmp. */

@@ -185,6 +185,23 @@ static void test_pop_store_garbage_and_files(void) {
   pop_store_del(s);
 }
 
+/* A valid module without any export is a plugin with no ops: every lookup says no
+ * (clang UBSan under libFuzzer once caught the lookup offsetting its NULL op table). */
+static void test_pop_store_module_without_ops(void) {
+  pop_store *s;
+  pop_store_new(NULL, &s);
+  pop_plugin *p;
+  const uint8_t empty[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
+  CHECK_INT(0, ==, pop_store_load_bytes(s, "empty", empty, sizeof empty, &p, NULL, 0));
+  CHECK_INT(0, ==, pop_plugin_op_count(p));
+  pop_op other = {POP_OP_OTHER, 0, "run_and_return"};
+  CHECK(!pop_plugin_provides(p, pop_op_make(POP_OP_PROCESS_FRAME, 0x10), POP_ANCHOR_DEFINE));
+  CHECK(!pop_plugin_provides(p, other, POP_ANCHOR_DEFINE));
+  CHECK_INT(0, ==, pop_store_other_op(s, "run_and_return", &other));
+  CHECK(!pop_plugin_provides(p, other, POP_ANCHOR_DEFINE));
+  pop_store_del(s);
+}
+
 int main(void) {
   RUN(test_pop_store_valid_module_ops);
   RUN(test_pop_store_malformed_names_are_load_errors);
@@ -192,5 +209,6 @@ int main(void) {
   RUN(test_pop_store_duplicate_anchor_alias);
   RUN(test_pop_store_unknown_import_module);
   RUN(test_pop_store_garbage_and_files);
+  RUN(test_pop_store_module_without_ops);
   return test_report();
 }
