@@ -61,19 +61,8 @@ static void timed(const char *name, const bench_opts *o, uint32_t iters, bctx *b
                   int (*fn)(bctx *)) {
   if (o->only && strcmp(o->only, name) != 0)
     return;
-  double *samples = calloc((size_t)o->runs, sizeof *samples);
-  uint32_t n = (uint32_t)(iters * o->scale) + 1;
-  for (int r = -1; r < o->runs; r++) {
-    uint64_t t0 = bench_now_ns();
-    for (uint32_t i = 0; i < n; i++)
-      if (fn(b) != 0)
-        b->fails++;
-    if (r >= 0)
-      samples[r] = (double)(bench_now_ns() - t0) / n;
-  }
-  printf("%-18s %10.1f ns\n", name, bench_median(samples, (size_t)o->runs));
+  printf("%-22s %10.1f ns\n", name, median_ns(o, iters, b, fn));
   fflush(stdout);
-  free(samples);
 }
 
 static int call_other(bctx *b, const char *name, const pop_val *in, size_t n, pop_val *out,
@@ -392,7 +381,7 @@ static int instances_rss(const bench_opts *o) {
       rv = b_increase_max_data(&(bctx){.h = hs[i], .conn = b.conn}); /* touch it */
   }
   long after = rss_kib();
-  printf("%-18s %10.1f KiB per instance (%zu instances)\n", "instance-rss",
+  printf("%-22s %10.1f KiB per instance (%zu instances)\n", "instance-rss",
          (double)(after - before) / (double)n, n);
   for (size_t i = 0; i < n; i++)
     pop_handler_del(hs[i]);
@@ -444,7 +433,7 @@ static int cold_all(const bench_opts *o) {
     }
     free(b.bytes);
   }
-  printf("%-18s %10.1f ns (slowest of %zu examples: %s)\n", "load-plugin-cold-max", worst,
+  printf("%-22s %10.1f ns (slowest of %zu examples: %s)\n", "load-plugin-cold-max", worst,
          sizeof examples / sizeof examples[0], worst_name);
   fflush(stdout);
   return fails;

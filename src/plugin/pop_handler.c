@@ -282,22 +282,33 @@ static int call_path(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
   return r.op_code != 0 ? POP_ERR_OP : 0;
 }
 
+/* The native code alone (non-NULL |native|), |faults| plugins disabled on the way: the
+ * no-plugin path of pop_handler_call, and what follows a fault of the one definer. */
+static int native_only(const pop_op *op, const pop_val *inputs, size_t n_inputs,
+                       pop_val *outputs, size_t max_outputs, pop_native_fn native,
+                       void *native_arg, pop_call_result *res, unsigned faults) {
+  size_t n = 0;
+  int64_t code = native(native_arg, *op, inputs, n_inputs, outputs, max_outputs, &n);
+  if (res) {
+    res->n_outputs = n;
+    res->op_code = code;
+    res->definer = -1;
+    res->faults = faults;
+  }
+  return code != 0 ? POP_ERR_OP : 0;
+}
+
 /* After a fault in the one plugin defining the op (see define_one), the native code
- * takes over, as in call_path. Cold. */
+ * takes over, as in call_path; without native code nobody defines it. Cold. */
 static __attribute__((noinline, cold)) int
 native_after_fault(const pop_op *op, const pop_val *inputs, size_t n_inputs, pop_val *outputs,
                    size_t max_outputs, pop_native_fn native, void *native_arg,
                    pop_call_result *res) {
-  pop_call_result r = {0, 0, -2, 1};
-  if (native) {
-    r.op_code = native(native_arg, *op, inputs, n_inputs, outputs, max_outputs, &r.n_outputs);
-    r.definer = -1;
-  }
+  if (native)
+    return native_only(op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res, 1);
   if (res)
-    *res = r;
-  if (r.definer == -2)
-    return POP_ERR_NOT_FOUND;
-  return r.op_code != 0 ? POP_ERR_OP : 0;
+    *res = (pop_call_result){0, 0, -2, 1};
+  return POP_ERR_NOT_FOUND;
 }
 
 static int general_call(pop_handler *h, const pop_op *op, const pop_val *inputs,
@@ -362,22 +373,6 @@ general_call(pop_handler *h, const pop_op *op, const pop_val *inputs, size_t n_i
                    &tokens, false, false);
 }
 
-/* No plugin has code for the op's kind (most operations in a stack where few are
- * pluginized): the native code alone. */
-static int native_only(const pop_op *op, const pop_val *inputs, size_t n_inputs,
-                       pop_val *outputs, size_t max_outputs, pop_native_fn native,
-                       void *native_arg, pop_call_result *res) {
-  size_t n = 0;
-  int64_t code = native(native_arg, *op, inputs, n_inputs, outputs, max_outputs, &n);
-  if (res) {
-    res->n_outputs = n;
-    res->op_code = code;
-    res->definer = -1;
-    res->faults = 0;
-  }
-  return code != 0 ? POP_ERR_OP : 0;
-}
-
 int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_inputs,
                      pop_val *outputs, size_t max_outputs, pop_native_fn native,
                      void *native_arg, pop_call_result *res) {
@@ -388,7 +383,7 @@ int pop_handler_call(pop_handler *h, pop_op op, const pop_val *inputs, size_t n_
   const uint32_t *m = h->mask[op.kind];
   uint32_t d = m[POP_ANCHOR_DEFINE], ba = m[POP_ANCHOR_BEFORE] | m[POP_ANCHOR_AFTER];
   if (!(d | ba) && native)
-    return native_only(&op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res);
+    return native_only(&op, inputs, n_inputs, outputs, max_outputs, native, native_arg, res, 0);
   if (!ba && d && !(d & (d - 1)))
     return define_one(h, h->insts[__builtin_ctz(d)], &op, inputs, n_inputs, outputs,
                       max_outputs, native, native_arg, res);
